@@ -1,0 +1,54 @@
+import { readEnv, redact, type EnvSpec, type EnvValues } from './env.js';
+
+/** Variables every component reads; processors add their own on top. */
+export const commonEnv = {
+  KAFKA_BROKERS: {
+    kind: 'list',
+    default: ['127.0.0.1:19092'],
+    doc: 'Kafka bootstrap servers, comma-separated.',
+  },
+  KAFKA_CLIENT_ID: { kind: 'string', default: 'ecom-pipeline', doc: 'Client id sent to Kafka.' },
+  SCHEMA_REGISTRY_URL: {
+    kind: 'url',
+    protocols: ['http', 'https'],
+    default: 'http://127.0.0.1:18081/apis/ccompat/v7',
+    secret: false,
+    doc: 'Confluent-compatible schema registry base URL (Apicurio: .../apis/ccompat/v7).',
+  },
+  REDIS_URL: {
+    kind: 'url',
+    protocols: ['redis', 'rediss'],
+    default: 'redis://127.0.0.1:16379',
+    doc: 'Redis holding the authoritative stock state (credentials allowed in the URL, never logged).',
+  },
+  CLICKHOUSE_URL: {
+    kind: 'url',
+    protocols: ['http', 'https'],
+    default: 'http://127.0.0.1:18123',
+    doc: 'ClickHouse HTTP endpoint for metrics.',
+  },
+  CLICKHOUSE_USER: { kind: 'string', default: 'default', doc: 'ClickHouse user.' },
+  CLICKHOUSE_PASSWORD: { kind: 'string', default: '', secret: true, doc: 'ClickHouse password.' },
+  TOPIC_PREFIX: {
+    kind: 'string',
+    default: '',
+    pattern: /^[A-Za-z0-9._-]*$/,
+    doc: 'Prefix for every topic and subject name (isolates environments and test runs).',
+  },
+  LOG_LEVEL: {
+    kind: 'enum',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    default: 'info',
+    doc: 'pino log level.',
+  },
+} as const satisfies Record<string, EnvSpec>;
+
+export type CommonConfig = EnvValues<typeof commonEnv>;
+
+export function loadCommonConfig(env: NodeJS.ProcessEnv = process.env): CommonConfig {
+  return readEnv(commonEnv, env);
+}
+
+export function printableCommonConfig(config: CommonConfig): Record<string, unknown> {
+  return redact(commonEnv, config);
+}

@@ -1,0 +1,58 @@
+import kafkajs, {
+  type Kafka as KafkaClient,
+  type LogEntry,
+  type logCreator,
+  type Producer,
+  type ProducerConfig,
+} from 'kafkajs';
+import type { Logger } from './logger.js';
+
+// kafkajs is CommonJS: its classes and enums are only reachable through the default export
+const { Kafka, logLevel, Partitioners } = kafkajs;
+
+const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** Routes kafkajs' own logging into pino so operators read one log format. */
+function pinoLogCreator(logger: Logger): logCreator {
+  return () =>
+    ({ level, log, namespace }: LogEntry) => {
+      const { message, ...extra } = log;
+      const name = levelNames[level] ?? 'info';
+      logger[name]({ kafkajs: namespace, ...extra }, message);
+    };
+}
+
+export interface KafkaClientOptions {
+  brokers: string[];
+  clientId: string;
+  logger: Logger;
+}
+
+export function createKafka({ brokers, clientId, logger }: KafkaClientOptions): KafkaClient {
+  return new Kafka({
+    clientId,
+    brokers,
+    // kafkajs' INFO level logs every group join; WARN keeps the log to notable events
+    logLevel: logLevel.WARN,
+    logCreator: pinoLogCreator(logger.child({ lib: 'kafkajs' })),
+    retry: { initialRetryTime: 200, retries: 8 },
+    connectionTimeout: 5_000,
+  });
+}
+
+/**
+ * Producers always use the Java-compatible murmur2 partitioner, so a key lands on the same
+ * partition whichever client (ours or an upstream Java service) produced it.
+ */
+export function createProducer(kafka: KafkaClient, config: ProducerConfig = {}): Producer {
+  return kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    ...config,
+  });
+}

@@ -1,0 +1,197 @@
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import avro from 'avsc';
+import { schemaFor, valueSubject } from './catalog.js';
+import type { SchemaTopic, TopicValues } from './types.js';
+
+/**
+ * Why a message could not be decoded. All of these are permanent for that message: it goes to
+ * the dead-letter topic. A registry that cannot be reached is NOT one of them (see
+ * RegistryUnavailableError): that is transient and must never dead-letter good messages.
+ */
+export type DecodeErrorKind =
+  'EMPTY' | 'NOT_CONFLUENT_FRAMED' | 'UNKNOWN_SCHEMA_ID' | 'INCOMPATIBLE_SCHEMA' | 'MALFORMED_PAYLOAD';
+
+export class DecodeError extends Error {
+  override readonly name = 'DecodeError';
+  constructor(
+    readonly kind: DecodeErrorKind,
+    message: string,
+    readonly schemaId?: number,
+  ) {
+    super(message);
+  }
+}
+
+export class RegistryUnavailableError extends Error {
+  override readonly name = 'RegistryUnavailableError';
+}
+
+export class EncodeError extends Error {
+  override readonly name = 'EncodeError';
+  constructor(
+    message: string,
+    readonly paths: string[],
+  ) {
+    super(message);
+  }
+}
+
+const MAGIC_BYTE = 0;
+const HEADER_LENGTH = 5;
+
+function httpStatus(err: unknown): number | undefined {
+  if (err && typeof err === 'object' && 'status' in err && typeof err.status === 'number') return err.status;
+  return undefined;
+}
+
+/** Reads the Confluent wire header; exported for tests and for dead-letter diagnostics. */
+export function readFrame(buf: Buffer | null): { schemaId: number; payload: Buffer } {
+  if (!buf || buf.length === 0) throw new DecodeError('EMPTY', 'message has no value');
+  if (buf.length < HEADER_LENGTH || buf[0] !== MAGIC_BYTE) {
+    throw new DecodeError(
+      'NOT_CONFLUENT_FRAMED',
+      `value is not Confluent-framed Avro (length ${buf.length}, first byte ${buf[0]})`,
+    );
+  }
+  return { schemaId: buf.readInt32BE(1), payload: buf.subarray(HEADER_LENGTH) };
+}
+
+/**
+ * Typed Avro encode/decode over a Confluent-compatible registry. Producers encode with the
+ * latest registered id of the topic's subject; consumers decode any writer schema the registry
+ * knows by resolving it against our current reader schema, so old messages stay readable after
+ * a BACKWARD-compatible change and a message written with another subject's schema is refused.
+ */
+export class AvroCodec {
+  private readonly writerIds = new Map<SchemaTopic, number>();
+  private readonly resolvers = new Map<string, avro.Resolver | DecodeError>();
+  private readonly pendingWriters = new Map<number, Promise<avro.Type | DecodeError>>();
+
+  constructor(
+    readonly registry: SchemaRegistry,
+    readonly prefix: string,
+  ) {}
+
+  static connect(url: string, prefix: string): AvroCodec {
+    return new AvroCodec(new SchemaRegistry({ host: url, retry: { retries: 2 } }), prefix);
+  }
+
+  /** Id used to encode values for this topic: the subject's latest version. */
+  async writerId(topic: SchemaTopic): Promise<number> {
+    const known = this.writerIds.get(topic);
+    if (known !== undefined) return known;
+    try {
+      const id = await this.registry.getLatestSchemaId(valueSubject(this.prefix, topic));
+      this.writerIds.set(topic, id);
+      return id;
+    } catch (err) {
+      if (httpStatus(err) === 404) {
+        throw new Error(
+          `subject ${valueSubject(this.prefix, topic)} is not registered; run the schema register command`,
+          { cause: err },
+        );
+      }
+      throw new RegistryUnavailableError(`schema registry unreachable: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async encode<T extends SchemaTopic>(topic: T, value: TopicValues[T]): Promise<Buffer> {
+    const id = await this.writerId(topic);
+    return this.encodeWithId(topic, id, value);
+  }
+
+  /** Synchronous encode once `writerId(topic)` has been awaited: the hot path of producers. */
+  encodeWithId<T extends SchemaTopic>(topic: T, id: number, value: TopicValues[T]): Buffer {
+    const { type } = schemaFor(topic);
+    const paths: string[] = [];
+    if (!type.isValid(value, { errorHook: (path) => paths.push(path.join('.') || '(root)') })) {
+      throw new EncodeError(`value does not match the ${topic} schema at ${paths.join(', ')}`, paths);
+    }
+    const body = type.toBuffer(value);
+    const out = Buffer.allocUnsafe(HEADER_LENGTH + body.length);
+    out[0] = MAGIC_BYTE;
+    out.writeInt32BE(id, 1);
+    body.copy(out, HEADER_LENGTH);
+    return out;
+  }
+
+  async decode<T extends SchemaTopic>(topic: T, buf: Buffer | null): Promise<TopicValues[T]> {
+    const { schemaId, payload } = readFrame(buf);
+    const resolver = await this.resolverFor(topic, schemaId);
+    const { type } = schemaFor(topic);
+    try {
+      // fromBuffer also rejects trailing bytes, which catches most truncation and garbage
+      return type.fromBuffer(payload, resolver) as TopicValues[T];
+    } catch (err) {
+      throw new DecodeError(
+        'MALFORMED_PAYLOAD',
+        `payload does not decode: ${(err as Error).message}`,
+        schemaId,
+      );
+    }
+  }
+
+  private async resolverFor(topic: SchemaTopic, schemaId: number): Promise<avro.Resolver> {
+    const key = `${topic}:${schemaId}`;
+    const cached = this.resolvers.get(key);
+    if (cached instanceof DecodeError) throw cached;
+    if (cached) return cached;
+    const writer = await this.writerType(schemaId);
+    let result: avro.Resolver | DecodeError;
+    if (writer instanceof DecodeError) result = writer;
+    else {
+      try {
+        result = schemaFor(topic).type.createResolver(writer);
+      } catch (err) {
+        result = new DecodeError(
+          'INCOMPATIBLE_SCHEMA',
+          `schema id ${schemaId} cannot be read as ${topic}: ${(err as Error).message}`,
+          schemaId,
+        );
+      }
+    }
+    this.resolvers.set(key, result);
+    if (result instanceof DecodeError) throw result;
+    return result;
+  }
+
+  private writerType(schemaId: number): Promise<avro.Type | DecodeError> {
+    let pending = this.pendingWriters.get(schemaId);
+    if (!pending) {
+      pending = this.fetchWriterType(schemaId);
+      this.pendingWriters.set(schemaId, pending);
+      // transient failures must be retried on the next message, not cached
+      pending.catch(() => this.pendingWriters.delete(schemaId));
+    }
+    return pending;
+  }
+
+  private async fetchWriterType(schemaId: number): Promise<avro.Type | DecodeError> {
+    try {
+      const schema = await this.registry.getSchema(schemaId);
+      // re-created in our own avsc instance so that resolvers never mix two copies of avsc
+      return avro.Type.forSchema((schema as unknown as avro.Type).schema() as avro.Schema);
+    } catch (err) {
+      const status = httpStatus(err);
+      if (status === 404) {
+        return new DecodeError(
+          'UNKNOWN_SCHEMA_ID',
+          `schema id ${schemaId} is unknown to the registry`,
+          schemaId,
+        );
+      }
+      if (status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 403) {
+        return new DecodeError(
+          'UNKNOWN_SCHEMA_ID',
+          `registry refused schema id ${schemaId} (${status})`,
+          schemaId,
+        );
+      }
+      throw new RegistryUnavailableError(`schema registry unreachable: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import { parseArgs } from 'node:util';
+import { createProducer } from '../runtime/kafka.js';
+import { createContext } from './context.js';
+import { runDemoProducer } from './demo-producer.js';
+import { applyTopicsCommand, registerSchemasCommand } from './setup.js';
+
+const usage = `usage: npm run pipeline -- <command>
+
+  setup                         apply topics and register schemas (idempotent)
+  topics apply [--fail-on-drift]
+                                create missing topics, report drift from topics/definitions.ts
+  schemas register              register every Avro schema under BACKWARD compatibility
+  demo [--rate N] [--duration S] [--skus N] [--seed N]
+                                produce realistic order/stock/carrier traffic (duration 0 = until Ctrl-C)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  const words = sub && !sub.startsWith('--') ? `${command} ${sub}` : command;
+  const flags = sub && !sub.startsWith('--') ? rest : argv.slice(1);
+  switch (words) {
+    case 'setup': {
+      const ctx = createContext('setup');
+      await applyTopicsCommand(ctx.kafka, ctx.config.TOPIC_PREFIX, ctx.logger);
+      await registerSchemasCommand(ctx.codec, ctx.config.SCHEMA_REGISTRY_URL, ctx.logger);
+      return 0;
+    }
+    case 'topics apply': {
+      const { values } = parseArgs({ args: flags, options: { 'fail-on-drift': { type: 'boolean' } } });
+      const ctx = createContext('topics');
+      const report = await applyTopicsCommand(ctx.kafka, ctx.config.TOPIC_PREFIX, ctx.logger);
+      return values['fail-on-drift'] && report.drift.length ? 3 : 0;
+    }
+    case 'schemas register': {
+      const ctx = createContext('schemas');
+      await registerSchemasCommand(ctx.codec, ctx.config.SCHEMA_REGISTRY_URL, ctx.logger);
+      return 0;
+    }
+    case 'demo': {
+      const { values } = parseArgs({
+        args: flags,
+        options: {
+          rate: { type: 'string', default: '200' },
+          duration: { type: 'string', default: '0' },
+          skus: { type: 'string', default: '500' },
+          seed: { type: 'string', default: String(Date.now() % 100000) },
+        },
+      });
+      const ctx = createContext('demo-producer');
+      const abort = new AbortController();
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => abort.abort());
+      const producer = createProducer(ctx.kafka);
+      await producer.connect();
+      try {
+        const sent = await runDemoProducer(producer, ctx.codec, ctx.config.TOPIC_PREFIX, ctx.logger, {
+          rate: Number(values.rate),
+          durationSeconds: Number(values.duration),
+          skus: Number(values.skus),
+          seed: Number(values.seed),
+          signal: abort.signal,
+        });
+        ctx.logger.info({ sent }, 'demo producer stopped');
+      } finally {
+        await producer.disconnect();
+      }
+      return 0;
+    }
+    default:
+      process.stderr.write(usage);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,44 @@
+/**
+ * The README's first command: the local stack, topics and schemas, then every long-running
+ * part of the product as child processes (today: the demo producer). Ctrl-C stops the
+ * children gracefully; the stack keeps running until `npm run stack -- down`.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const tsx = [process.execPath, '--import', 'tsx'];
+
+function run(cmd: string, args: string[]): void {
+  const res = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (res.status !== 0) {
+    console.error(`\n${cmd} ${args.join(' ')} failed (exit ${res.status}); see the messages above.`);
+    process.exit(res.status ?? 1);
+  }
+}
+
+run('bash', ['deploy/stack.sh', 'up']);
+run(tsx[0] as string, [...tsx.slice(1), 'scripts/cli.ts', 'setup']);
+
+const children: ChildProcess[] = [];
+function start(name: string, args: string[]): void {
+  const child = spawn(tsx[0] as string, [...tsx.slice(1), ...args], { cwd: root, stdio: 'inherit' });
+  child.on('exit', (code, signal) => {
+    if (!stopping) console.error(`${name} exited (code ${code}, signal ${signal})`);
+  });
+  children.push(child);
+}
+
+let stopping = false;
+function stop(): void {
+  if (stopping) return;
+  stopping = true;
+  console.error('\nstopping children; the stack stays up (npm run stack -- down to stop it)');
+  for (const c of children) c.kill('SIGTERM');
+}
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+
+start('demo producer', ['scripts/cli.ts', 'demo', '--rate', process.env.DEMO_RATE ?? '200']);
+
+await Promise.all(children.map((c) => new Promise((resolve) => c.once('exit', resolve))));

@@ -1,0 +1,31 @@
+import type { Kafka } from 'kafkajs';
+import type { Logger } from '../runtime/logger.js';
+import type { AvroCodec } from '../schemas/codec.js';
+import { registerAllSchemas } from '../schemas/register.js';
+import { applyTopics, type ApplyReport } from '../topics/apply.js';
+
+export async function applyTopicsCommand(kafka: Kafka, prefix: string, logger: Logger): Promise<ApplyReport> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const report = await applyTopics(admin, prefix);
+    for (const t of report.created) logger.info({ topic: t }, 'topic created');
+    for (const d of report.drift) logger.warn(d, 'topic drift: differs from topics/definitions.ts');
+    logger.info(
+      { created: report.created.length, unchanged: report.unchanged.length, drift: report.drift.length },
+      'topics applied',
+    );
+    return report;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function registerSchemasCommand(
+  codec: AvroCodec,
+  registryUrl: string,
+  logger: Logger,
+): Promise<void> {
+  const registered = await registerAllSchemas(codec, registryUrl);
+  logger.info({ subjects: registered.map((r) => `${r.subject}#${r.id}`) }, 'schemas registered (BACKWARD)');
+}

@@ -1,0 +1,77 @@
+import kafkajs, { type Admin, type ITopicConfig } from 'kafkajs';
+import { topicDefinitions, type TopicDefinition } from './definitions.js';
+
+// kafkajs is CommonJS; its enums are only reachable through the default export under ESM
+const { ConfigResourceTypes } = kafkajs;
+
+export interface TopicDrift {
+  topic: string;
+  what: string;
+  expected: string;
+  actual: string;
+}
+
+export interface ApplyReport {
+  created: string[];
+  unchanged: string[];
+  drift: TopicDrift[];
+}
+
+/**
+ * Creates missing topics and compares existing ones with their definition. Drift is reported,
+ * never "fixed" silently: shrinking partitions is impossible and changing retention or
+ * compaction on a live topic is a decision for an operator.
+ */
+export async function applyTopics(
+  admin: Admin,
+  prefix: string,
+  definitions: readonly TopicDefinition[] = topicDefinitions,
+): Promise<ApplyReport> {
+  const report: ApplyReport = { created: [], unchanged: [], drift: [] };
+  const existing = new Set(await admin.listTopics());
+  const toCreate: ITopicConfig[] = [];
+  const toCheck: TopicDefinition[] = [];
+  for (const def of definitions) {
+    const name = prefix + def.name;
+    if (existing.has(name)) toCheck.push(def);
+    else
+      toCreate.push({
+        topic: name,
+        numPartitions: def.partitions,
+        replicationFactor: -1,
+        configEntries: Object.entries(def.config).map(([name, value]) => ({ name, value })),
+      });
+  }
+  if (toCreate.length) {
+    await admin.createTopics({ topics: toCreate, waitForLeaders: true });
+    report.created.push(...toCreate.map((t) => t.topic));
+  }
+  if (toCheck.length) {
+    const names = toCheck.map((d) => prefix + d.name);
+    const metadata = await admin.fetchTopicMetadata({ topics: names });
+    const configs = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: names.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
+    });
+    for (const def of toCheck) {
+      const name = prefix + def.name;
+      const before = report.drift.length;
+      const partitions = metadata.topics.find((t) => t.name === name)?.partitions.length ?? 0;
+      if (partitions !== def.partitions) {
+        report.drift.push({
+          topic: name,
+          what: 'partitions',
+          expected: String(def.partitions),
+          actual: String(partitions),
+        });
+      }
+      const entries = configs.resources.find((r) => r.resourceName === name)?.configEntries ?? [];
+      for (const [key, expected] of Object.entries(def.config)) {
+        const actual = entries.find((e) => e.configName === key)?.configValue ?? '(unset)';
+        if (actual !== expected) report.drift.push({ topic: name, what: key, expected, actual });
+      }
+      if (report.drift.length === before) report.unchanged.push(name);
+    }
+  }
+  return report;
+}
