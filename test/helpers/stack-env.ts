@@ -1,0 +1,43 @@
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The stack the integration tests run against: its own ports and run directory, so a demo
+ * stack started with `npm start` on the same machine is never touched by a test run.
+ */
+export interface TestStack {
+  runDir: string;
+  brokers: string[];
+  registryUrl: string;
+  redisUrl: string;
+  clickhouseUrl: string;
+  env: Record<string, string>;
+}
+
+export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+export function stackEnvFor(runDir: string, basePort: number): Record<string, string> {
+  return {
+    STACK_RUN_DIR: runDir,
+    KAFKA_PORT: String(basePort + 92),
+    KAFKA_CONTROLLER_PORT: String(basePort + 93),
+    REGISTRY_PORT: String(basePort + 81),
+    REDIS_PORT: String(basePort + 79),
+    CLICKHOUSE_HTTP_PORT: String(basePort + 23),
+    CLICKHOUSE_TCP_PORT: String(basePort + 90),
+  };
+}
+
+export function describeStack(runDir: string, basePort: number): TestStack {
+  const env = stackEnvFor(runDir, basePort);
+  return {
+    runDir,
+    brokers: [`127.0.0.1:${env.KAFKA_PORT}`],
+    registryUrl: `http://127.0.0.1:${env.REGISTRY_PORT}/apis/ccompat/v7`,
+    redisUrl: `redis://127.0.0.1:${env.REDIS_PORT}`,
+    clickhouseUrl: `http://127.0.0.1:${env.CLICKHOUSE_HTTP_PORT}`,
+    env,
+  };
+}
+
+/** Base port of the shared integration-test stack (ports 29023..29093). */
+export const TEST_STACK_BASE_PORT = Number(process.env.TEST_STACK_BASE_PORT ?? 29000);
