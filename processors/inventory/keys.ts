@@ -1,0 +1,47 @@
+/**
+ * Redis key names of the inventory state. Every key carries the same hash tag, so a batch
+ * script's keys are one slot in Redis Cluster. The price: all inventory state sits in one slot
+ * (one Cluster shard); see README "Scaling the stock state" for why and what changes it.
+ */
+export class InventoryKeys {
+  private readonly p: string;
+
+  constructor(readonly tag: string = 'inv') {
+    if (!/^[A-Za-z0-9_.-]+$/.test(tag)) throw new Error(`invalid inventory key tag "${tag}"`);
+    this.p = `{${tag}}:`;
+  }
+
+  sku(sku: string): string {
+    return `${this.p}s:${sku}`;
+  }
+
+  order(orderId: string): string {
+    return `${this.p}o:${orderId}`;
+  }
+
+  eventMarker(eventId: string): string {
+    return `${this.p}e:${eventId}`;
+  }
+
+  watermark(topic: string, partition: number): string {
+    return `${this.p}wm:${topic}:${partition}`;
+  }
+
+  outbox(topic: string, partition: number): string {
+    return `${this.p}ob:${topic}:${partition}`;
+  }
+
+  /** Pattern matching every SKU key (for SCAN in operator commands). */
+  skuPattern(): string {
+    return `${this.p}s:*`;
+  }
+
+  skuFromKey(key: string): string {
+    return key.slice(`${this.p}s:`.length);
+  }
+
+  /** Every key of this inventory (for rebuild into an empty Redis and for tests). */
+  allPattern(): string {
+    return `${this.p}*`;
+  }
+}

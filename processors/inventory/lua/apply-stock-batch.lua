@@ -1,0 +1,205 @@
+--[[
+  apply-stock-batch: applies one batch of stock and order events read from ONE input partition,
+  atomically and idempotently.
+
+  Idempotence has two layers, both inside this script:
+  - Kafka redelivery (crash before commit, rebalance): events at offsets <= the partition's
+    applied watermark are not applied again; their stored outputs are returned for re-publishing.
+  - Upstream re-sends at a new offset: a stock event id is applied once (marker key with TTL);
+    an order is reserved once per order id and moves between hold states only forward.
+
+  KEYS[1]   {tag}:wm:<topic>:<partition>  last applied offset (string)
+  KEYS[2]   {tag}:ob:<topic>:<partition>  outbox: zset, score = offset, member = JSON outputs
+            of events applied but not yet confirmed published
+  KEYS[3..] entity keys, referenced from ARGV[1] by index: SKU hashes {tag}:s:<sku>, order
+            hashes {tag}:o:<orderId>, event-id markers {tag}:e:<eventId>. All keys share {tag},
+            so the call is one hash slot in Redis Cluster.
+
+  ARGV[1]   JSON { trim = <offset or -1>, ev = [ event... ] }, offsets ascending. Events:
+            { o, t='RECEIVED'|'ADJUSTED'|'COUNTED', id, q, s=<sku key idx>, e=<marker key idx>, sku }
+            { o, t='PLACE', id, oid, ok=<order key idx>, l = { {s, q, sku}, ... } }
+            { o, t='RELEASE'|'COMMIT', id, oid, ok, l = { {s, q, sku}, ... } as read beforehand }
+  ARGV[2]   TTL seconds of stock event-id markers (the re-send window)
+  ARGV[3]   TTL seconds of an order record once final (released, committed, rejected)
+
+  Returns JSON { r = [ per-event result with outputs ], replay = [ outbox members ], stale = <bool> }
+  where a result is { o, id, st = 'ok'|'dup'|'skip'|'dlq', why, out = [ outputs ] }. `stale` means an
+  order's lines changed since the caller read them: nothing was written, read again and retry.
+]]
+
+--- @include "stock-level"
+
+local batch = cjson.decode(ARGV[1])
+local marker_ttl = tonumber(ARGV[2])
+local order_ttl = tonumber(ARGV[3])
+local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')
+
+if batch.trim >= 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', batch.trim)
+end
+
+-- Phase 1, read-only: the caller passed the SKU keys of held orders as it read them. If another
+-- instance changed an order since (a zombie after a rebalance), nothing may be written.
+-- (A rejected PLACE in this batch also stores its lines, so the simulation below holds.)
+local function lines_string(lines)
+  local parts = {}
+  for i, line in ipairs(lines) do parts[i] = line[3] .. ':' .. line[2] end
+  return table.concat(parts, ',')
+end
+
+-- An order placed earlier in the same batch holds the lines of that PLACE.
+local expected_lines = {}
+for _, e in ipairs(batch.ev) do
+  if e.o > wm and e.ok then
+    if expected_lines[e.ok] == nil then
+      expected_lines[e.ok] = redis.call('HGET', KEYS[e.ok], 'l') or false
+    end
+    if e.t == 'PLACE' then
+      if not expected_lines[e.ok] then expected_lines[e.ok] = lines_string(e.l) end
+    elseif (expected_lines[e.ok] or '') ~= lines_string(e.l) then
+      return cjson.encode({ stale = true, r = {}, replay = {} })
+    end
+  end
+end
+
+-- Phase 2: apply. SKU state is cached for the batch and written once per SKU at the end.
+local skus = {}
+local touched, touched_order = {}, {}
+local function sku_state(idx)
+  local s = skus[idx]
+  if not s then
+    s = load_sku(KEYS[idx])
+    skus[idx] = s
+  end
+  return s
+end
+local function changed(idx, s, sku, event_id)
+  s.v = s.v + 1
+  s.dirty = true
+  s.sku = sku
+  s.src = event_id
+  if not touched[idx] then
+    touched[idx] = true
+    touched_order[#touched_order + 1] = idx
+  end
+end
+
+local results = {}
+local min_redelivered = nil
+local max_applied = wm
+
+for _, e in ipairs(batch.ev) do
+  if e.o <= wm then
+    if not min_redelivered then min_redelivered = e.o end
+  else
+    max_applied = e.o
+    local out = {}
+    local st, why = 'ok', nil
+    local t = e.t
+
+    if t == 'RECEIVED' or t == 'ADJUSTED' or t == 'COUNTED' then
+      local s = sku_state(e.s)
+      if not s.cv then
+        st, why = 'dlq', 'UNKNOWN_SKU'
+      elseif not redis.call('SET', KEYS[e.e], '1', 'NX', 'EX', marker_ttl) then
+        st, why = 'dup', 'DUPLICATE_EVENT_ID'
+      else
+        if t == 'COUNTED' then
+          -- a count reports the physical truth: a shortage shows as negative available, never clamped
+          s.on = e.q
+        else
+          s.on = s.on + e.q
+        end
+        changed(e.s, s, e.sku, e.id)
+        follow_level(s, e.sku, out)
+      end
+
+    elseif t == 'PLACE' then
+      if redis.call('EXISTS', KEYS[e.ok]) == 1 then
+        st, why = 'dup', 'ORDER_ALREADY_PLACED'
+      else
+        local unknown, shortages = nil, {}
+        for _, line in ipairs(e.l) do
+          local s = sku_state(line[1])
+          if not s.cv then
+            unknown = line[3]
+            break
+          end
+          local reservable = s.on - s.rs - s.sf
+          if line[2] > reservable then
+            shortages[#shortages + 1] = { sku = line[3], requested = line[2], available = reservable }
+          end
+        end
+        if unknown then
+          st, why = 'dlq', 'UNKNOWN_SKU'
+        elseif #shortages > 0 then
+          redis.call('HSET', KEYS[e.ok], 'st', 'X', 'l', lines_string(e.l))
+          redis.call('EXPIRE', KEYS[e.ok], order_ttl)
+          out[#out + 1] = { k = 'result', outcome = 'REJECTED', oid = e.oid, l = e.l, sh = shortages }
+        else
+          for _, line in ipairs(e.l) do
+            local s = sku_state(line[1])
+            s.rs = s.rs + line[2]
+            changed(line[1], s, line[3], e.id)
+            follow_level(s, line[3], out)
+          end
+          redis.call('HSET', KEYS[e.ok], 'st', 'R', 'l', lines_string(e.l))
+          table.insert(out, 1, { k = 'result', outcome = 'RESERVED', oid = e.oid, l = e.l })
+        end
+      end
+
+    elseif t == 'RELEASE' or t == 'COMMIT' then
+      local state = redis.call('HGET', KEYS[e.ok], 'st')
+      if not state then
+        st, why = 'dlq', 'UNKNOWN_ORDER'
+      elseif state == 'R' then
+        for _, line in ipairs(e.l) do
+          local s = sku_state(line[1])
+          s.rs = s.rs - line[2]
+          if t == 'COMMIT' then s.on = s.on - line[2] end
+          changed(line[1], s, line[3], e.id)
+          follow_level(s, line[3], out)
+        end
+        redis.call('HSET', KEYS[e.ok], 'st', t == 'COMMIT' and 'C' or 'L')
+        redis.call('EXPIRE', KEYS[e.ok], order_ttl)
+        table.insert(out, 1, { k = 'result', outcome = t == 'COMMIT' and 'COMMITTED' or 'RELEASED', oid = e.oid, l = e.l })
+      elseif (state == 'C' and t == 'COMMIT') or (state == 'L' and t == 'RELEASE') then
+        st, why = 'dup', 'ALREADY_' .. (t == 'COMMIT' and 'COMMITTED' or 'RELEASED')
+      else
+        -- e.g. cancel after commit (returns come back as stock events) or pay a rejected order
+        st, why = 'skip', 'NOTHING_HELD_' .. state
+      end
+    else
+      st, why = 'dlq', 'UNKNOWN_EVENT_KIND'
+    end
+
+    if st ~= 'ok' or #out > 0 then
+      results[#results + 1] = { o = e.o, id = e.id, st = st, why = why, out = out }
+    end
+  end
+end
+
+-- SKU snapshots for the stock-level changelog: one per SKU per batch, after the last change.
+local levels = {}
+for _, idx in ipairs(touched_order) do
+  local s = skus[idx]
+  save_sku(KEYS[idx], s)
+  levels[#levels + 1] = { k = 'level', sku = s.sku, on = s.on, rs = s.rs, v = s.v, src = s.src }
+end
+if #levels > 0 then
+  results[#results + 1] = { o = max_applied, st = 'ok', out = levels }
+end
+
+-- outbox and watermark move in the same atomic call as the state they describe
+for _, r in ipairs(results) do
+  redis.call('ZADD', KEYS[2], r.o, cjson.encode(r))
+end
+if max_applied > wm then
+  redis.call('SET', KEYS[1], string.format('%d', max_applied))
+end
+
+local replay = {}
+if min_redelivered then
+  replay = redis.call('ZRANGEBYSCORE', KEYS[2], min_redelivered, wm)
+end
+return cjson.encode({ r = results, replay = replay, stale = false })

@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Cluster, Redis } from 'ioredis';
+
+/**
+ * Lua scripts live in .lua files. `--- @include "name"` pulls in includes/<name>.lua once, so
+ * shared logic (BullMQ-style) is written once. Each script is registered with ioredis'
+ * defineCommand: it is sent with EVALSHA and loaded only when Redis answers NOSCRIPT (after a
+ * restart or failover), and it is called by name with its keys passed explicitly.
+ */
+export function loadLuaSource(dir: string, name: string, seen = new Set<string>()): string {
+  const text = readFileSync(join(dir, `${name}.lua`), 'utf8');
+  return text.replace(/^--- @include "([\w-]+)"\s*$/gm, (_line, include: string) => {
+    if (seen.has(include)) return '';
+    seen.add(include);
+    return loadLuaSource(join(dir, 'includes'), include, seen);
+  });
+}
+
+export type RedisClient = Redis | Cluster;
+
+/** Registers scripts under their file names; keys are passed per call (numberOfKeys first). */
+export function defineScripts(client: RedisClient, dir: string, names: readonly string[]): void {
+  for (const name of names) {
+    client.defineCommand(name, { lua: loadLuaSource(dir, name) });
+  }
+}
+
+/** Calls a defined script: ioredis adds the command as a method at runtime. */
+export async function callScript(
+  client: RedisClient,
+  name: string,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  const fn = (client as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[name];
+  if (typeof fn !== 'function') throw new Error(`script ${name} is not defined on this client`);
+  return fn.call(client, keys.length, ...keys, ...args);
+}
