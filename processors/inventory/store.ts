@@ -41,6 +41,10 @@ export interface BatchApplyResult {
   replayed: EventResult[];
   /** Highest offset given to the script. */
   lastOffset: number;
+  /** Events that changed state now (status ok). */
+  appliedCount: number;
+  /** Events at or below the watermark: applied before, not again. */
+  redeliveredCount: number;
 }
 
 export interface SkuState {
@@ -159,8 +163,6 @@ export class StockStore {
         }
         return i;
       };
-      // an order placed earlier in this batch holds the lines of that PLACE (unless it existed before)
-      const placedHere = new Map<string, ScriptLine[]>();
       const ev = items.map(({ offset, command: c }) => {
         switch (c.kind) {
           case 'RECEIVED':
@@ -176,7 +178,6 @@ export class StockStore {
               e: ref(this.keys.eventMarker(c.eventId)),
             };
           case 'PLACE':
-            if (!held.has(c.orderId) && !placedHere.has(c.orderId)) placedHere.set(c.orderId, c.lines);
             return {
               o: offset,
               t: 'PLACE',
@@ -193,11 +194,7 @@ export class StockStore {
               id: c.eventId,
               oid: c.orderId,
               ok: ref(this.keys.order(c.orderId)),
-              l: (held.get(c.orderId) ?? placedHere.get(c.orderId) ?? []).map((l) => [
-                ref(this.keys.sku(l.sku)),
-                l.quantity,
-                l.sku,
-              ]),
+              l: (held.get(c.orderId) ?? []).map((l) => [ref(this.keys.sku(l.sku)), l.quantity, l.sku]),
             };
         }
       });
@@ -206,7 +203,13 @@ export class StockStore {
         this.eventIdTtl,
         this.finalOrderTtl,
       ])) as string;
-      const parsed = JSON.parse(raw) as { r: unknown; replay: unknown; stale: boolean };
+      const parsed = JSON.parse(raw) as {
+        r: unknown;
+        replay: unknown;
+        stale: boolean;
+        ok?: number;
+        redelivered?: number;
+      };
       if (parsed.stale) {
         if (attempt >= 5) throw new Error(`order lines kept changing under ${topic}/${partition}; giving up`);
         continue;
@@ -215,6 +218,8 @@ export class StockStore {
         applied: list<RawResult>(parsed.r).map(toEventResult),
         replayed: list<string>(parsed.replay).map((m) => toEventResult(JSON.parse(m) as RawResult)),
         lastOffset: items.length ? (items[items.length - 1] as { offset: number }).offset : -1,
+        appliedCount: parsed.ok ?? 0,
+        redeliveredCount: parsed.redelivered ?? 0,
       };
     }
   }

@@ -18,13 +18,15 @@
   ARGV[1]   JSON { trim = <offset or -1>, ev = [ event... ] }, offsets ascending. Events:
             { o, t='RECEIVED'|'ADJUSTED'|'COUNTED', id, q, s=<sku key idx>, e=<marker key idx>, sku }
             { o, t='PLACE', id, oid, ok=<order key idx>, l = { {s, q, sku}, ... } }
-            { o, t='RELEASE'|'COMMIT', id, oid, ok, l = { {s, q, sku}, ... } as read beforehand }
+            { o, t='RELEASE'|'COMMIT', id, oid, ok, l = { {s, q, sku}, ... } as read beforehand;
+              an order placed in the same batch needs none: its PLACE declared the keys }
   ARGV[2]   TTL seconds of stock event-id markers (the re-send window)
   ARGV[3]   TTL seconds of an order record once final (released, committed, rejected)
 
-  Returns JSON { r = [ per-event result with outputs ], replay = [ outbox members ], stale = <bool> }
+  Returns JSON { r = [ per-event result with outputs ], replay = [ outbox members ], stale = <bool>,
+  ok = <events applied now>, redelivered = <events at or below the watermark> }
   where a result is { o, id, st = 'ok'|'dup'|'skip'|'dlq', why, out = [ outputs ] }. `stale` means an
-  order's lines changed since the caller read them: nothing was written, read again and retry.
+  order holds a SKU whose key was not declared: nothing was written, read again and retry.
 ]]
 
 --- @include "stock-level"
@@ -38,26 +40,39 @@ if batch.trim >= 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', batch.trim)
 end
 
--- Phase 1, read-only: the caller passed the SKU keys of held orders as it read them. If another
--- instance changed an order since (a zombie after a rebalance), nothing may be written.
--- (A rejected PLACE in this batch also stores its lines, so the simulation below holds.)
+-- Every SKU key the caller declared, by SKU: a held order's stored lines are resolved here.
+local sku_idx = {}
+for _, e in ipairs(batch.ev) do
+  if e.s then sku_idx[e.sku] = e.s end
+  if e.l then
+    for _, line in ipairs(e.l) do sku_idx[line[3]] = line[1] end
+  end
+end
+
 local function lines_string(lines)
   local parts = {}
   for i, line in ipairs(lines) do parts[i] = line[3] .. ':' .. line[2] end
   return table.concat(parts, ',')
 end
 
--- An order placed earlier in the same batch holds the lines of that PLACE.
-local expected_lines = {}
+local function stored_lines(str)
+  local lines = {}
+  for sku, q in string.gmatch(str, '([^,:]+):(%d+)') do
+    lines[#lines + 1] = { sku_idx[sku], tonumber(q), sku }
+  end
+  return lines
+end
+
+-- Phase 1, read-only: the caller declared the SKU keys of held orders as it read them. If an
+-- order now holds a SKU that was not declared (another instance changed it meanwhile), nothing
+-- may be written: the caller reads again and retries.
 for _, e in ipairs(batch.ev) do
-  if e.o > wm and e.ok then
-    if expected_lines[e.ok] == nil then
-      expected_lines[e.ok] = redis.call('HGET', KEYS[e.ok], 'l') or false
-    end
-    if e.t == 'PLACE' then
-      if not expected_lines[e.ok] then expected_lines[e.ok] = lines_string(e.l) end
-    elseif (expected_lines[e.ok] or '') ~= lines_string(e.l) then
-      return cjson.encode({ stale = true, r = {}, replay = {} })
+  if e.o > wm and (e.t == 'RELEASE' or e.t == 'COMMIT') then
+    local stored = redis.call('HGET', KEYS[e.ok], 'l')
+    if stored then
+      for _, line in ipairs(stored_lines(stored)) do
+        if not line[1] then return cjson.encode({ stale = true, r = {}, replay = {} }) end
+      end
     end
   end
 end
@@ -85,12 +100,15 @@ local function changed(idx, s, sku, event_id)
 end
 
 local results = {}
-local min_redelivered = nil
+local min_redelivered, max_redelivered = nil, nil
+local n_ok, n_redelivered = 0, 0
 local max_applied = wm
 
 for _, e in ipairs(batch.ev) do
   if e.o <= wm then
     if not min_redelivered then min_redelivered = e.o end
+    max_redelivered = e.o
+    n_redelivered = n_redelivered + 1
   else
     max_applied = e.o
     local out = {}
@@ -153,7 +171,8 @@ for _, e in ipairs(batch.ev) do
       if not state then
         st, why = 'dlq', 'UNKNOWN_ORDER'
       elseif state == 'R' then
-        for _, line in ipairs(e.l) do
+        local lines = stored_lines(redis.call('HGET', KEYS[e.ok], 'l') or '')
+        for _, line in ipairs(lines) do
           local s = sku_state(line[1])
           s.rs = s.rs - line[2]
           if t == 'COMMIT' then s.on = s.on - line[2] end
@@ -162,7 +181,7 @@ for _, e in ipairs(batch.ev) do
         end
         redis.call('HSET', KEYS[e.ok], 'st', t == 'COMMIT' and 'C' or 'L')
         redis.call('EXPIRE', KEYS[e.ok], order_ttl)
-        table.insert(out, 1, { k = 'result', outcome = t == 'COMMIT' and 'COMMITTED' or 'RELEASED', oid = e.oid, l = e.l })
+        table.insert(out, 1, { k = 'result', outcome = t == 'COMMIT' and 'COMMITTED' or 'RELEASED', oid = e.oid, l = lines })
       elseif (state == 'C' and t == 'COMMIT') or (state == 'L' and t == 'RELEASE') then
         st, why = 'dup', 'ALREADY_' .. (t == 'COMMIT' and 'COMMITTED' or 'RELEASED')
       else
@@ -173,6 +192,7 @@ for _, e in ipairs(batch.ev) do
       st, why = 'dlq', 'UNKNOWN_EVENT_KIND'
     end
 
+    if st == 'ok' then n_ok = n_ok + 1 end
     if st ~= 'ok' or #out > 0 then
       results[#results + 1] = { o = e.o, id = e.id, st = st, why = why, out = out }
     end
@@ -200,6 +220,6 @@ end
 
 local replay = {}
 if min_redelivered then
-  replay = redis.call('ZRANGEBYSCORE', KEYS[2], min_redelivered, wm)
+  replay = redis.call('ZRANGEBYSCORE', KEYS[2], min_redelivered, max_redelivered)
 end
-return cjson.encode({ r = results, replay = replay, stale = false })
+return cjson.encode({ r = results, replay = replay, stale = false, ok = n_ok, redelivered = n_redelivered })

@@ -1,0 +1,173 @@
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import { deadLetterRecord, type InputMessage } from '../../runtime/dead-letter.js';
+import type { Logger } from '../../runtime/logger.js';
+import { DecodeError, type AvroCodec } from '../../schemas/codec.js';
+import { validateProductUpdate, type CatalogueCommand, type ValidationLimits } from './commands.js';
+import type { InventoryOutputs } from './outputs.js';
+import type { StockStore } from './store.js';
+
+export interface CatalogueTopics {
+  catalogue: string;
+  deadLetter: string;
+}
+
+/**
+ * Every instance reads the whole compacted catalogue topic (a global table, as in Kafka
+ * Streams) before it consumes stock and orders, then keeps tailing it. Applying an update is
+ * idempotent (last writer wins by version), so instances may all apply the same records.
+ */
+export class CatalogueTable {
+  private consumer: Consumer | null = null;
+  private admin: Admin | null = null;
+  private readonly known = new Set<string>();
+  private readonly consumed = new Map<number, number>();
+  private lastCatchUp = 0;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly producer: Producer,
+    private readonly store: StockStore,
+    private readonly codec: AvroCodec,
+    private readonly outputs: InventoryOutputs,
+    private readonly topics: CatalogueTopics,
+    private readonly groupPrefix: string,
+    private readonly limits: ValidationLimits,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.admin = this.kafka.admin();
+    await this.admin.connect();
+    // a group of its own per process start: it reads every partition from the beginning
+    const groupId = `${this.groupPrefix}.catalogue.${process.pid}.${Date.now().toString(36)}`;
+    this.consumer = this.kafka.consumer({ groupId, sessionTimeout: 30_000 });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topics.catalogue, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, heartbeat }) => {
+        const messages: InputMessage[] = batch.messages.map((m) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: Number(m.offset),
+          key: m.key,
+          value: m.value,
+          timestamp: Number(m.timestamp),
+          headers: m.headers ?? {},
+        }));
+        for (let i = 0; i < messages.length; i += 500) {
+          await this.applyChunk(messages.slice(i, i + 500));
+          await heartbeat();
+        }
+        const last = batch.messages[batch.messages.length - 1];
+        if (last) this.consumed.set(batch.partition, Number(last.offset));
+      },
+    });
+  }
+
+  private async applyChunk(messages: InputMessage[]): Promise<void> {
+    const now = Date.now();
+    const commands: CatalogueCommand[] = [];
+    const dead: { message: InputMessage; reason: string; detail: string }[] = [];
+    const sourceOf = new Map<string, InputMessage>();
+    for (const m of messages) {
+      if (m.value === null) continue; // compaction tombstone: the SKU's reference data was deleted
+      try {
+        const update = await this.codec.decode('catalogue', m.value);
+        const verdict = validateProductUpdate(update, now, this.limits);
+        if (!verdict.ok) dead.push({ message: m, reason: verdict.reason, detail: verdict.detail });
+        else if (verdict.command) {
+          commands.push(verdict.command);
+          sourceOf.set(`${verdict.command.sku}:${verdict.command.version}`, m);
+        }
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        dead.push({ message: m, reason: err.kind, detail: err.message });
+      }
+    }
+    const results = await this.store.applyCatalogue(commands);
+    const out = [];
+    for (const [i, r] of results.entries()) {
+      const c = commands[i] as CatalogueCommand;
+      this.known.add(c.sku);
+      const m = sourceOf.get(`${c.sku}:${c.version}`) as InputMessage;
+      for (const o of r.outputs) {
+        out.push(
+          this.outputs.build(
+            o,
+            {
+              eventId: `catalogue:${c.sku}:${c.version}`,
+              topic: m.topic,
+              partition: m.partition,
+              offset: m.offset,
+            },
+            now,
+          ),
+        );
+      }
+    }
+    const topicMessages = [];
+    if (out.length) {
+      topicMessages.push({
+        topic: out[0]?.topic as string,
+        messages: out.map((o) => ({ key: o.key, value: o.value, headers: o.headers ?? {} })),
+      });
+    }
+    if (dead.length) {
+      topicMessages.push({
+        topic: this.topics.deadLetter,
+        messages: dead.map((d) => deadLetterRecord(d, 'inventory-catalogue', now)),
+      });
+    }
+    if (topicMessages.length) await this.producer.sendBatch({ topicMessages, acks: -1 });
+  }
+
+  isKnown(sku: string): boolean {
+    return this.known.has(sku);
+  }
+
+  /** Waits until everything on the catalogue topic right now has been applied. */
+  async catchUp(timeoutMs: number): Promise<boolean> {
+    if (!this.admin) throw new Error('catalogue table not started');
+    const deadline = Date.now() + timeoutMs;
+    const ends = await this.admin.fetchTopicOffsets(this.topics.catalogue);
+    for (;;) {
+      const behind = ends.some((p) => {
+        const high = Number(p.high);
+        const low = Number(p.low);
+        return high > low && (this.consumed.get(p.partition) ?? -1) < high - 1;
+      });
+      if (!behind) {
+        this.lastCatchUp = Date.now();
+        return true;
+      }
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /**
+   * Before stock or order events for a SKU we have not seen are applied, give the catalogue a
+   * moment to catch up: a new product's reference data may be just behind its first receipt.
+   * What is still unknown afterwards is dead-lettered by the script as UNKNOWN_SKU.
+   */
+  async ensureKnown(skus: Iterable<string>): Promise<void> {
+    for (const sku of skus) {
+      if (this.known.has(sku)) continue;
+      if (Date.now() - this.lastCatchUp < 1_000) return;
+      await this.catchUp(2_000);
+      return;
+    }
+  }
+
+  get size(): number {
+    return this.known.size;
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+    await this.admin?.disconnect();
+    this.consumer = null;
+    this.admin = null;
+  }
+}

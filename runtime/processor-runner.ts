@@ -1,0 +1,198 @@
+import type { Consumer, EachBatchPayload, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
+import { deadLetterRecord, type DeadLetter, type InputMessage } from './dead-letter.js';
+import type { Logger } from './logger.js';
+import type { MetricsSink } from './metrics.js';
+
+export interface OutputMessage {
+  topic: string;
+  key: string;
+  value: Buffer;
+  headers?: Record<string, string>;
+}
+
+/** What a processor's domain made of one chunk of one partition. */
+export interface ChunkResult {
+  outputs: OutputMessage[];
+  deadLetters: DeadLetter[];
+  applied: number;
+  duplicates: number;
+  skipped: number;
+  redisMs: number;
+  /** Called once the chunk's outputs are acknowledged by Kafka, before its offsets resolve. */
+  onPublished?: () => void;
+}
+
+/**
+ * A processor is only its domain: which topics it reads and what it makes of a chunk. The
+ * runner owns the loop every processor shares: fetch a batch per partition -> hand chunks to
+ * the domain -> publish outputs and dead letters -> resolve and commit offsets -> metrics.
+ */
+export interface ProcessorSpec {
+  name: string;
+  groupId: string;
+  topics: string[];
+  deadLetterTopic(inputTopic: string): string;
+  handleChunk(topic: string, partition: number, messages: InputMessage[]): Promise<ChunkResult>;
+}
+
+export interface RunnerOptions {
+  /** Largest number of messages handed to the domain (one Redis call) at a time. */
+  maxChunk: number;
+  partitionsConcurrently: number;
+  logger: Logger;
+  metrics: MetricsSink;
+  /** Wait between retries of a failing chunk grows up to this. */
+  maxRetryDelayMs?: number;
+}
+
+class StoppingError extends Error {
+  override readonly name = 'StoppingError';
+}
+
+function toInput(topic: string, partition: number, m: EachBatchPayload['batch']['messages'][number]): InputMessage {
+  return {
+    topic,
+    partition,
+    offset: Number(m.offset),
+    key: m.key,
+    value: m.value,
+    timestamp: Number(m.timestamp),
+    headers: m.headers ?? {},
+  };
+}
+
+export class ProcessorRunner {
+  private consumer: Consumer | null = null;
+  private stopping = false;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly producer: Producer,
+    private readonly spec: ProcessorSpec,
+    private readonly options: RunnerOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: this.spec.groupId,
+      // one fetch per partition stays small enough that a chunk loop finishes well inside the session
+      maxBytesPerPartition: 1024 * 1024,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+    });
+    this.consumer = consumer;
+    await consumer.connect();
+    for (const topic of this.spec.topics) await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: true,
+      autoCommitInterval: 1_000,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConcurrently,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    this.options.logger.info(
+      { processor: this.spec.name, group: this.spec.groupId, topics: this.spec.topics },
+      'processor started',
+    );
+  }
+
+  private async eachBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    commitOffsetsIfNecessary,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> {
+    const { topic, partition } = batch;
+    const { maxChunk } = this.options;
+    for (let i = 0; i < batch.messages.length; i += maxChunk) {
+      if (!isRunning() || isStale() || this.stopping) return;
+      const chunk = batch.messages.slice(i, i + maxChunk).map((m) => toInput(topic, partition, m));
+      const last = chunk[chunk.length - 1] as InputMessage;
+      const started = performance.now();
+      let retries = 0;
+      const onRetry = async () => {
+        retries += 1;
+        await heartbeat();
+      };
+      let result: ChunkResult;
+      try {
+        result = await this.retrying(`${topic}/${partition}`, onRetry, () =>
+          this.spec.handleChunk(topic, partition, chunk),
+        );
+        await this.retrying(`${topic}/${partition} publish`, onRetry, () => this.publish(result));
+      } catch (err) {
+        if (err instanceof StoppingError) return; // nothing resolved: the chunk is redelivered
+        throw err;
+      }
+      result.onPublished?.();
+      // only now is the chunk safe: state applied (Redis) and its outputs acknowledged (Kafka)
+      resolveOffset(String(last.offset));
+      const appliedAt = Date.now();
+      this.options.metrics.record({
+        at: appliedAt,
+        processor: this.spec.name,
+        group: this.spec.groupId,
+        topic,
+        partition,
+        eventsIn: chunk.length,
+        applied: result.applied,
+        duplicates: result.duplicates,
+        skipped: result.skipped,
+        deadLettered: result.deadLetters.length,
+        retries,
+        processingMs: performance.now() - started,
+        redisMs: result.redisMs,
+        latenciesMs: chunk.map((m) => Math.max(0, appliedAt - m.timestamp)),
+      });
+      await heartbeat();
+      await commitOffsetsIfNecessary();
+    }
+  }
+
+  private async publish(result: ChunkResult): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    const add = (topic: string, m: Message) => {
+      const list = byTopic.get(topic);
+      if (list) list.push(m);
+      else byTopic.set(topic, [m]);
+    };
+    for (const o of result.outputs) add(o.topic, { key: o.key, value: o.value, headers: o.headers ?? {} });
+    const now = Date.now();
+    for (const dl of result.deadLetters) {
+      add(this.spec.deadLetterTopic(dl.message.topic), deadLetterRecord(dl, this.spec.name, now));
+    }
+    if (byTopic.size === 0) return;
+    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    await this.producer.sendBatch({ topicMessages, acks: -1 });
+  }
+
+  /**
+   * Retries transient failures (Redis or Kafka unreachable, registry down) in place, keeping
+   * the group membership alive, until they succeed or the processor stops. Permanent problems
+   * with a message never reach here: the domain turns them into dead letters.
+   */
+  private async retrying<T>(what: string, onRetry: () => Promise<void>, fn: () => Promise<T>): Promise<T> {
+    let delay = 100;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (this.stopping) throw new StoppingError('stopping');
+        const level = attempt === 1 || attempt % 20 === 0 ? 'warn' : 'debug';
+        this.options.logger[level]({ err, what, attempt }, 'chunk failed, retrying');
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 5_000);
+        await onRetry().catch(() => undefined);
+      }
+    }
+  }
+
+  /** Stops fetching, lets the in-flight chunk finish, commits what was resolved, leaves the group. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.consumer) await this.consumer.disconnect();
+    this.consumer = null;
+  }
+}
