@@ -41,6 +41,7 @@ export interface RunnerOptions {
   partitionsConcurrently: number;
   logger: Logger;
   metrics: MetricsSink;
+  sessionTimeoutMs?: number;
   /** Wait between retries of a failing chunk grows up to this. */
   maxRetryDelayMs?: number;
 }
@@ -49,7 +50,11 @@ class StoppingError extends Error {
   override readonly name = 'StoppingError';
 }
 
-function toInput(topic: string, partition: number, m: EachBatchPayload['batch']['messages'][number]): InputMessage {
+function toInput(
+  topic: string,
+  partition: number,
+  m: EachBatchPayload['batch']['messages'][number],
+): InputMessage {
   return {
     topic,
     partition,
@@ -77,8 +82,8 @@ export class ProcessorRunner {
       groupId: this.spec.groupId,
       // one fetch per partition stays small enough that a chunk loop finishes well inside the session
       maxBytesPerPartition: 1024 * 1024,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: Math.min(3_000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
     });
     this.consumer = consumer;
     await consumer.connect();

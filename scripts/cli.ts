@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createProducer } from '../runtime/kafka.js';
 import { createContext } from './context.js';
+import { stockRebuild, stockReconcile, stockShow } from './stock-commands.js';
 import { runDemoProducer } from './demo-producer.js';
 import { applyTopicsCommand, registerSchemasCommand } from './setup.js';
 
@@ -12,6 +13,9 @@ const usage = `usage: npm run pipeline -- <command>
   schemas register              register every Avro schema under BACKWARD compatibility
   demo [--rate N] [--duration S] [--skus N] [--seed N]
                                 produce realistic order/stock/carrier traffic (duration 0 = until Ctrl-C)
+  stock show <sku>              a SKU's stock and recent history
+  stock rebuild [--force]       rebuild Redis stock state from Kafka (stock processors stopped)
+  stock reconcile               compare Redis with the event history; exit 1 on any difference
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -65,10 +69,18 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'stock show':
+      if (!flags[0]) break;
+      return stockShow(flags[0]);
+    case 'stock rebuild':
+      return stockRebuild(flags.includes('--force'));
+    case 'stock reconcile':
+      return stockReconcile();
     default:
-      process.stderr.write(usage);
-      return 2;
+      break;
   }
+  process.stderr.write(usage);
+  return 2;
 }
 
 main(process.argv.slice(2)).then(

@@ -1,0 +1,64 @@
+import { commonEnv } from '../../runtime/config.js';
+import { readEnv, type EnvSpec, type EnvValues } from '../../runtime/env.js';
+
+export const inventoryEnv = {
+  ...commonEnv,
+  INVENTORY_GROUP_ID: { kind: 'string', default: 'inventory', doc: 'Consumer group of the stock processor.' },
+  INVENTORY_KEY_TAG: {
+    kind: 'string',
+    default: 'inv',
+    pattern: /^[A-Za-z0-9_.-]+$/,
+    doc: 'Redis hash tag of every inventory key ({inv}:...).',
+  },
+  INVENTORY_MAX_CHUNK: {
+    kind: 'int',
+    default: 500,
+    min: 1,
+    max: 5000,
+    doc: 'Most events applied by one script call.',
+  },
+  INVENTORY_PARTITIONS_CONCURRENTLY: {
+    kind: 'int',
+    default: 4,
+    min: 1,
+    max: 64,
+    doc: 'Partitions processed at the same time by one instance.',
+  },
+  INVENTORY_EVENT_ID_TTL_SECONDS: {
+    kind: 'int',
+    default: 7 * 24 * 3600,
+    min: 60,
+    doc: 'How long stock event ids are remembered to catch upstream re-sends.',
+  },
+  INVENTORY_FINAL_ORDER_TTL_SECONDS: {
+    kind: 'int',
+    default: 30 * 24 * 3600,
+    min: 60,
+    doc: 'How long a released/committed/rejected order is remembered.',
+  },
+  INVENTORY_MAX_QUANTITY: {
+    kind: 'int',
+    default: 1_000_000,
+    min: 1,
+    doc: 'Largest quantity one event or order line may carry; larger ones are dead-lettered.',
+  },
+  INVENTORY_SESSION_TIMEOUT_MS: {
+    kind: 'int',
+    default: 30_000,
+    min: 6_000,
+    doc: 'Kafka group session timeout: how long a dead instance holds its partitions.',
+  },
+  INVENTORY_MAX_ORDER_LINES: { kind: 'int', default: 100, min: 1, doc: 'Most lines one order may have.' },
+  INVENTORY_MAX_CLOCK_SKEW_MS: {
+    kind: 'int',
+    default: 24 * 3600 * 1000,
+    min: 0,
+    doc: 'How far in the future an event time may be.',
+  },
+} as const satisfies Record<string, EnvSpec>;
+
+export type InventoryConfig = EnvValues<typeof inventoryEnv>;
+
+export function loadInventoryConfig(env: NodeJS.ProcessEnv = process.env): InventoryConfig {
+  return readEnv(inventoryEnv, env);
+}

@@ -1,0 +1,282 @@
+import type { Kafka } from 'kafkajs';
+import type { RedisClient } from '../../runtime/lua-scripts.js';
+import type { AvroCodec } from '../../schemas/codec.js';
+import { readTopicToEnd } from '../../runtime/topic-reader.js';
+import { topicName } from '../../topics/definitions.js';
+import { finalOrderState, readInventoryHistory, type InventoryHistory } from './history.js';
+import { skuStateFromHash, type StockStore } from './store.js';
+
+/** Operator commands over the stock state: show, rebuild, reconcile. */
+
+export interface OpsContext {
+  kafka: Kafka;
+  codec: AvroCodec;
+  store: StockStore;
+  prefix: string;
+  groupId: string;
+}
+
+function levelOf(onHand: number, reserved: number, threshold: number): number {
+  const available = onHand - reserved;
+  if (available < 0) return 3;
+  if (available === 0) return 2;
+  return available <= threshold ? 1 : 0;
+}
+
+async function scanKeys(redis: RedisClient, pattern: string, onKeys: (keys: string[]) => Promise<void>) {
+  let cursor = '0';
+  do {
+    const [next, keys] = await (redis as { scan: (...a: unknown[]) => Promise<[string, string[]]> }).scan(
+      cursor,
+      'MATCH',
+      pattern,
+      'COUNT',
+      1000,
+    );
+    if (keys.length) await onKeys(keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+async function committedOffsets(ctx: OpsContext, inputs: string[]): Promise<Map<string, number>> {
+  const admin = ctx.kafka.admin();
+  await admin.connect();
+  try {
+    const out = new Map<string, number>();
+    const groups = await admin.fetchOffsets({ groupId: ctx.groupId, topics: inputs });
+    for (const t of groups) {
+      for (const p of t.partitions) {
+        const o = Number(p.offset);
+        if (o >= 0) out.set(`${t.topic}:${p.partition}`, o - 1);
+      }
+    }
+    return out;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function groupIsIdle(ctx: OpsContext): Promise<boolean> {
+  const admin = ctx.kafka.admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.describeGroups([ctx.groupId]);
+    return (groups[0]?.members.length ?? 0) === 0;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export interface RebuildReport {
+  skus: number;
+  orders: number;
+  markers: number;
+  watermarks: Record<string, number>;
+}
+
+/**
+ * Rebuilds the inventory keys of an empty Redis from Kafka: SKU levels from the compacted
+ * changelog, reference data from the catalogue, holds from the reservation results, the
+ * applied-offset watermarks from the group's commits and the outputs' source headers (so that
+ * nothing is applied twice when the processor resumes), and the stock event-id markers.
+ * Refuses while the processor's group has live members or the Redis already holds state.
+ */
+export async function rebuild(ctx: OpsContext, options: { force?: boolean } = {}): Promise<RebuildReport> {
+  const { store } = ctx;
+  const redis = store.redis;
+  if (!(await groupIsIdle(ctx))) {
+    throw new Error(`consumer group ${ctx.groupId} has live members: stop the stock processors first`);
+  }
+  let existing = 0;
+  await scanKeys(redis, store.keys.allPattern(), async (keys) => {
+    existing += keys.length;
+  });
+  if (existing > 0 && !options.force) {
+    throw new Error(
+      `Redis already holds ${existing} inventory keys; rebuild writes into an empty Redis (--force wipes them)`,
+    );
+  }
+  if (existing > 0)
+    await scanKeys(redis, store.keys.allPattern(), async (keys) => void (await redis.del(...keys)));
+
+  const history = await readInventoryHistory(ctx.kafka, ctx.codec, ctx.prefix);
+  const stockTopic = topicName(ctx.prefix, 'stock');
+  const ordersTopic = topicName(ctx.prefix, 'orders');
+  const watermarks = await committedOffsets(ctx, [stockTopic, ordersTopic]);
+  for (const [tp, o] of history.maxSourceOffset) watermarks.set(tp, Math.max(o, watermarks.get(tp) ?? -1));
+  for (const key of history.deadLettered) {
+    const i = key.lastIndexOf(':');
+    const tp = key.slice(0, i);
+    if (tp.startsWith(`${stockTopic}:`) || tp.startsWith(`${ordersTopic}:`)) {
+      watermarks.set(tp, Math.max(Number(key.slice(i + 1)), watermarks.get(tp) ?? -1));
+    }
+  }
+
+  const pipeline = redis.pipeline();
+  const skus = new Set([...history.catalogue.keys(), ...history.levels.keys()]);
+  for (const sku of skus) {
+    const c = history.catalogue.get(sku);
+    const l = history.levels.get(sku);
+    const on = l?.onHand ?? 0;
+    const rs = l?.reserved ?? 0;
+    const th = c?.lowStockThreshold ?? 0;
+    // a SKU never stocked keeps level -1, as the scripts would have it
+    const lv = l ? levelOf(on, rs, th) : -1;
+    pipeline.hset(store.keys.sku(sku), {
+      on,
+      rs,
+      v: l?.version ?? 0,
+      th,
+      sf: c?.safetyStock ?? 0,
+      cv: c?.version ?? 0,
+      lv,
+    });
+  }
+  let orders = 0;
+  for (const [orderId, results] of history.results) {
+    const last = finalOrderState(results);
+    if (!last) continue;
+    const st = { RESERVED: 'R', REJECTED: 'X', RELEASED: 'L', COMMITTED: 'C' }[last.outcome];
+    const lines = (results.find((r) => r.outcome === 'RESERVED' || r.outcome === 'REJECTED') ?? last).lines;
+    pipeline.hset(store.keys.order(orderId), { st, l: lines.map((l) => `${l.sku}:${l.quantity}`).join(',') });
+    if (st !== 'R') pipeline.expire(store.keys.order(orderId), 30 * 24 * 3600);
+    orders += 1;
+  }
+  let markers = 0;
+  for (const { partition, offset, event } of history.stockEvents) {
+    if (offset <= (watermarks.get(`${stockTopic}:${partition}`) ?? -1)) {
+      pipeline.set(store.keys.eventMarker(event.eventId), '1', 'EX', 7 * 24 * 3600);
+      markers += 1;
+    }
+  }
+  for (const [tp, o] of watermarks) {
+    const i = tp.lastIndexOf(':');
+    pipeline.set(store.keys.watermark(tp.slice(0, i), Number(tp.slice(i + 1))), String(o));
+  }
+  await pipeline.exec();
+  return { skus: skus.size, orders, markers, watermarks: Object.fromEntries(watermarks) };
+}
+
+export interface Difference {
+  subject: string;
+  field: string;
+  expected: string;
+  actual: string;
+}
+
+/**
+ * Compares Redis with what Kafka's history implies, and lists every difference:
+ * - reference data: the latest catalogue version of each SKU;
+ * - holds: reserved per SKU = lines of orders whose last result is RESERVED; each order's
+ *   state in Redis = its last result; every applied PLACE has exactly one reserve/reject result;
+ * - on hand: for SKUs never cycle-counted, receipts + adjustments (each event id once, none that
+ *   was dead-lettered or is not applied yet) - committed lines. A count sets an absolute figure
+ *   whose place among the commits only the processor saw: counted SKUs are checked against
+ *   their latest changelog record instead.
+ */
+export async function reconcile(ctx: OpsContext, history?: InventoryHistory): Promise<Difference[]> {
+  const h = history ?? (await readInventoryHistory(ctx.kafka, ctx.codec, ctx.prefix));
+  const { store } = ctx;
+  const diffs: Difference[] = [];
+  const diff = (subject: string, field: string, expected: unknown, actual: unknown) => {
+    if (String(expected) !== String(actual)) {
+      diffs.push({ subject, field, expected: String(expected), actual: String(actual) });
+    }
+  };
+  const stockTopic = topicName(ctx.prefix, 'stock');
+
+  const expectedOn = new Map<string, number>();
+  const expectedRs = new Map<string, number>();
+  const counted = new Set<string>();
+  const seenIds = new Set<string>();
+  const wm = new Map<number, number>();
+  for (const { partition, offset, event } of h.stockEvents) {
+    if (!wm.has(partition)) wm.set(partition, await store.watermark(stockTopic, partition));
+    if (offset > (wm.get(partition) as number)) continue; // not applied yet
+    if (h.deadLettered.has(`${stockTopic}:${partition}:${offset}`)) continue;
+    if (seenIds.has(event.eventId)) continue;
+    seenIds.add(event.eventId);
+    if (event.type === 'COUNTED') counted.add(event.sku);
+    else expectedOn.set(event.sku, (expectedOn.get(event.sku) ?? 0) + event.quantity);
+  }
+  for (const [orderId, results] of h.results) {
+    const decisions = results.filter((r) => r.outcome === 'RESERVED' || r.outcome === 'REJECTED');
+    if (decisions.length !== 1) diff(`order ${orderId}`, 'reserve/reject results', 1, decisions.length);
+    const last = finalOrderState(results);
+    if (!last) continue;
+    if (last.outcome === 'RESERVED') {
+      for (const l of last.lines) expectedRs.set(l.sku, (expectedRs.get(l.sku) ?? 0) + l.quantity);
+    }
+    const committed = results.find((r) => r.outcome === 'COMMITTED');
+    if (committed) {
+      for (const l of committed.lines) expectedOn.set(l.sku, (expectedOn.get(l.sku) ?? 0) - l.quantity);
+    }
+    const order = await store.getOrder(orderId);
+    diff(`order ${orderId}`, 'state', last.outcome, order?.state ?? '(missing)');
+  }
+
+  const skus = new Set<string>([...h.catalogue.keys(), ...expectedOn.keys(), ...expectedRs.keys()]);
+  await scanKeys(store.redis, store.keys.skuPattern(), async (keys) => {
+    for (const k of keys) skus.add(store.keys.skuFromKey(k));
+  });
+  for (const sku of [...skus].sort()) {
+    const raw = await store.redis.hgetall(store.keys.sku(sku));
+    const actual = Object.keys(raw).length ? skuStateFromHash(sku, raw) : null;
+    const c = h.catalogue.get(sku);
+    const subject = `sku ${sku}`;
+    if (!actual) {
+      diff(subject, 'exists', true, false);
+      continue;
+    }
+    diff(subject, 'catalogueVersion', c?.version ?? null, actual.catalogueVersion);
+    diff(subject, 'lowStockThreshold', c?.lowStockThreshold ?? 0, actual.lowStockThreshold);
+    diff(subject, 'safetyStock', c?.safetyStock ?? 0, actual.safetyStock);
+    diff(subject, 'reserved', expectedRs.get(sku) ?? 0, actual.reserved);
+    if (counted.has(sku)) {
+      const level = h.levels.get(sku);
+      diff(subject, 'onHand (vs changelog, cycle-counted)', level?.onHand ?? 0, actual.onHand);
+    } else {
+      diff(subject, 'onHand', expectedOn.get(sku) ?? 0, actual.onHand);
+    }
+  }
+  return diffs;
+}
+
+export interface SkuReport {
+  state: ReturnType<typeof skuStateFromHash> | null;
+  history: { version: number; onHand: number; reserved: number; sourceEventId: string; at: string }[];
+  stockEvents: { type: string; quantity: number; eventId: string; at: string; reason: string | null }[];
+}
+
+/** A SKU's current state and its recent history from the changelog and the stock topic. */
+export async function showSku(ctx: OpsContext, sku: string, limit = 20): Promise<SkuReport> {
+  const state = await ctx.store.getSku(sku);
+  const report: SkuReport = { state, history: [], stockEvents: [] };
+  await readTopicToEnd(ctx.kafka, topicName(ctx.prefix, 'stock-levels'), async (m) => {
+    if (m.key?.toString() !== sku) return;
+    const l = await ctx.codec.decode('stock-levels', m.value).catch(() => null);
+    if (!l) return;
+    report.history.push({
+      version: l.version,
+      onHand: l.onHand,
+      reserved: l.reserved,
+      sourceEventId: l.sourceEventId,
+      at: new Date(l.updatedAt).toISOString(),
+    });
+  });
+  await readTopicToEnd(ctx.kafka, topicName(ctx.prefix, 'stock'), async (m) => {
+    if (m.key?.toString() !== sku) return;
+    const e = await ctx.codec.decode('stock', m.value).catch(() => null);
+    if (!e) return;
+    report.stockEvents.push({
+      type: e.type,
+      quantity: e.quantity,
+      eventId: e.eventId,
+      at: new Date(e.occurredAt).toISOString(),
+      reason: e.reason,
+    });
+  });
+  report.history = report.history.slice(-limit);
+  report.stockEvents = report.stockEvents.slice(-limit);
+  return report;
+}

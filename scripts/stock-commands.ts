@@ -1,0 +1,85 @@
+import { Redis } from 'ioredis';
+import { ConfigError } from '../runtime/env.js';
+import { createKafka } from '../runtime/kafka.js';
+import { createLogger } from '../runtime/logger.js';
+import { AvroCodec } from '../schemas/codec.js';
+import { loadInventoryConfig, type InventoryConfig } from '../processors/inventory/config.js';
+import { rebuild, reconcile, showSku, type OpsContext } from '../processors/inventory/ops.js';
+import { StockStore } from '../processors/inventory/store.js';
+
+async function withOps<T>(fn: (ctx: OpsContext) => Promise<T>): Promise<T> {
+  let config: InventoryConfig;
+  try {
+    config = loadInventoryConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger('stock-ops', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });
+  try {
+    return await fn({
+      kafka: createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'stock-ops', logger }),
+      codec: AvroCodec.connect(config.SCHEMA_REGISTRY_URL, config.TOPIC_PREFIX),
+      store: new StockStore(redis, { keyTag: config.INVENTORY_KEY_TAG }),
+      prefix: config.TOPIC_PREFIX,
+      groupId: config.INVENTORY_GROUP_ID,
+    });
+  } finally {
+    await redis.quit();
+  }
+}
+
+export async function stockShow(sku: string): Promise<number> {
+  return withOps(async (ctx) => {
+    const report = await showSku(ctx, sku);
+    if (!report.state) {
+      console.log(`${sku}: unknown to Redis`);
+      return 1;
+    }
+    const s = report.state;
+    console.log(
+      `${sku}: on hand ${s.onHand}, reserved ${s.reserved}, available ${s.available}` +
+        ` (threshold ${s.lowStockThreshold}, safety ${s.safetyStock}, version ${s.version}, catalogue v${s.catalogueVersion})`,
+    );
+    console.log('\nchangelog (latest last):');
+    for (const h of report.history) {
+      console.log(
+        `  v${h.version}  on ${h.onHand}  reserved ${h.reserved}  ${h.at}  from ${h.sourceEventId}`,
+      );
+    }
+    console.log('\nstock events (latest last):');
+    for (const e of report.stockEvents) {
+      console.log(
+        `  ${e.at}  ${e.type.padEnd(8)} ${String(e.quantity).padStart(6)}  ${e.eventId}  ${e.reason ?? ''}`,
+      );
+    }
+    return 0;
+  });
+}
+
+export async function stockRebuild(force: boolean): Promise<number> {
+  return withOps(async (ctx) => {
+    const r = await rebuild(ctx, { force });
+    console.log(`rebuilt ${r.skus} SKUs, ${r.orders} orders, ${r.markers} event-id markers`);
+    console.log(`watermarks: ${JSON.stringify(r.watermarks)}`);
+    return 0;
+  });
+}
+
+export async function stockReconcile(): Promise<number> {
+  return withOps(async (ctx) => {
+    const diffs = await reconcile(ctx);
+    for (const d of diffs)
+      console.log(`${d.subject}: ${d.field} expected ${d.expected}, Redis has ${d.actual}`);
+    console.log(
+      diffs.length === 0
+        ? 'reconcile: Redis equals the event history'
+        : `reconcile: ${diffs.length} differences`,
+    );
+    return diffs.length === 0 ? 0 : 1;
+  });
+}

@@ -1,0 +1,83 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { Kafka } from 'kafkajs';
+import { projectRoot } from './stack-env.js';
+import { testStack } from './pipeline.js';
+
+export interface Spawned {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const live = new Set<ChildProcess>();
+
+/** Starts a real processor process (node + tsx) against the test stack. */
+export function spawnProcessor(entry: string, env: Record<string, string>): Spawned {
+  const stack = testStack();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, entry)], {
+    cwd: projectRoot,
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: stack.brokers.join(','),
+      SCHEMA_REGISTRY_URL: stack.registryUrl,
+      REDIS_URL: stack.redisUrl,
+      CLICKHOUSE_URL: stack.clickhouseUrl,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  live.add(child);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  return { child, output: () => out, exited };
+}
+
+/** Tests leave no process behind, whatever happened to them. */
+export async function killAll(): Promise<void> {
+  const waits = [...live].map((c) => new Promise((r) => c.once('exit', r)));
+  for (const c of live) c.kill('SIGKILL');
+  await Promise.all(waits);
+}
+
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Messages on `topics` not yet committed by `groupId`. */
+export async function groupLag(kafka: Kafka, groupId: string, topics: string[]): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    let lag = 0;
+    const committed = await admin.fetchOffsets({ groupId, topics });
+    for (const topic of topics) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
+      for (const p of ends) {
+        const c = Number(mine.find((m) => m.partition === p.partition)?.offset ?? -1);
+        lag += Number(p.high) - Math.max(c, Number(p.low));
+      }
+    }
+    return lag;
+  } finally {
+    await admin.disconnect();
+  }
+}
