@@ -105,11 +105,18 @@ export class AvroCodec {
   /** Synchronous encode once `writerId(topic)` has been awaited: the hot path of producers. */
   encodeWithId<T extends SchemaTopic>(topic: T, id: number, value: TopicValues[T]): Buffer {
     const { type } = schemaFor(topic);
-    const paths: string[] = [];
-    if (!type.isValid(value, { errorHook: (path) => paths.push(path.join('.') || '(root)') })) {
-      throw new EncodeError(`value does not match the ${topic} schema at ${paths.join(', ')}`, paths);
+    let body: Buffer;
+    try {
+      body = type.toBuffer(value);
+    } catch {
+      // the validating walk is only paid for on failure, to say which fields are wrong
+      const paths: string[] = [];
+      type.isValid(value, { errorHook: (path) => paths.push(path.join('.') || '(root)') });
+      throw new EncodeError(
+        `value does not match the ${topic} schema at ${paths.join(', ') || '(unknown)'}`,
+        paths,
+      );
     }
-    const body = type.toBuffer(value);
     const out = Buffer.allocUnsafe(HEADER_LENGTH + body.length);
     out[0] = MAGIC_BYTE;
     out.writeInt32BE(id, 1);

@@ -138,8 +138,9 @@ export async function rebuild(ctx: OpsContext, options: { force?: boolean } = {}
     if (!last) continue;
     const st = { RESERVED: 'R', REJECTED: 'X', RELEASED: 'L', COMMITTED: 'C' }[last.outcome];
     const lines = (results.find((r) => r.outcome === 'RESERVED' || r.outcome === 'REJECTED') ?? last).lines;
-    pipeline.hset(store.keys.order(orderId), { st, l: lines.map((l) => `${l.sku}:${l.quantity}`).join(',') });
-    if (st !== 'R') pipeline.expire(store.keys.order(orderId), 30 * 24 * 3600);
+    const record = `${st}|${lines.map((l) => `${l.sku}:${l.quantity}`).join(',')}`;
+    if (st === 'R') pipeline.set(store.keys.order(orderId), record);
+    else pipeline.set(store.keys.order(orderId), record, 'EX', 30 * 24 * 3600);
     orders += 1;
   }
   let markers = 0;

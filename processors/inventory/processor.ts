@@ -102,6 +102,7 @@ export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec 
         ? await store.applyBatch(topic, partition, items, published.get(tp) ?? -1)
         : { applied: [], replayed: [], lastOffset: -1, appliedCount: 0, redeliveredCount: 0 };
       const redisMs = performance.now() - t0;
+      const appliedAt = Date.now();
 
       const out: OutputMessage[] = [];
       let duplicates = res.redeliveredCount;
@@ -128,6 +129,7 @@ export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec 
         duplicates,
         skipped,
         redisMs,
+        appliedAt,
         onPublished: () => {
           if (res.lastOffset > (published.get(tp) ?? -1)) published.set(tp, res.lastOffset);
         },

@@ -151,7 +151,8 @@ export class StockStore {
     trimUpTo: number,
   ): Promise<BatchApplyResult> {
     for (let attempt = 0; ; attempt++) {
-      const held = await this.readHeldLines(items);
+      // the first attempt trusts the lines this instance saw reserved; a retry reads Redis
+      const held = await this.readHeldLines(items, attempt === 0);
       const keys: string[] = [this.keys.watermark(topic, partition), this.keys.outbox(topic, partition)];
       const index = new Map<string, number>();
       const ref = (key: string): number => {
@@ -214,9 +215,11 @@ export class StockStore {
         if (attempt >= 5) throw new Error(`order lines kept changing under ${topic}/${partition}; giving up`);
         continue;
       }
+      const applied = list<RawResult>(parsed.r).map(toEventResult);
+      this.rememberHolds(applied);
       return {
-        applied: list<RawResult>(parsed.r).map(toEventResult),
-        replayed: list<string>(parsed.replay).map((m) => toEventResult(JSON.parse(m) as RawResult)),
+        applied,
+        replayed: list<RawResult>(parsed.replay).map(toEventResult),
         lastOffset: items.length ? (items[items.length - 1] as { offset: number }).offset : -1,
         appliedCount: parsed.ok ?? 0,
         redeliveredCount: parsed.redelivered ?? 0,
@@ -224,8 +227,31 @@ export class StockStore {
     }
   }
 
+  /**
+   * Orders this instance reserved, with their lines: a release or commit usually follows on the
+   * same partition, so its SKU keys are known without a read. Bounded; a wrong entry is safe
+   * (the script refuses undeclared keys and the call is retried with a real read).
+   */
+  private readonly heldCache = new Map<string, ScriptLine[]>();
+  private static readonly HELD_CACHE_MAX = 100_000;
+
+  private rememberHolds(results: readonly EventResult[]): void {
+    for (const r of results) {
+      for (const o of r.outputs) {
+        if (o.k !== 'result') continue;
+        if (o.outcome === 'RESERVED') {
+          this.heldCache.set(o.oid, o.lines);
+          if (this.heldCache.size > StockStore.HELD_CACHE_MAX) {
+            this.heldCache.delete(this.heldCache.keys().next().value as string);
+          }
+        } else this.heldCache.delete(o.oid);
+      }
+    }
+  }
+
   private async readHeldLines(
     items: readonly { command: StockCommand }[],
+    useCache: boolean,
   ): Promise<Map<string, ScriptLine[]>> {
     const ids = [
       ...new Set(
@@ -238,14 +264,22 @@ export class StockStore {
       ),
     ];
     const out = new Map<string, ScriptLine[]>();
-    if (ids.length === 0) return out;
+    const placedHere = new Set(items.flatMap((i) => (i.command.kind === 'PLACE' ? [i.command.orderId] : [])));
+    const toRead: string[] = [];
+    for (const id of ids) {
+      const cached = useCache ? this.heldCache.get(id) : undefined;
+      if (cached) out.set(id, cached);
+      // placed in this very batch: its PLACE declares the keys
+      else if (!(useCache && placedHere.has(id))) toRead.push(id);
+    }
+    if (toRead.length === 0) return out;
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hget(this.keys.order(id), 'l');
+    for (const id of toRead) pipeline.get(this.keys.order(id));
     const replies = (await pipeline.exec()) ?? [];
-    ids.forEach((id, i) => {
+    toRead.forEach((id, i) => {
       const [err, value] = replies[i] ?? [null, null];
       if (err) throw err;
-      if (value !== null && value !== undefined) out.set(id, parseLines(value as string));
+      if (typeof value === 'string') out.set(id, parseLines(value.slice(2)));
     });
     return out;
   }
@@ -281,9 +315,9 @@ export class StockStore {
   }
 
   async getOrder(orderId: string): Promise<OrderHold | null> {
-    const h = await this.redis.hgetall(this.keys.order(orderId));
-    if (!h || !h.st) return null;
-    return { orderId, state: ORDER_STATES[h.st] ?? 'REJECTED', lines: parseLines(h.l ?? '') };
+    const rec = await this.redis.get(this.keys.order(orderId));
+    if (!rec) return null;
+    return { orderId, state: ORDER_STATES[rec.slice(0, 1)] ?? 'REJECTED', lines: parseLines(rec.slice(2)) };
   }
 
   async watermark(topic: string, partition: number): Promise<number> {

@@ -9,10 +9,10 @@
     an order is reserved once per order id and moves between hold states only forward.
 
   KEYS[1]   {tag}:wm:<topic>:<partition>  last applied offset (string)
-  KEYS[2]   {tag}:ob:<topic>:<partition>  outbox: zset, score = offset, member = JSON outputs
-            of events applied but not yet confirmed published
+  KEYS[2]   {tag}:ob:<topic>:<partition>  outbox: zset, score = a batch's last offset, member =
+            JSON results of that batch, kept until the caller confirms them published (trim)
   KEYS[3..] entity keys, referenced from ARGV[1] by index: SKU hashes {tag}:s:<sku>, order
-            hashes {tag}:o:<orderId>, event-id markers {tag}:e:<eventId>. All keys share {tag},
+            records {tag}:o:<orderId> ("<R|X|L|C>|sku:q,..."), event-id markers {tag}:e:<eventId>. All keys share {tag},
             so the call is one hash slot in Redis Cluster.
 
   ARGV[1]   JSON { trim = <offset or -1>, ev = [ event... ] }, offsets ascending. Events:
@@ -23,7 +23,7 @@
   ARGV[2]   TTL seconds of stock event-id markers (the re-send window)
   ARGV[3]   TTL seconds of an order record once final (released, committed, rejected)
 
-  Returns JSON { r = [ per-event result with outputs ], replay = [ outbox members ], stale = <bool>,
+  Returns JSON { r = [ per-event result with outputs ], replay = [ stored results ], stale = <bool>,
   ok = <events applied now>, redelivered = <events at or below the watermark> }
   where a result is { o, id, st = 'ok'|'dup'|'skip'|'dlq', why, out = [ outputs ] }. `stale` means an
   order holds a SKU whose key was not declared: nothing was written, read again and retry.
@@ -68,9 +68,9 @@ end
 -- may be written: the caller reads again and retries.
 for _, e in ipairs(batch.ev) do
   if e.o > wm and (e.t == 'RELEASE' or e.t == 'COMMIT') then
-    local stored = redis.call('HGET', KEYS[e.ok], 'l')
-    if stored then
-      for _, line in ipairs(stored_lines(stored)) do
+    local rec = redis.call('GET', KEYS[e.ok])
+    if rec then
+      for _, line in ipairs(stored_lines(string.sub(rec, 3))) do
         if not line[1] then return cjson.encode({ stale = true, r = {}, replay = {} }) end
       end
     end
@@ -151,8 +151,7 @@ for _, e in ipairs(batch.ev) do
         if unknown then
           st, why = 'dlq', 'UNKNOWN_SKU'
         elseif #shortages > 0 then
-          redis.call('HSET', KEYS[e.ok], 'st', 'X', 'l', lines_string(e.l))
-          redis.call('EXPIRE', KEYS[e.ok], order_ttl)
+          redis.call('SET', KEYS[e.ok], 'X|' .. lines_string(e.l), 'EX', order_ttl)
           out[#out + 1] = { k = 'result', outcome = 'REJECTED', oid = e.oid, l = e.l, sh = shortages }
         else
           for _, line in ipairs(e.l) do
@@ -161,17 +160,18 @@ for _, e in ipairs(batch.ev) do
             changed(line[1], s, line[3], e.id)
             follow_level(s, line[3], out)
           end
-          redis.call('HSET', KEYS[e.ok], 'st', 'R', 'l', lines_string(e.l))
+          redis.call('SET', KEYS[e.ok], 'R|' .. lines_string(e.l))
           table.insert(out, 1, { k = 'result', outcome = 'RESERVED', oid = e.oid, l = e.l })
         end
       end
 
     elseif t == 'RELEASE' or t == 'COMMIT' then
-      local state = redis.call('HGET', KEYS[e.ok], 'st')
+      local rec = redis.call('GET', KEYS[e.ok])
+      local state = rec and string.sub(rec, 1, 1)
       if not state then
         st, why = 'dlq', 'UNKNOWN_ORDER'
       elseif state == 'R' then
-        local lines = stored_lines(redis.call('HGET', KEYS[e.ok], 'l') or '')
+        local lines = stored_lines(string.sub(rec, 3))
         for _, line in ipairs(lines) do
           local s = sku_state(line[1])
           s.rs = s.rs - line[2]
@@ -179,8 +179,7 @@ for _, e in ipairs(batch.ev) do
           changed(line[1], s, line[3], e.id)
           follow_level(s, line[3], out)
         end
-        redis.call('HSET', KEYS[e.ok], 'st', t == 'COMMIT' and 'C' or 'L')
-        redis.call('EXPIRE', KEYS[e.ok], order_ttl)
+        redis.call('SET', KEYS[e.ok], (t == 'COMMIT' and 'C|' or 'L|') .. string.sub(rec, 3), 'EX', order_ttl)
         table.insert(out, 1, { k = 'result', outcome = t == 'COMMIT' and 'COMMITTED' or 'RELEASED', oid = e.oid, l = lines })
       elseif (state == 'C' and t == 'COMMIT') or (state == 'L' and t == 'RELEASE') then
         st, why = 'dup', 'ALREADY_' .. (t == 'COMMIT' and 'COMMITTED' or 'RELEASED')
@@ -211,15 +210,26 @@ if #levels > 0 then
 end
 
 -- outbox and watermark move in the same atomic call as the state they describe
-for _, r in ipairs(results) do
-  redis.call('ZADD', KEYS[2], r.o, cjson.encode(r))
+-- one outbox member per batch (scored by its last offset): one write, however many outputs
+-- (encoded once: cjson is the costliest step of a large batch)
+local encoded = '[]'
+if #results > 0 then
+  encoded = cjson.encode(results)
+  redis.call('ZADD', KEYS[2], max_applied, encoded)
 end
 if max_applied > wm then
   redis.call('SET', KEYS[1], string.format('%d', max_applied))
 end
 
-local replay = {}
+local replay = '[]'
 if min_redelivered then
-  replay = redis.call('ZRANGEBYSCORE', KEYS[2], min_redelivered, max_redelivered)
+  local stored = {}
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], min_redelivered, '+inf')) do
+    for _, r in ipairs(cjson.decode(member)) do
+      if r.o >= min_redelivered and r.o <= max_redelivered then stored[#stored + 1] = r end
+    end
+  end
+  if #stored > 0 then replay = cjson.encode(stored) end
 end
-return cjson.encode({ r = results, replay = replay, stale = false, ok = n_ok, redelivered = n_redelivered })
+return '{"r":' .. encoded .. ',"replay":' .. replay .. ',"stale":false,"ok":' .. n_ok
+  .. ',"redelivered":' .. n_redelivered .. '}'

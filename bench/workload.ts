@@ -1,0 +1,125 @@
+/**
+ * The benchmark's input stream and a rate-limited producer for it, shared by the benchmark
+ * and its load-producer process.
+ */
+import type { Kafka, Message } from 'kafkajs';
+import { createProducer } from '../runtime/kafka.js';
+import type { AvroCodec } from '../schemas/codec.js';
+import type { OrderEvent, StockEvent } from '../schemas/types.js';
+import { seededRandom } from '../scripts/demo-traffic.js';
+
+export const SKUS = Number(process.env.BENCH_SKUS ?? 5_000);
+
+export function sku(i: number) {
+  return `B-${String(i).padStart(7, '0')}`;
+}
+
+/** A mixed stream: receipts and adjustments, orders placed, paid and cancelled. */
+export function* workload(
+  count: number,
+  seed: number,
+): Generator<{ topic: 'stock' | 'orders'; key: string; value: StockEvent | OrderEvent }> {
+  const rnd = seededRandom(seed);
+  const open: string[] = [];
+  let n = 0;
+  for (let i = 0; i < count; i++) {
+    const r = rnd();
+    const now = Date.now();
+    if (r < 0.2) {
+      const s = sku(Math.floor(rnd() * SKUS));
+      yield {
+        topic: 'stock',
+        key: s,
+        value: {
+          eventId: `${seed}-s-${i}`,
+          sku: s,
+          type: rnd() < 0.8 ? 'RECEIVED' : 'ADJUSTED',
+          quantity: rnd() < 0.8 ? 20 : -1,
+          occurredAt: now,
+          reason: null,
+          warehouseId: null,
+        },
+      };
+      continue;
+    }
+    const base = {
+      occurredAt: now,
+      lines: [],
+      customerId: null,
+      currency: null,
+      paymentId: null,
+      trackingNumber: null,
+      carrier: null,
+      promisedDeliveryAt: null,
+      reason: null,
+      signature: null,
+    };
+    if (r < 0.65 || open.length === 0) {
+      const id = `${seed}-o-${n++}`;
+      const lines = new Map<string, number>();
+      const count = 1 + Math.floor(rnd() * 3);
+      while (lines.size < count) lines.set(sku(Math.floor(rnd() * SKUS)), 1 + Math.floor(rnd() * 2));
+      open.push(id);
+      yield {
+        topic: 'orders',
+        key: id,
+        value: {
+          ...base,
+          eventId: `${id}-p`,
+          orderId: id,
+          type: 'PLACED',
+          lines: [...lines].map(([s, q]) => ({ sku: s, quantity: q, unitPriceMinor: 999 })),
+        },
+      };
+    } else {
+      const id = open.splice(Math.floor(rnd() * open.length), 1)[0] as string;
+      const type = rnd() < 0.75 ? 'PAID' : 'CANCELLED';
+      yield { topic: 'orders', key: id, value: { ...base, eventId: `${id}-${type}`, orderId: id, type } };
+    }
+  }
+}
+
+export async function produce(
+  kafka: Kafka,
+  codec: AvroCodec,
+  topicsPrefix: string,
+  count: number,
+  seed: number,
+  rate = 0,
+): Promise<number> {
+  const producer = createProducer(kafka);
+  await producer.connect();
+  const ids = { stock: await codec.writerId('stock'), orders: await codec.writerId('orders') };
+  const tickMs = 10;
+  const perTick = rate > 0 ? Math.max(1, Math.round((rate * tickMs) / 1000)) : 2000;
+  let batch: { topic: string; messages: Message[] }[] = [];
+  let inBatch = 0;
+  let sent = 0;
+  const started = Date.now();
+  const flush = async () => {
+    if (inBatch === 0) return;
+    await producer.sendBatch({ topicMessages: batch, acks: -1 });
+    sent += inBatch;
+    batch = [];
+    inBatch = 0;
+    if (rate > 0) {
+      const due = started + (sent / rate) * 1000;
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  };
+  for (const e of workload(count, seed)) {
+    const value =
+      e.topic === 'stock'
+        ? codec.encodeWithId('stock', ids.stock, e.value as StockEvent)
+        : codec.encodeWithId('orders', ids.orders, e.value as OrderEvent);
+    const topic = topicsPrefix + e.topic;
+    let entry = batch.find((b) => b.topic === topic);
+    if (!entry) batch.push((entry = { topic, messages: [] }));
+    entry.messages.push({ key: e.key, value, timestamp: String(Date.now()) });
+    if (++inBatch >= perTick) await flush();
+  }
+  await flush();
+  await producer.disconnect();
+  return sent;
+}
