@@ -29,12 +29,22 @@ export interface ChunkResult {
  * runner owns the loop every processor shares: fetch a batch per partition -> hand chunks to
  * the domain -> publish outputs and dead letters -> resolve and commit offsets -> metrics.
  */
+export interface InputChunk {
+  topic: string;
+  partition: number;
+  messages: InputMessage[];
+}
+
 export interface ProcessorSpec {
   name: string;
   groupId: string;
   topics: string[];
   deadLetterTopic(inputTopic: string): string;
-  handleChunk(topic: string, partition: number, messages: InputMessage[]): Promise<ChunkResult>;
+  /**
+   * Handles chunks of several partitions at once (at most one chunk per partition), returning a
+   * result per chunk in the same order: one Redis call and one produce request serve them all.
+   */
+  handleChunks(chunks: InputChunk[]): Promise<ChunkResult[]>;
 }
 
 export interface RunnerOptions {
@@ -48,6 +58,15 @@ export interface RunnerOptions {
   fetchMaxWaitMs?: number;
   /** Wait between retries of a failing chunk grows up to this. */
   maxRetryDelayMs?: number;
+  /** Groups of chunks being applied/published at the same time (different partitions). */
+  maxInFlight?: number;
+}
+
+interface Pending {
+  chunk: InputChunk;
+  heartbeat: () => Promise<void>;
+  resolve: (r: { result: ChunkResult; retries: number }) => void;
+  reject: (err: unknown) => void;
 }
 
 class StoppingError extends Error {
@@ -73,6 +92,8 @@ function toInput(
 export class ProcessorRunner {
   private consumer: Consumer | null = null;
   private stopping = false;
+  private queue: Pending[] = [];
+  private inFlight = 0;
 
   constructor(
     private readonly kafka: Kafka,
@@ -124,22 +145,14 @@ export class ProcessorRunner {
       const chunk = batch.messages.slice(i, i + maxChunk).map((m) => toInput(topic, partition, m));
       const last = chunk[chunk.length - 1] as InputMessage;
       const started = performance.now();
-      let retries = 0;
-      const onRetry = async () => {
-        retries += 1;
-        await heartbeat();
-      };
-      let result: ChunkResult;
+      let outcome: { result: ChunkResult; retries: number };
       try {
-        result = await this.retrying(`${topic}/${partition}`, onRetry, () =>
-          this.spec.handleChunk(topic, partition, chunk),
-        );
-        await this.retrying(`${topic}/${partition} publish`, onRetry, () => this.publish(result));
+        outcome = await this.submit({ topic, partition, messages: chunk }, heartbeat);
       } catch (err) {
         if (err instanceof StoppingError) return; // nothing resolved: the chunk is redelivered
         throw err;
       }
-      result.onPublished?.();
+      const { result, retries } = outcome;
       // only now is the chunk safe: state applied (Redis) and its outputs acknowledged (Kafka)
       resolveOffset(String(last.offset));
       const appliedAt = result.appliedAt ?? Date.now();
@@ -164,17 +177,76 @@ export class ProcessorRunner {
     }
   }
 
-  private async publish(result: ChunkResult): Promise<void> {
+  /**
+   * Chunks of different partitions that arrive while a group is being applied wait together and
+   * go as the next group: under load a fetch's partitions share one Redis call and one produce
+   * request; when idle a chunk goes at once, adding no delay.
+   */
+  private submit(
+    chunk: InputChunk,
+    heartbeat: () => Promise<void>,
+  ): Promise<{ result: ChunkResult; retries: number }> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ chunk, heartbeat, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0 && this.inFlight < (this.options.maxInFlight ?? 2)) {
+      // at most one chunk per partition per group: a partition's chunks are sequential anyway
+      const group: Pending[] = [];
+      const rest: Pending[] = [];
+      const partitions = new Set<string>();
+      for (const p of this.queue) {
+        const tp = `${p.chunk.topic}:${p.chunk.partition}`;
+        if (partitions.has(tp)) rest.push(p);
+        else {
+          partitions.add(tp);
+          group.push(p);
+        }
+      }
+      this.queue = rest;
+      this.inFlight += 1;
+      void this.processGroup(group).finally(() => {
+        this.inFlight -= 1;
+        this.pump();
+      });
+    }
+  }
+
+  private async processGroup(group: Pending[]): Promise<void> {
+    let retries = 0;
+    const onRetry = async () => {
+      retries += 1;
+      await Promise.all(group.map((p) => p.heartbeat().catch(() => undefined)));
+    };
+    const what = group.map((p) => `${p.chunk.topic}/${p.chunk.partition}`).join(',');
+    try {
+      const results = await this.retrying(what, onRetry, () =>
+        this.spec.handleChunks(group.map((p) => p.chunk)),
+      );
+      await this.retrying(`${what} publish`, onRetry, () => this.publish(results));
+      for (const r of results) r.onPublished?.();
+      group.forEach((p, i) => p.resolve({ result: results[i] as ChunkResult, retries }));
+    } catch (err) {
+      for (const p of group) p.reject(err);
+    }
+  }
+
+  private async publish(results: ChunkResult[]): Promise<void> {
     const byTopic = new Map<string, Message[]>();
     const add = (topic: string, m: Message) => {
       const list = byTopic.get(topic);
       if (list) list.push(m);
       else byTopic.set(topic, [m]);
     };
-    for (const o of result.outputs) add(o.topic, { key: o.key, value: o.value, headers: o.headers ?? {} });
     const now = Date.now();
-    for (const dl of result.deadLetters) {
-      add(this.spec.deadLetterTopic(dl.message.topic), deadLetterRecord(dl, this.spec.name, now));
+    for (const result of results) {
+      for (const o of result.outputs) add(o.topic, { key: o.key, value: o.value, headers: o.headers ?? {} });
+      for (const dl of result.deadLetters) {
+        add(this.spec.deadLetterTopic(dl.message.topic), deadLetterRecord(dl, this.spec.name, now));
+      }
     }
     if (byTopic.size === 0) return;
     const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));

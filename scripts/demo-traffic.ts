@@ -32,6 +32,7 @@ export function seededRandom(seed: number): () => number {
 
 interface OpenOrder {
   orderId: string;
+  lines: { sku: string; quantity: number }[];
   stage: 'placed' | 'paid' | 'shipped';
   trackingNumber?: string;
   carrier?: string;
@@ -60,6 +61,8 @@ export class DemoTraffic {
   private readonly now: () => number;
   private readonly open: OpenOrder[] = [];
   private readonly recent: DemoMessage[] = [];
+  /** What the demo believes is on the shelf, so that cycle counts report plausible figures. */
+  private readonly shelf = new Map<string, number>();
   private seq = 0;
   private orderSeq = 0;
 
@@ -110,11 +113,14 @@ export class DemoTraffic {
           updatedAt: t,
         },
       };
-      yield this.stock(sku, 'RECEIVED', this.int(20, 200), 'opening stock');
+      const opening = this.int(20, 200);
+      yield this.stock(sku, 'RECEIVED', opening, 'opening stock');
     }
   }
 
   private stock(sku: string, type: StockEvent['type'], quantity: number, reason: string | null): DemoMessage {
+    const before = this.shelf.get(sku) ?? 0;
+    this.shelf.set(sku, type === 'COUNTED' ? quantity : Math.max(0, before + quantity));
     return {
       topic: 'stock',
       key: sku,
@@ -159,15 +165,16 @@ export class DemoTraffic {
     const lineCount = this.rnd() < 0.6 ? 1 : this.int(2, 4);
     const skus = new Set<string>();
     while (skus.size < lineCount) skus.add(this.popularSku());
-    this.open.push({ orderId, stage: 'placed', scans: [] });
+    const lines = [...skus].map((sku) => ({
+      sku,
+      quantity: this.int(1, 3),
+      unitPriceMinor: this.int(199, 19999),
+    }));
+    this.open.push({ orderId, stage: 'placed', scans: [], lines });
     return this.order(orderId, 'PLACED', {
       customerId: `CUST-${this.int(1, 5000)}`,
       currency: 'EUR',
-      lines: [...skus].map((sku) => ({
-        sku,
-        quantity: this.int(1, 3),
-        unitPriceMinor: this.int(199, 19999),
-      })),
+      lines,
     });
   }
 
@@ -188,6 +195,8 @@ export class DemoTraffic {
         return null;
       }
       o.stage = 'paid';
+      // paid orders leave the shelf (roughly: the demo does not know which orders were rejected)
+      for (const l of o.lines) this.shelf.set(l.sku, Math.max(0, (this.shelf.get(l.sku) ?? 0) - l.quantity));
       return this.order(o.orderId, 'PAID', { paymentId: `PAY-${o.orderId}` });
     }
     if (o.stage === 'paid') {
@@ -245,7 +254,13 @@ export class DemoTraffic {
       else if (r < 0.94) msg = this.stock(this.popularSku(), 'RECEIVED', this.int(10, 100), 'purchase order');
       else if (r < 0.98)
         msg = this.stock(this.popularSku(), 'ADJUSTED', -this.int(1, 3), this.pick(['damaged', 'shrinkage']));
-      else msg = this.stock(this.popularSku(), 'COUNTED', this.int(0, 150), 'cycle count');
+      else {
+        // a count finds what the shelf should hold, now and then a unit or two less (shrinkage)
+        const sku = this.popularSku();
+        const expected = this.shelf.get(sku) ?? 0;
+        const shrink = this.rnd() < 0.3 ? this.int(1, 2) : 0;
+        msg = this.stock(sku, 'COUNTED', Math.max(0, expected - shrink), 'cycle count');
+      }
     }
     this.recent.push(msg);
     if (this.recent.length > 50) this.recent.shift();

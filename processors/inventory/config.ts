@@ -19,10 +19,10 @@ export const inventoryEnv = {
   },
   INVENTORY_PARTITIONS_CONCURRENTLY: {
     kind: 'int',
-    default: 4,
+    default: 12,
     min: 1,
     max: 64,
-    doc: 'Partitions processed at the same time by one instance.',
+    doc: 'Partitions one instance works on at once; their chunks share Redis calls and produce requests.',
   },
   INVENTORY_EVENT_ID_TTL_SECONDS: {
     kind: 'int',

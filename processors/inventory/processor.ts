@@ -1,5 +1,10 @@
 import type { DeadLetter, InputMessage } from '../../runtime/dead-letter.js';
-import type { ChunkResult, OutputMessage, ProcessorSpec } from '../../runtime/processor-runner.js';
+import type {
+  ChunkResult,
+  InputChunk,
+  OutputMessage,
+  ProcessorSpec,
+} from '../../runtime/processor-runner.js';
 import { DecodeError, type AvroCodec } from '../../schemas/codec.js';
 import type { CatalogueTable } from './catalogue.js';
 import {
@@ -10,7 +15,7 @@ import {
   type Verdict,
 } from './commands.js';
 import type { InventoryOutputs } from './outputs.js';
-import type { EventResult, StockStore } from './store.js';
+import type { BatchApplyResult, EventResult, StockStore } from './store.js';
 
 export interface InventoryTopics {
   stock: string;
@@ -70,70 +75,109 @@ export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec 
     topics: [topics.stock, topics.orders],
     deadLetterTopic: (input) => (input === topics.stock ? topics.stockDeadLetter : topics.ordersDeadLetter),
 
-    async handleChunk(topic, partition, messages): Promise<ChunkResult> {
+    async handleChunks(chunks: InputChunk[]): Promise<ChunkResult[]> {
       const now = Date.now();
-      const deadLetters: DeadLetter[] = [];
-      const items: { offset: number; command: StockCommand }[] = [];
-      const byOffset = new Map<number, InputMessage>();
-      let skipped = 0;
-      for (const m of messages) {
-        byOffset.set(m.offset, m);
-        if (m.key === null) {
-          deadLetters.push({ message: m, reason: 'MISSING_KEY', detail: 'message has no key' });
-          continue;
+      const prepared = [];
+      for (const { topic, partition, messages } of chunks) {
+        const deadLetters: DeadLetter[] = [];
+        const items: { offset: number; command: StockCommand }[] = [];
+        const byOffset = new Map<number, InputMessage>();
+        let skipped = 0;
+        for (const m of messages) {
+          byOffset.set(m.offset, m);
+          if (m.key === null) {
+            deadLetters.push({ message: m, reason: 'MISSING_KEY', detail: 'message has no key' });
+            continue;
+          }
+          const verdict = await decodeAndValidate(m, now);
+          if (verdict instanceof DecodeError) {
+            deadLetters.push({ message: m, reason: verdict.kind, detail: verdict.message });
+          } else if (!verdict.ok) {
+            deadLetters.push({ message: m, reason: verdict.reason, detail: verdict.detail });
+          } else if (verdict.command === null) {
+            skipped += 1;
+          } else {
+            items.push({ offset: m.offset, command: verdict.command });
+          }
         }
-        const verdict = await decodeAndValidate(m, now);
-        if (verdict instanceof DecodeError) {
-          deadLetters.push({ message: m, reason: verdict.kind, detail: verdict.message });
-        } else if (!verdict.ok) {
-          deadLetters.push({ message: m, reason: verdict.reason, detail: verdict.detail });
-        } else if (verdict.command === null) {
-          skipped += 1;
-        } else {
-          items.push({ offset: m.offset, command: verdict.command });
-        }
+        prepared.push({
+          topic,
+          partition,
+          tp: `${topic}:${partition}`,
+          deadLetters,
+          items,
+          byOffset,
+          skipped,
+        });
       }
 
-      await catalogue.ensureKnown(new Set(items.flatMap((i) => skusOf(i.command))));
+      await catalogue.ensureKnown(
+        new Set(prepared.flatMap((p) => p.items.flatMap((i) => skusOf(i.command)))),
+      );
 
-      const tp = `${topic}:${partition}`;
+      const withItems = prepared.filter((p) => p.items.length > 0);
       const t0 = performance.now();
-      const res = items.length
-        ? await store.applyBatch(topic, partition, items, published.get(tp) ?? -1)
-        : { applied: [], replayed: [], lastOffset: -1, appliedCount: 0, redeliveredCount: 0 };
+      const applied = withItems.length
+        ? await store.applyBatches(
+            withItems.map((p) => ({
+              topic: p.topic,
+              partition: p.partition,
+              items: p.items,
+              trimUpTo: published.get(p.tp) ?? -1,
+            })),
+          )
+        : [];
       const redisMs = performance.now() - t0;
       const appliedAt = Date.now();
+      const none: BatchApplyResult = {
+        applied: [],
+        replayed: [],
+        lastOffset: -1,
+        appliedCount: 0,
+        redeliveredCount: 0,
+      };
 
-      const out: OutputMessage[] = [];
-      let duplicates = res.redeliveredCount;
-      const collect = (r: EventResult, replay: boolean) => {
-        const m = byOffset.get(r.offset);
-        if (r.status === 'dlq') {
-          if (m)
-            deadLetters.push({
-              message: m,
-              reason: r.why ?? 'REJECTED',
-              detail: `${r.why} (by stock script)`,
-            });
-        } else if (r.status === 'dup' && !replay) duplicates += 1;
-        else if (r.status === 'skip' && !replay) skipped += 1;
-        const source = { eventId: r.eventId ?? '', topic, partition, offset: r.offset };
-        for (const o of r.outputs) out.push(outputs.build(o, source, now));
-      };
-      for (const r of res.applied) collect(r, false);
-      for (const r of res.replayed) collect(r, true);
-      return {
-        outputs: out,
-        deadLetters,
-        applied: res.appliedCount,
-        duplicates,
-        skipped,
-        redisMs,
-        appliedAt,
-        onPublished: () => {
-          if (res.lastOffset > (published.get(tp) ?? -1)) published.set(tp, res.lastOffset);
-        },
-      };
+      return prepared.map((p) => {
+        const i = withItems.indexOf(p);
+        const res = i >= 0 ? (applied[i] as BatchApplyResult) : none;
+        const out: OutputMessage[] = [];
+        let duplicates = res.redeliveredCount;
+        let skipped = p.skipped;
+        const collect = (r: EventResult, replay: boolean) => {
+          const m = p.byOffset.get(r.offset);
+          if (r.status === 'dlq') {
+            if (m) {
+              p.deadLetters.push({
+                message: m,
+                reason: r.why ?? 'REJECTED',
+                detail: `${r.why} (by stock script)`,
+              });
+            }
+          } else if (r.status === 'dup' && !replay) duplicates += 1;
+          else if (r.status === 'skip' && !replay) skipped += 1;
+          const source = {
+            eventId: r.eventId ?? '',
+            topic: p.topic,
+            partition: p.partition,
+            offset: r.offset,
+          };
+          for (const o of r.outputs) out.push(outputs.build(o, source, now));
+        };
+        for (const r of res.applied) collect(r, false);
+        for (const r of res.replayed) collect(r, true);
+        return {
+          outputs: out,
+          deadLetters: p.deadLetters,
+          applied: res.appliedCount,
+          duplicates,
+          skipped,
+          redisMs,
+          appliedAt,
+          onPublished: () => {
+            if (res.lastOffset > (published.get(p.tp) ?? -1)) published.set(p.tp, res.lastOffset);
+          },
+        };
+      });
     },
   };
 }

@@ -47,6 +47,14 @@ export interface BatchApplyResult {
   redeliveredCount: number;
 }
 
+export interface BatchSegment {
+  topic: string;
+  partition: number;
+  items: readonly { offset: number; command: StockCommand }[];
+  /** Highest offset of this partition whose outputs Kafka acknowledged: trims its outbox. */
+  trimUpTo: number;
+}
+
 export interface SkuState {
   sku: string;
   onHand: number;
@@ -144,16 +152,35 @@ export class StockStore {
    * to release or commit are read first (their lines name the SKU keys the script needs); the
    * script verifies nothing changed in between and the call is retried if it did.
    */
+  /** One partition's chunk: see applyBatches. */
   async applyBatch(
     topic: string,
     partition: number,
     items: readonly { offset: number; command: StockCommand }[],
     trimUpTo: number,
   ): Promise<BatchApplyResult> {
+    const [result] = await this.applyBatches([{ topic, partition, items, trimUpTo }]);
+    return result as BatchApplyResult;
+  }
+
+  /**
+   * Applies chunks of several input partitions (at most one chunk per partition), each in
+   * offset order, in one script call. Orders to release or commit are read first unless this
+   * instance saw them reserved (their lines name the SKU keys the script needs); the script
+   * refuses undeclared keys and the call is retried with a fresh read.
+   */
+  async applyBatches(segments: readonly BatchSegment[]): Promise<BatchApplyResult[]> {
+    const seen = new Set<string>();
+    for (const seg of segments) {
+      const tp = `${seg.topic}:${seg.partition}`;
+      if (seen.has(tp)) throw new Error(`two chunks of ${tp} in one call`);
+      seen.add(tp);
+    }
+    const allItems = segments.flatMap((seg) => seg.items);
     for (let attempt = 0; ; attempt++) {
       // the first attempt trusts the lines this instance saw reserved; a retry reads Redis
-      const held = await this.readHeldLines(items, attempt === 0);
-      const keys: string[] = [this.keys.watermark(topic, partition), this.keys.outbox(topic, partition)];
+      const held = await this.readHeldLines(allItems, attempt === 0);
+      const keys: string[] = [];
       const index = new Map<string, number>();
       const ref = (key: string): number => {
         let i = index.get(key);
@@ -164,66 +191,71 @@ export class StockStore {
         }
         return i;
       };
-      const ev = items.map(({ offset, command: c }) => {
-        switch (c.kind) {
-          case 'RECEIVED':
-          case 'ADJUSTED':
-          case 'COUNTED':
-            return {
-              o: offset,
-              t: c.kind,
-              id: c.eventId,
-              q: c.quantity,
-              sku: c.sku,
-              s: ref(this.keys.sku(c.sku)),
-              e: ref(this.keys.eventMarker(c.eventId)),
-            };
-          case 'PLACE':
-            return {
-              o: offset,
-              t: 'PLACE',
-              id: c.eventId,
-              oid: c.orderId,
-              ok: ref(this.keys.order(c.orderId)),
-              l: c.lines.map((l) => [ref(this.keys.sku(l.sku)), l.quantity, l.sku]),
-            };
-          case 'RELEASE':
-          case 'COMMIT':
-            return {
-              o: offset,
-              t: c.kind,
-              id: c.eventId,
-              oid: c.orderId,
-              ok: ref(this.keys.order(c.orderId)),
-              l: (held.get(c.orderId) ?? []).map((l) => [ref(this.keys.sku(l.sku)), l.quantity, l.sku]),
-            };
-        }
-      });
+      const segs = segments.map(({ topic, partition, items, trimUpTo }) => ({
+        w: ref(this.keys.watermark(topic, partition)),
+        b: ref(this.keys.outbox(topic, partition)),
+        trim: trimUpTo,
+        ev: items.map(({ offset, command: c }) => {
+          switch (c.kind) {
+            case 'RECEIVED':
+            case 'ADJUSTED':
+            case 'COUNTED':
+              return {
+                o: offset,
+                t: c.kind,
+                id: c.eventId,
+                q: c.quantity,
+                sku: c.sku,
+                s: ref(this.keys.sku(c.sku)),
+                e: ref(this.keys.eventMarker(c.eventId)),
+              };
+            case 'PLACE':
+              return {
+                o: offset,
+                t: 'PLACE',
+                id: c.eventId,
+                oid: c.orderId,
+                ok: ref(this.keys.order(c.orderId)),
+                l: c.lines.map((l) => [ref(this.keys.sku(l.sku)), l.quantity, l.sku]),
+              };
+            case 'RELEASE':
+            case 'COMMIT':
+              return {
+                o: offset,
+                t: c.kind,
+                id: c.eventId,
+                oid: c.orderId,
+                ok: ref(this.keys.order(c.orderId)),
+                l: (held.get(c.orderId) ?? []).map((l) => [ref(this.keys.sku(l.sku)), l.quantity, l.sku]),
+              };
+          }
+        }),
+      }));
       const raw = (await callScript(this.redis, 'apply-stock-batch', keys, [
-        JSON.stringify({ trim: trimUpTo, ev }),
+        JSON.stringify(segs),
         this.eventIdTtl,
         this.finalOrderTtl,
       ])) as string;
       const parsed = JSON.parse(raw) as {
-        r: unknown;
-        replay: unknown;
         stale: boolean;
-        ok?: number;
-        redelivered?: number;
+        segs: { r: unknown; replay: unknown; ok: number; redelivered: number }[];
       };
       if (parsed.stale) {
-        if (attempt >= 5) throw new Error(`order lines kept changing under ${topic}/${partition}; giving up`);
+        if (attempt >= 5) throw new Error('order lines kept changing under this call; giving up');
         continue;
       }
-      const applied = list<RawResult>(parsed.r).map(toEventResult);
-      this.rememberHolds(applied);
-      return {
-        applied,
-        replayed: list<RawResult>(parsed.replay).map(toEventResult),
-        lastOffset: items.length ? (items[items.length - 1] as { offset: number }).offset : -1,
-        appliedCount: parsed.ok ?? 0,
-        redeliveredCount: parsed.redelivered ?? 0,
-      };
+      return segments.map((seg, i) => {
+        const reply = parsed.segs[i] as (typeof parsed.segs)[number];
+        const applied = list<RawResult>(reply.r).map(toEventResult);
+        this.rememberHolds(applied);
+        return {
+          applied,
+          replayed: list<RawResult>(reply.replay).map(toEventResult),
+          lastOffset: seg.items.length ? (seg.items[seg.items.length - 1] as { offset: number }).offset : -1,
+          appliedCount: reply.ok,
+          redeliveredCount: reply.redelivered,
+        };
+      });
     }
   }
 

@@ -171,7 +171,7 @@ describe('stock processor under contention, rebalances and crashes', () => {
       if (next)
         orderMessages.push({ key: id, value: order({ eventId: `${id}-${next}`, orderId: id, type: next }) });
     }
-    let proc = s.start({ INVENTORY_MAX_CHUNK: '10', INVENTORY_PARTITIONS_CONCURRENTLY: '1' });
+    let proc = s.start({ INVENTORY_MAX_CHUNK: '10', INVENTORY_PARTITIONS_CONCURRENTLY: '6' });
     await s.caughtUp([`${s.prefix}stock`]);
     await s.producer.send('orders', orderMessages);
 
@@ -194,7 +194,7 @@ describe('stock processor under contention, rebalances and crashes', () => {
       await proc.exited;
       kills += 1;
       lastProgress = await progress();
-      proc = s.start({ INVENTORY_MAX_CHUNK: '10', INVENTORY_PARTITIONS_CONCURRENTLY: '1' });
+      proc = s.start({ INVENTORY_MAX_CHUNK: '10', INVENTORY_PARTITIONS_CONCURRENTLY: '6' });
     }
     expect(kills).toBeGreaterThanOrEqual(3);
     await s.caughtUp();

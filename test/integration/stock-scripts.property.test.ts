@@ -64,7 +64,8 @@ describe('stock scripts against the reference model (real Redis)', () => {
         fc.array(step, { minLength: 1, maxLength: 60 }),
         fc.integer({ min: 1, max: 6 }),
         fc.integer({ min: 1, max: 8 }),
-        async (steps, batchSize, flushEvery) => {
+        fc.boolean(),
+        async (steps, batchSize, flushEvery, combine) => {
           const tag = uniqueTag('prop');
           const store = new StockStore(redis, { keyTag: tag });
           const model = new StockModel();
@@ -84,14 +85,26 @@ describe('stock scripts against the reference model (real Redis)', () => {
             const stockIds: string[] = [];
             let pending: { partition: 'stock' | 'orders'; from: number }[] = [];
 
-            const run = async (partition: 'stock' | 'orders', from: number) => {
-              const log = logs[partition];
-              for (let start = from; start < log.length; start += batchSize) {
-                const items = log
-                  .slice(start, start + batchSize)
-                  .map((command, i) => ({ offset: start + i, command }));
-                const trim = published[partition];
-                const res = await store.applyBatch(partition, 0, items, trim);
+            type Part = 'stock' | 'orders';
+            const chunkAt = (partition: Part, start: number) =>
+              logs[partition]
+                .slice(start, start + batchSize)
+                .map((command, i) => ({ offset: start + i, command }));
+
+            // one script call for the chunks of one or two partitions, then the checks per chunk
+            const applyChunks = async (chunks: { partition: Part; items: ReturnType<typeof chunkAt> }[]) => {
+              const trims = chunks.map((c) => published[c.partition]);
+              const results = await store.applyBatches(
+                chunks.map((c, i) => ({
+                  topic: c.partition,
+                  partition: 0,
+                  items: c.items,
+                  trimUpTo: trims[i] as number,
+                })),
+              );
+              chunks.forEach(({ partition, items }, i) => {
+                const res = results[i] as (typeof results)[number];
+                const trim = trims[i] as number;
                 // a redelivered event whose outputs were not confirmed published gets them back, unchanged
                 for (const item of items) {
                   if (item.offset <= trim || res.applied.some((r) => r.offset === item.offset)) continue;
@@ -104,10 +117,7 @@ describe('stock scripts against the reference model (real Redis)', () => {
                 for (const item of items) {
                   const expected = model.apply(partition, item.offset, item.command);
                   const actual = byOffset.get(item.offset);
-                  if (expected === null) {
-                    // redelivered: nothing applied again; stored outputs come back for re-publishing
-                    continue;
-                  }
+                  if (expected === null) continue; // redelivered: nothing applied again
                   const outcome = actual?.outputs.find((o) => o.k === 'result');
                   const alerts = (actual?.outputs ?? [])
                     .filter((o) => o.k === 'alert')
@@ -126,7 +136,46 @@ describe('stock scripts against the reference model (real Redis)', () => {
                 }
                 publishedBeforeLastBatch[partition] = published[partition];
                 published[partition] = Math.max(published[partition], res.lastOffset);
+              });
+            };
+
+            const run = async (partition: Part, from: number) => {
+              for (let start = from; start < logs[partition].length; start += batchSize) {
+                await applyChunks([{ partition, items: chunkAt(partition, start) }]);
               }
+            };
+
+            // both partitions in lockstep, a chunk of each per call (as the runner coalesces them)
+            const runBoth = async (fromStock: number, fromOrders: number) => {
+              let s0 = fromStock;
+              let o0 = fromOrders;
+              while (s0 < logs.stock.length || o0 < logs.orders.length) {
+                const chunks: { partition: Part; items: ReturnType<typeof chunkAt> }[] = [];
+                if (s0 < logs.stock.length) chunks.push({ partition: 'stock', items: chunkAt('stock', s0) });
+                if (o0 < logs.orders.length)
+                  chunks.push({ partition: 'orders', items: chunkAt('orders', o0) });
+                await applyChunks(chunks);
+                s0 += batchSize;
+                o0 += batchSize;
+              }
+            };
+
+            const flush = async () => {
+              if (combine) {
+                const fromStock = Math.min(
+                  ...pending.filter((p) => p.partition === 'stock').map((p) => p.from),
+                );
+                const fromOrders = Math.min(
+                  ...pending.filter((p) => p.partition === 'orders').map((p) => p.from),
+                );
+                await runBoth(
+                  Number.isFinite(fromStock) ? fromStock : logs.stock.length,
+                  Number.isFinite(fromOrders) ? fromOrders : logs.orders.length,
+                );
+              } else {
+                for (const p of pending) await run(p.partition, p.from);
+              }
+              pending = [];
             };
 
             for (const s of steps) {
@@ -159,11 +208,10 @@ describe('stock scripts against the reference model (real Redis)', () => {
                 pending.push({ partition: 'orders', from: logs.orders.length - 1 });
               }
               if (pending.length >= flushEvery) {
-                for (const p of pending) await run(p.partition, p.from);
-                pending = [];
+                await flush();
               }
             }
-            for (const p of pending) await run(p.partition, p.from);
+            await flush();
 
             for (const name of SKUS) {
               const actual = await store.getSku(name);

@@ -1,51 +1,56 @@
 --[[
-  apply-stock-batch: applies one batch of stock and order events read from ONE input partition,
-  atomically and idempotently.
+  apply-stock-batch: applies chunks of stock and order events, each read from ONE input partition
+  (a "segment"), atomically and idempotently, in one call. Several partitions' chunks share a
+  call so that the round trip and the script's fixed cost are paid once per fetch, not once per
+  partition.
 
   Idempotence has two layers, both inside this script:
-  - Kafka redelivery (crash before commit, rebalance): events at offsets <= the partition's
+  - Kafka redelivery (crash before commit, rebalance): events at offsets <= their partition's
     applied watermark are not applied again; their stored outputs are returned for re-publishing.
   - Upstream re-sends at a new offset: a stock event id is applied once (marker key with TTL);
     an order is reserved once per order id and moves between hold states only forward.
 
-  KEYS[1]   {tag}:wm:<topic>:<partition>  last applied offset (string)
-  KEYS[2]   {tag}:ob:<topic>:<partition>  outbox: zset, score = a batch's last offset, member =
-            JSON results of that batch, kept until the caller confirms them published (trim)
-  KEYS[3..] entity keys, referenced from ARGV[1] by index: SKU hashes {tag}:s:<sku>, order
-            records {tag}:o:<orderId> ("<R|X|L|C>|sku:q,..."), event-id markers {tag}:e:<eventId>. All keys share {tag},
-            so the call is one hash slot in Redis Cluster.
+  KEYS      all keys, referenced from ARGV[1] by index; all share one {tag}, so the call is one
+            hash slot in Redis Cluster:
+            {tag}:wm:<topic>:<partition>  a partition's last applied offset (string)
+            {tag}:ob:<topic>:<partition>  its outbox: zset, score = a chunk's last offset, member =
+                                          that chunk's JSON results, kept until the caller confirms
+                                          them published (trim)
+            {tag}:s:<sku> SKU hashes, {tag}:o:<orderId> order records ("<R|X|L|C>|sku:q,..."),
+            {tag}:e:<eventId> stock event-id markers
 
-  ARGV[1]   JSON { trim = <offset or -1>, ev = [ event... ] }, offsets ascending. Events:
+  ARGV[1]   JSON [ { w = <watermark key idx>, b = <outbox key idx>, trim = <offset or -1>,
+                     ev = [ event... ] (offsets ascending) }, ... ]. Events:
             { o, t='RECEIVED'|'ADJUSTED'|'COUNTED', id, q, s=<sku key idx>, e=<marker key idx>, sku }
             { o, t='PLACE', id, oid, ok=<order key idx>, l = { {s, q, sku}, ... } }
             { o, t='RELEASE'|'COMMIT', id, oid, ok, l = { {s, q, sku}, ... } as read beforehand;
-              an order placed in the same batch needs none: its PLACE declared the keys }
+              an order placed in the same call needs none: its PLACE declared the keys }
   ARGV[2]   TTL seconds of stock event-id markers (the re-send window)
   ARGV[3]   TTL seconds of an order record once final (released, committed, rejected)
 
-  Returns JSON { r = [ per-event result with outputs ], replay = [ stored results ], stale = <bool>,
-  ok = <events applied now>, redelivered = <events at or below the watermark> }
-  where a result is { o, id, st = 'ok'|'dup'|'skip'|'dlq', why, out = [ outputs ] }. `stale` means an
+  Returns JSON { stale = <bool>, segs = [ { r = [ results ], replay = [ stored results ],
+  ok = <events applied now>, redelivered = <events at or below the watermark> } ] } where a
+  result is { o, id, st = 'ok'|'dup'|'skip'|'dlq', why, out = [ outputs ] }. `stale` means an
   order holds a SKU whose key was not declared: nothing was written, read again and retry.
 ]]
 
 --- @include "stock-level"
 
-local batch = cjson.decode(ARGV[1])
+local segs = cjson.decode(ARGV[1])
 local marker_ttl = tonumber(ARGV[2])
 local order_ttl = tonumber(ARGV[3])
-local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')
-
-if batch.trim >= 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', batch.trim)
+for _, seg in ipairs(segs) do
+  seg.wm = tonumber(redis.call('GET', KEYS[seg.w]) or '-1')
 end
 
 -- Every SKU key the caller declared, by SKU: a held order's stored lines are resolved here.
 local sku_idx = {}
-for _, e in ipairs(batch.ev) do
-  if e.s then sku_idx[e.sku] = e.s end
-  if e.l then
-    for _, line in ipairs(e.l) do sku_idx[line[3]] = line[1] end
+for _, seg in ipairs(segs) do
+  for _, e in ipairs(seg.ev) do
+    if e.s then sku_idx[e.sku] = e.s end
+    if e.l then
+      for _, line in ipairs(e.l) do sku_idx[line[3]] = line[1] end
+    end
   end
 end
 
@@ -66,15 +71,22 @@ end
 -- Phase 1, read-only: the caller declared the SKU keys of held orders as it read them. If an
 -- order now holds a SKU that was not declared (another instance changed it meanwhile), nothing
 -- may be written: the caller reads again and retries.
-for _, e in ipairs(batch.ev) do
-  if e.o > wm and (e.t == 'RELEASE' or e.t == 'COMMIT') then
-    local rec = redis.call('GET', KEYS[e.ok])
-    if rec then
-      for _, line in ipairs(stored_lines(string.sub(rec, 3))) do
-        if not line[1] then return cjson.encode({ stale = true, r = {}, replay = {} }) end
+for _, seg in ipairs(segs) do
+  for _, e in ipairs(seg.ev) do
+    if e.o > seg.wm and (e.t == 'RELEASE' or e.t == 'COMMIT') then
+      local rec = redis.call('GET', KEYS[e.ok])
+      if rec then
+        for _, line in ipairs(stored_lines(string.sub(rec, 3))) do
+          if not line[1] then return '{"stale":true,"segs":[]}' end
+        end
       end
     end
   end
+end
+
+-- Everything may be written from here on: confirmed outputs leave the outboxes.
+for _, seg in ipairs(segs) do
+  if seg.trim >= 0 then redis.call('ZREMRANGEBYSCORE', KEYS[seg.b], '-inf', seg.trim) end
 end
 
 -- Phase 2: apply. SKU state is cached for the batch and written once per SKU at the end.
@@ -88,6 +100,7 @@ local function sku_state(idx)
   end
   return s
 end
+local seg_touched, seg_touched_order = {}, {}
 local function changed(idx, s, sku, event_id)
   s.v = s.v + 1
   s.dirty = true
@@ -97,14 +110,22 @@ local function changed(idx, s, sku, event_id)
     touched[idx] = true
     touched_order[#touched_order + 1] = idx
   end
+  if not seg_touched[idx] then
+    seg_touched[idx] = true
+    seg_touched_order[#seg_touched_order + 1] = idx
+  end
 end
 
+local seg_replies = {}
+for _, seg in ipairs(segs) do
+local wm = seg.wm
+seg_touched, seg_touched_order = {}, {}
 local results = {}
 local min_redelivered, max_redelivered = nil, nil
 local n_ok, n_redelivered = 0, 0
 local max_applied = wm
 
-for _, e in ipairs(batch.ev) do
+for _, e in ipairs(seg.ev) do
   if e.o <= wm then
     if not min_redelivered then min_redelivered = e.o end
     max_redelivered = e.o
@@ -198,11 +219,10 @@ for _, e in ipairs(batch.ev) do
   end
 end
 
--- SKU snapshots for the stock-level changelog: one per SKU per batch, after the last change.
+-- SKU snapshots for the stock-level changelog: one per SKU the chunk changed, after its last change.
 local levels = {}
-for _, idx in ipairs(touched_order) do
+for _, idx in ipairs(seg_touched_order) do
   local s = skus[idx]
-  save_sku(KEYS[idx], s)
   levels[#levels + 1] = { k = 'level', sku = s.sku, on = s.on, rs = s.rs, v = s.v, src = s.src }
 end
 if #levels > 0 then
@@ -215,21 +235,28 @@ end
 local encoded = '[]'
 if #results > 0 then
   encoded = cjson.encode(results)
-  redis.call('ZADD', KEYS[2], max_applied, encoded)
+  redis.call('ZADD', KEYS[seg.b], max_applied, encoded)
 end
 if max_applied > wm then
-  redis.call('SET', KEYS[1], string.format('%d', max_applied))
+  redis.call('SET', KEYS[seg.w], string.format('%d', max_applied))
 end
 
 local replay = '[]'
 if min_redelivered then
   local stored = {}
-  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], min_redelivered, '+inf')) do
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[seg.b], min_redelivered, '+inf')) do
     for _, r in ipairs(cjson.decode(member)) do
       if r.o >= min_redelivered and r.o <= max_redelivered then stored[#stored + 1] = r end
     end
   end
   if #stored > 0 then replay = cjson.encode(stored) end
 end
-return '{"r":' .. encoded .. ',"replay":' .. replay .. ',"stale":false,"ok":' .. n_ok
+seg_replies[#seg_replies + 1] = '{"r":' .. encoded .. ',"replay":' .. replay .. ',"ok":' .. n_ok
   .. ',"redelivered":' .. n_redelivered .. '}'
+end
+
+-- every SKU the call changed is written once, after all segments
+for _, idx in ipairs(touched_order) do
+  save_sku(KEYS[idx], skus[idx])
+end
+return '{"stale":false,"segs":[' .. table.concat(seg_replies, ',') .. ']}'
