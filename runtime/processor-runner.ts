@@ -193,17 +193,24 @@ export class ProcessorRunner {
   }
 
   private pump(): void {
-    while (this.queue.length > 0 && this.inFlight < (this.options.maxInFlight ?? 2)) {
+    while (this.queue.length > 0 && this.inFlight < (this.options.maxInFlight ?? 4)) {
       // at most one chunk per partition per group: a partition's chunks are sequential anyway
+      // and a bounded size: a huge script call would stall Redis for everyone else
       const group: Pending[] = [];
       const rest: Pending[] = [];
       const partitions = new Set<string>();
+      let events = 0;
       for (const p of this.queue) {
         const tp = `${p.chunk.topic}:${p.chunk.partition}`;
-        if (partitions.has(tp)) rest.push(p);
-        else {
+        if (
+          partitions.has(tp) ||
+          (group.length > 0 && events + p.chunk.messages.length > this.options.maxChunk)
+        ) {
+          rest.push(p);
+        } else {
           partitions.add(tp);
           group.push(p);
+          events += p.chunk.messages.length;
         }
       }
       this.queue = rest;
