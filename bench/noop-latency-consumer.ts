@@ -24,17 +24,16 @@ await consumer.connect();
 for (const t of ['stock', 'orders']) await consumer.subscribe({ topic: prefix + t, fromBeginning: false });
 const latencies: number[] = [];
 let lastMessageAt = 0;
-function report(): never {
+function report(): void {
   const sorted = latencies.sort((a, b) => a - b);
-  console.log(
-    JSON.stringify({
-      events: sorted.length,
-      p50Ms: percentile(sorted, 50),
-      p95Ms: percentile(sorted, 95),
-      p99Ms: percentile(sorted, 99),
-    }),
-  );
-  process.exit(0);
+  const line = JSON.stringify({
+    events: sorted.length,
+    p50Ms: percentile(sorted, 50),
+    p95Ms: percentile(sorted, 95),
+    p99Ms: percentile(sorted, 99),
+  });
+  // stdout is a pipe: exit only once the line is flushed
+  process.stdout.write(`${line}\n`, () => process.exit(0));
 }
 await consumer.run({
   partitionsConsumedConcurrently: 4,
