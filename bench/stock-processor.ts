@@ -315,7 +315,7 @@ async function main() {
   if (code !== 0) throw new Error(`load producer failed (${code})`);
   const achievedRate = steadyEvents / ((Date.now() - steadyStartAt) / 1000);
   await noopExited;
-  const noopLatency = JSON.parse(noopOut.split('\n').find((l) => l.startsWith('{')) ?? '{}') as Record<
+  const noopLatency = JSON.parse(noopOut.split('\n').find((l) => l.includes('"p50Ms"')) ?? '{}') as Record<
     string,
     number
   >;

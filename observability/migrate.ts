@@ -57,7 +57,11 @@ export async function migrate(client: ClickHouseClient): Promise<MigrationReport
  * Retention without TTL (18.16 has none): drops whole day partitions older than `keepDays`
  * from every table partitioned by date.
  */
-export async function dropOldPartitions(client: ClickHouseClient, keepDays: number, now = Date.now()): Promise<string[]> {
+export async function dropOldPartitions(
+  client: ClickHouseClient,
+  keepDays: number,
+  now = Date.now(),
+): Promise<string[]> {
   const cutoff = new Date(now - keepDays * 86_400_000).toISOString().slice(0, 10);
   const rows = await client.query({
     query: `SELECT DISTINCT table, partition FROM system.parts

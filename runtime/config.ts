@@ -27,8 +27,28 @@ export const commonEnv = {
     default: 'http://127.0.0.1:18123',
     doc: 'ClickHouse HTTP endpoint for metrics.',
   },
-  CLICKHOUSE_USER: { kind: 'string', default: 'default', doc: 'ClickHouse user.' },
-  CLICKHOUSE_PASSWORD: { kind: 'string', default: '', secret: true, doc: 'ClickHouse password.' },
+  CLICKHOUSE_USER: {
+    kind: 'string',
+    default: 'pipeline_writer',
+    doc: 'ClickHouse user the processors write metrics as (insert-only in production).',
+  },
+  CLICKHOUSE_PASSWORD: {
+    kind: 'string',
+    default: 'writer-local-only',
+    secret: true,
+    doc: "ClickHouse password (the default matches the local stack's writer).",
+  },
+  CLICKHOUSE_ADMIN_USER: {
+    kind: 'string',
+    default: 'default',
+    doc: 'ClickHouse user that applies migrations.',
+  },
+  CLICKHOUSE_ADMIN_PASSWORD: { kind: 'string', default: '', secret: true, doc: 'Its password.' },
+  METRICS_ENABLED: {
+    kind: 'bool',
+    default: true,
+    doc: 'Write batch metrics to ClickHouse (a processor never waits for it).',
+  },
   TOPIC_PREFIX: {
     kind: 'string',
     default: '',

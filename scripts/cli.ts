@@ -3,16 +3,24 @@ import { createProducer } from '../runtime/kafka.js';
 import { createContext } from './context.js';
 import { stockRebuild, stockReconcile, stockShow } from './stock-commands.js';
 import { runDemoProducer } from './demo-producer.js';
-import { applyTopicsCommand, registerSchemasCommand } from './setup.js';
+import {
+  applyTopicsCommand,
+  migrateClickHouseCommand,
+  registerSchemasCommand,
+  retentionCommand,
+} from './setup.js';
 
 const usage = `usage: npm run pipeline -- <command>
 
-  setup                         apply topics and register schemas (idempotent)
+  setup                         apply topics, register schemas, migrate ClickHouse (idempotent)
   topics apply [--fail-on-drift]
                                 create missing topics, report drift from topics/definitions.ts
   schemas register              register every Avro schema under BACKWARD compatibility
   demo [--rate N] [--duration S] [--skus N] [--seed N]
                                 produce realistic order/stock/carrier traffic (duration 0 = until Ctrl-C)
+  metrics migrate               apply the ClickHouse migrations (deploy/clickhouse/migrations)
+  metrics retention [--keep-days N]
+                                drop metric partitions older than N days (default 30)
   stock show <sku>              a SKU's stock and recent history
   stock rebuild [--force]       rebuild Redis stock state from Kafka (stock processors stopped)
   stock reconcile               compare Redis with the event history; exit 1 on any difference
@@ -27,6 +35,37 @@ async function main(argv: string[]): Promise<number> {
       const ctx = createContext('setup');
       await applyTopicsCommand(ctx.kafka, ctx.config.TOPIC_PREFIX, ctx.logger);
       await registerSchemasCommand(ctx.codec, ctx.config.SCHEMA_REGISTRY_URL, ctx.logger);
+      await migrateClickHouseCommand(
+        ctx.config.CLICKHOUSE_URL,
+        ctx.config.CLICKHOUSE_ADMIN_USER,
+        ctx.config.CLICKHOUSE_ADMIN_PASSWORD,
+        ctx.logger,
+      );
+      return 0;
+    }
+    case 'metrics migrate': {
+      const ctx = createContext('metrics');
+      await migrateClickHouseCommand(
+        ctx.config.CLICKHOUSE_URL,
+        ctx.config.CLICKHOUSE_ADMIN_USER,
+        ctx.config.CLICKHOUSE_ADMIN_PASSWORD,
+        ctx.logger,
+      );
+      return 0;
+    }
+    case 'metrics retention': {
+      const { values } = parseArgs({
+        args: flags,
+        options: { 'keep-days': { type: 'string', default: '30' } },
+      });
+      const ctx = createContext('metrics');
+      await retentionCommand(
+        ctx.config.CLICKHOUSE_URL,
+        ctx.config.CLICKHOUSE_ADMIN_USER,
+        ctx.config.CLICKHOUSE_ADMIN_PASSWORD,
+        Number(values['keep-days']),
+        ctx.logger,
+      );
       return 0;
     }
     case 'topics apply': {

@@ -1,4 +1,6 @@
 import type { Kafka } from 'kafkajs';
+import { createClickHouse } from '../observability/clickhouse.js';
+import { dropOldPartitions, migrate } from '../observability/migrate.js';
 import type { Logger } from '../runtime/logger.js';
 import type { AvroCodec } from '../schemas/codec.js';
 import { registerAllSchemas } from '../schemas/register.js';
@@ -28,4 +30,38 @@ export async function registerSchemasCommand(
 ): Promise<void> {
   const registered = await registerAllSchemas(codec, registryUrl);
   logger.info({ subjects: registered.map((r) => `${r.subject}#${r.id}`) }, 'schemas registered (BACKWARD)');
+}
+
+export async function migrateClickHouseCommand(
+  url: string,
+  username: string,
+  password: string,
+  logger: Logger,
+): Promise<void> {
+  const client = createClickHouse({ url, username, password });
+  try {
+    const report = await migrate(client);
+    logger.info(
+      { applied: report.applied, alreadyApplied: report.alreadyApplied.length },
+      'ClickHouse migrations',
+    );
+  } finally {
+    await client.close();
+  }
+}
+
+export async function retentionCommand(
+  url: string,
+  username: string,
+  password: string,
+  keepDays: number,
+  logger: Logger,
+): Promise<void> {
+  const client = createClickHouse({ url, username, password });
+  try {
+    const dropped = await dropOldPartitions(client, keepDays);
+    logger.info({ keepDays, dropped }, 'old metric partitions dropped');
+  } finally {
+    await client.close();
+  }
 }

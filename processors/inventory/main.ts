@@ -1,6 +1,9 @@
 import { printableCommonConfig } from '../../runtime/config.js';
 import { ConfigError } from '../../runtime/env.js';
 import { createLogger } from '../../runtime/logger.js';
+import { FanOutSink, LogSummarySink } from '../../runtime/metrics.js';
+import { createClickHouse } from '../../observability/clickhouse.js';
+import { ClickHouseMetricsSink } from '../../observability/clickhouse-sink.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { loadInventoryConfig, type InventoryConfig } from './config.js';
 import { InventoryService } from './service.js';
@@ -20,7 +23,21 @@ logger.info(
   { config: printableCommonConfig(config), group: config.INVENTORY_GROUP_ID },
   'starting stock processor',
 );
-const service = new InventoryService(config, logger);
+const summary = new LogSummarySink(logger);
+const metrics = config.METRICS_ENABLED
+  ? new FanOutSink([
+      summary,
+      new ClickHouseMetricsSink(
+        createClickHouse({
+          url: config.CLICKHOUSE_URL,
+          username: config.CLICKHOUSE_USER,
+          password: config.CLICKHOUSE_PASSWORD,
+        }),
+        logger,
+      ),
+    ])
+  : summary;
+const service = new InventoryService(config, logger, metrics);
 onShutdown(logger, () => service.stop());
 try {
   await service.start();
