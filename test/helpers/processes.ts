@@ -48,21 +48,44 @@ export async function killAll(): Promise<void> {
   await Promise.all(waits);
 }
 
+/**
+ * Polls until `check` is true. A check that throws counts as "not yet": right after a broker
+ * starts, group-coordinator requests fail until __consumer_offsets is loaded.
+ */
 export async function waitFor(
   what: string,
   check: () => Promise<boolean>,
   timeoutMs = 60_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    try {
+      if (await check()) return;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const why = lastError ? `: ${(lastError as Error).message}` : '';
+      throw new Error(`timed out waiting for ${what}${why}`, { cause: lastError });
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
-/** Messages on `topics` not yet committed by `groupId`. */
+/** Messages on `topics` not yet committed by `groupId` (coordinator hiccups are retried). */
 export async function groupLag(kafka: Kafka, groupId: string, topics: string[]): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await groupLagOnce(kafka, groupId, topics);
+    } catch (err) {
+      if (attempt >= 25) throw err;
+      await new Promise((r) => setTimeout(r, 400));
+    }
+  }
+}
+
+async function groupLagOnce(kafka: Kafka, groupId: string, topics: string[]): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
   try {
