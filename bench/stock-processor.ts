@@ -211,16 +211,22 @@ async function memoryPerSku(): Promise<Record<string, number>> {
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `{${tag}}:e:*`, 'COUNT', 5000);
-    if (keys.length) await redis.unlink(...keys);
+    // DEL, not UNLINK: the memory must be free before it is measured
+    if (keys.length) await redis.del(...keys);
     cursor = next;
   } while (cursor !== '0');
-  await redis.unlink(`{${tag}}:ob:mem:0`);
-  await new Promise((r) => setTimeout(r, 1000));
+  await redis.del(`{${tag}}:ob:mem:0`, `{${tag}}:wm:mem:0`);
   const skuOnly = await usedMemory();
+  // per-key cross-check: key, value and their allocations, without the keyspace table
+  let sampled = 0;
+  for (let i = 0; i < MEMORY_SKUS; i += Math.max(1, Math.floor(MEMORY_SKUS / 1000))) {
+    sampled += Number(await redis.memory('USAGE', `{${tag}}:s:M-${String(i).padStart(7, '0')}`));
+  }
   const result = {
     skus: MEMORY_SKUS,
     bytesPerSku: Math.round((skuOnly - before) / MEMORY_SKUS),
     bytesPerSkuWithReceiptMarker: Math.round((withMarkers - before) / MEMORY_SKUS),
+    memoryUsagePerSkuKeySampled: Math.round(sampled / Math.min(1000, MEMORY_SKUS)),
   };
   cursor = '0';
   do {

@@ -5,6 +5,7 @@
 import type { Kafka, Message } from 'kafkajs';
 import { createProducer } from '../runtime/kafka.js';
 import type { AvroCodec } from '../schemas/codec.js';
+import { orderEvent } from '../schemas/factories.js';
 import type { OrderEvent, StockEvent } from '../schemas/types.js';
 import { seededRandom } from '../scripts/demo-traffic.js';
 
@@ -42,18 +43,6 @@ export function* workload(
       };
       continue;
     }
-    const base = {
-      occurredAt: now,
-      lines: [],
-      customerId: null,
-      currency: null,
-      paymentId: null,
-      trackingNumber: null,
-      carrier: null,
-      promisedDeliveryAt: null,
-      reason: null,
-      signature: null,
-    };
     if (r < 0.65 || open.length === 0) {
       const id = `${seed}-o-${n++}`;
       const lines = new Map<string, number>();
@@ -63,18 +52,22 @@ export function* workload(
       yield {
         topic: 'orders',
         key: id,
-        value: {
-          ...base,
+        value: orderEvent({
           eventId: `${id}-p`,
           orderId: id,
           type: 'PLACED',
+          occurredAt: now,
           lines: [...lines].map(([s, q]) => ({ sku: s, quantity: q, unitPriceMinor: 999 })),
-        },
+        }),
       };
     } else {
       const id = open.splice(Math.floor(rnd() * open.length), 1)[0] as string;
       const type = rnd() < 0.75 ? 'PAID' : 'CANCELLED';
-      yield { topic: 'orders', key: id, value: { ...base, eventId: `${id}-${type}`, orderId: id, type } };
+      yield {
+        topic: 'orders',
+        key: id,
+        value: orderEvent({ eventId: `${id}-${type}`, orderId: id, type, occurredAt: now }),
+      };
     }
   }
 }

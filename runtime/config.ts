@@ -1,4 +1,4 @@
-import { readEnv, redact, type EnvSpec, type EnvValues } from './env.js';
+import { ConfigError, readEnv, redact, type EnvSpec, type EnvValues } from './env.js';
 
 /** Variables every component reads; processors add their own on top. */
 export const commonEnv = {
@@ -71,4 +71,17 @@ export function loadCommonConfig(env: NodeJS.ProcessEnv = process.env): CommonCo
 
 export function printableCommonConfig(config: CommonConfig): Record<string, unknown> {
   return redact(commonEnv, config);
+}
+
+/** For entry points: a configuration problem ends the process with every problem listed. */
+export function configOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
 }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { createProducer } from '../runtime/kafka.js';
-import { createContext } from './context.js';
+import { createContext, type CliContext } from './context.js';
 import { stockRebuild, stockReconcile, stockShow } from './stock-commands.js';
 import { runDemoProducer } from './demo-producer.js';
 import {
@@ -26,6 +26,16 @@ const usage = `usage: npm run pipeline -- <command>
   stock reconcile               compare Redis with the event history; exit 1 on any difference
 `;
 
+function migrateClickHouse(ctx: CliContext): Promise<void> {
+  const c = ctx.config;
+  return migrateClickHouseCommand(
+    c.CLICKHOUSE_URL,
+    c.CLICKHOUSE_ADMIN_USER,
+    c.CLICKHOUSE_ADMIN_PASSWORD,
+    ctx.logger,
+  );
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
   const words = sub && !sub.startsWith('--') ? `${command} ${sub}` : command;
@@ -35,22 +45,12 @@ async function main(argv: string[]): Promise<number> {
       const ctx = createContext('setup');
       await applyTopicsCommand(ctx.kafka, ctx.config.TOPIC_PREFIX, ctx.logger);
       await registerSchemasCommand(ctx.codec, ctx.config.SCHEMA_REGISTRY_URL, ctx.logger);
-      await migrateClickHouseCommand(
-        ctx.config.CLICKHOUSE_URL,
-        ctx.config.CLICKHOUSE_ADMIN_USER,
-        ctx.config.CLICKHOUSE_ADMIN_PASSWORD,
-        ctx.logger,
-      );
+      await migrateClickHouse(ctx);
       return 0;
     }
     case 'metrics migrate': {
       const ctx = createContext('metrics');
-      await migrateClickHouseCommand(
-        ctx.config.CLICKHOUSE_URL,
-        ctx.config.CLICKHOUSE_ADMIN_USER,
-        ctx.config.CLICKHOUSE_ADMIN_PASSWORD,
-        ctx.logger,
-      );
+      await migrateClickHouse(ctx);
       return 0;
     }
     case 'metrics retention': {

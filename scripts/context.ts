@@ -1,6 +1,10 @@
 import type { Kafka } from 'kafkajs';
-import { loadCommonConfig, printableCommonConfig, type CommonConfig } from '../runtime/config.js';
-import { ConfigError } from '../runtime/env.js';
+import {
+  configOrExit,
+  loadCommonConfig,
+  printableCommonConfig,
+  type CommonConfig,
+} from '../runtime/config.js';
 import { createKafka } from '../runtime/kafka.js';
 import { createLogger, type Logger } from '../runtime/logger.js';
 import { AvroCodec } from '../schemas/codec.js';
@@ -14,16 +18,7 @@ export interface CliContext {
 
 /** Config is validated before anything connects; a bad variable ends the command with all problems listed. */
 export function createContext(component: string): CliContext {
-  let config: CommonConfig;
-  try {
-    config = loadCommonConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = configOrExit(loadCommonConfig);
   const logger = createLogger(component, config.LOG_LEVEL);
   logger.debug({ config: printableCommonConfig(config) }, 'configuration');
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });

@@ -1,3 +1,4 @@
+import { orderEvent } from '../schemas/factories.js';
 import type {
   CarrierEventType,
   OrderEvent,
@@ -140,22 +141,7 @@ export class DemoTraffic {
     return {
       topic: 'orders',
       key: orderId,
-      value: {
-        eventId: this.eventId('order'),
-        orderId,
-        type,
-        occurredAt: this.now(),
-        lines: [],
-        customerId: null,
-        currency: null,
-        paymentId: null,
-        trackingNumber: null,
-        carrier: null,
-        promisedDeliveryAt: null,
-        reason: null,
-        signature: null,
-        ...extra,
-      },
+      value: orderEvent({ eventId: this.eventId('order'), orderId, type, occurredAt: this.now(), ...extra }),
     };
   }
 

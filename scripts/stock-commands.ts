@@ -1,23 +1,14 @@
 import { Redis } from 'ioredis';
-import { ConfigError } from '../runtime/env.js';
+import { configOrExit } from '../runtime/config.js';
 import { createKafka } from '../runtime/kafka.js';
 import { createLogger } from '../runtime/logger.js';
 import { AvroCodec } from '../schemas/codec.js';
-import { loadInventoryConfig, type InventoryConfig } from '../processors/inventory/config.js';
+import { loadInventoryConfig } from '../processors/inventory/config.js';
 import { rebuild, reconcile, showSku, type OpsContext } from '../processors/inventory/ops.js';
 import { StockStore } from '../processors/inventory/store.js';
 
 async function withOps<T>(fn: (ctx: OpsContext) => Promise<T>): Promise<T> {
-  let config: InventoryConfig;
-  try {
-    config = loadInventoryConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = configOrExit(loadInventoryConfig);
   const logger = createLogger('stock-ops', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });
   try {

@@ -1,23 +1,13 @@
-import { printableCommonConfig } from '../../runtime/config.js';
-import { ConfigError } from '../../runtime/env.js';
+import { configOrExit, printableCommonConfig } from '../../runtime/config.js';
 import { createLogger } from '../../runtime/logger.js';
 import { FanOutSink, LogSummarySink } from '../../runtime/metrics.js';
 import { createClickHouse } from '../../observability/clickhouse.js';
 import { ClickHouseMetricsSink } from '../../observability/clickhouse-sink.js';
 import { onShutdown } from '../../runtime/shutdown.js';
-import { loadInventoryConfig, type InventoryConfig } from './config.js';
+import { loadInventoryConfig } from './config.js';
 import { InventoryService } from './service.js';
 
-let config: InventoryConfig;
-try {
-  config = loadInventoryConfig();
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    process.exit(2);
-  }
-  throw err;
-}
+const config = configOrExit(loadInventoryConfig);
 const logger = createLogger('inventory', config.LOG_LEVEL);
 logger.info(
   { config: printableCommonConfig(config), group: config.INVENTORY_GROUP_ID },

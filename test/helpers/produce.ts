@@ -1,24 +1,11 @@
 import type { Kafka, Message } from 'kafkajs';
 import { createProducer } from '../../runtime/kafka.js';
 import type { AvroCodec } from '../../schemas/codec.js';
+import { orderEvent } from '../../schemas/factories.js';
 import type { OrderEvent, ProductUpdate, StockEvent, TopicValues } from '../../schemas/types.js';
 
-export function order(
-  partial: Partial<OrderEvent> & Pick<OrderEvent, 'eventId' | 'orderId' | 'type'>,
-): OrderEvent {
-  return {
-    occurredAt: Date.now(),
-    lines: [],
-    customerId: null,
-    currency: null,
-    paymentId: null,
-    trackingNumber: null,
-    carrier: null,
-    promisedDeliveryAt: null,
-    reason: null,
-    signature: null,
-    ...partial,
-  };
+export function order(fields: Parameters<typeof orderEvent>[0]): OrderEvent {
+  return orderEvent(fields);
 }
 
 export function stock(eventId: string, sku: string, type: StockEvent['type'], quantity: number): StockEvent {

@@ -3,10 +3,11 @@ import { createProducer } from '../../runtime/kafka.js';
 import { DecodeError, type AvroCodec } from '../../schemas/codec.js';
 import { schemaFor, valueSubject } from '../../schemas/catalog.js';
 import { setCompatibility } from '../../schemas/register.js';
+import { orderEvent } from '../../schemas/factories.js';
 import type { OrderEvent, StockEvent } from '../../schemas/types.js';
 import { provisionPrefix, testKafka, testStack, uniquePrefix } from '../helpers/pipeline.js';
 
-const order: OrderEvent = {
+const order: OrderEvent = orderEvent({
   eventId: 'evt-1',
   orderId: 'ORD-1',
   type: 'PLACED',
@@ -17,13 +18,7 @@ const order: OrderEvent = {
   ],
   customerId: 'C-9',
   currency: 'EUR',
-  paymentId: null,
-  trackingNumber: null,
-  carrier: null,
-  promisedDeliveryAt: null,
-  reason: null,
-  signature: null,
-};
+});
 
 const stock: StockEvent = {
   eventId: 'evt-2',

@@ -6,6 +6,7 @@ import {
   validateProductUpdate,
   validateStockEvent,
 } from '../../processors/inventory/commands.js';
+import { orderEvent } from '../../schemas/factories.js';
 import type { OrderEvent, StockEvent } from '../../schemas/types.js';
 
 const now = 1_795_000_000_000;
@@ -18,21 +19,14 @@ const stockEvent = (type: StockEvent['type'], quantity: number, sku = 'SKU-1'): 
   reason: null,
   warehouseId: null,
 });
-const placed = (lines: { sku: string; quantity: number }[]): OrderEvent => ({
-  eventId: 'e1',
-  orderId: 'o1',
-  type: 'PLACED',
-  occurredAt: now,
-  lines: lines.map((l) => ({ ...l, unitPriceMinor: null })),
-  customerId: null,
-  currency: null,
-  paymentId: null,
-  trackingNumber: null,
-  carrier: null,
-  promisedDeliveryAt: null,
-  reason: null,
-  signature: null,
-});
+const placed = (lines: { sku: string; quantity: number }[]): OrderEvent =>
+  orderEvent({
+    eventId: 'e1',
+    orderId: 'o1',
+    type: 'PLACED',
+    occurredAt: now,
+    lines: lines.map((l) => ({ ...l, unitPriceMinor: null })),
+  });
 
 describe('domain validation of input events', () => {
   it('accepts what the contract allows and names the rule it breaks otherwise', () => {
