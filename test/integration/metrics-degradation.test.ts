@@ -1,0 +1,148 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createClickHouse } from '../../observability/clickhouse.js';
+import { migrate } from '../../observability/migrate.js';
+import { StockStore } from '../../processors/inventory/store.js';
+import { provisionPrefix, testKafka, testStack, uniquePrefix } from '../helpers/pipeline.js';
+import { groupLag, killAll, spawnProcessor, waitFor } from '../helpers/processes.js';
+import { order, product, stock, TestProducer } from '../helpers/produce.js';
+import { deleteTag, testRedis, uniqueTag } from '../helpers/redis.js';
+import { projectRoot } from '../helpers/stack-env.js';
+
+const kafka = testKafka('metrics-degradation');
+const redisClients: Redis[] = [];
+const EVENTS = 12_000;
+
+function clickhouse(command: 'stop-one' | 'start-one'): void {
+  const res = spawnSync('bash', [join(projectRoot, 'deploy/stack.sh'), command, 'clickhouse'], {
+    env: { ...process.env, ...testStack().env },
+    encoding: 'utf8',
+  });
+  if (res.status !== 0) throw new Error(`stack ${command} clickhouse failed: ${res.stderr}`);
+}
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** Produces the same workload under a fresh prefix and measures how fast a real processor applies it. */
+async function measuredRun(name: string) {
+  const prefix = uniquePrefix(name);
+  const tag = uniqueTag(name);
+  const group = `${prefix}inventory`;
+  const codec = await provisionPrefix(prefix);
+  const redis = testRedis();
+  redisClients.push(redis);
+  const store = new StockStore(redis, { keyTag: tag });
+  const producer = new TestProducer(kafka, codec, prefix);
+  await producer.connect();
+  const skus = Array.from({ length: 50 }, (_, i) => `D-${i}`);
+  await producer.send(
+    'catalogue',
+    skus.map((s) => ({ key: s, value: product(s, 3) })),
+  );
+  await producer.send(
+    'stock',
+    Array.from({ length: EVENTS / 2 }, (_, i) => ({
+      key: skus[i % 50] as string,
+      value: stock(`${name}-s-${i}`, skus[i % 50] as string, 'RECEIVED', 3),
+    })),
+  );
+  await producer.send(
+    'orders',
+    Array.from({ length: EVENTS / 2 }, (_, i) => ({
+      key: `${name}-o-${i}`,
+      value: order({
+        eventId: `${name}-o-${i}`,
+        orderId: `${name}-o-${i}`,
+        type: 'PLACED',
+        lines: [{ sku: skus[i % 50] as string, quantity: 1, unitPriceMinor: null }],
+      }),
+    })),
+  );
+  await producer.disconnect();
+
+  const proc = spawnProcessor('processors/inventory/main.ts', {
+    TOPIC_PREFIX: prefix,
+    INVENTORY_KEY_TAG: tag,
+    INVENTORY_GROUP_ID: group,
+    INVENTORY_SESSION_TIMEOUT_MS: '6000',
+    METRICS_ENABLED: 'true',
+    LOG_LEVEL: 'info',
+  });
+  const applied = async () => {
+    let n = 0;
+    for (const t of ['stock', 'orders']) {
+      for (let p = 0; p < 6; p++) n += (await store.watermark(`${prefix}${t}`, p)) + 1;
+    }
+    return n;
+  };
+  await waitFor('first events applied', async () => (await applied()) > 0, 60_000);
+  const started = performance.now();
+  await waitFor(
+    'caught up',
+    async () => (await groupLag(kafka, group, [`${prefix}stock`, `${prefix}orders`])) === 0,
+    120_000,
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { prefix, tag, group, proc, redis, eventsPerSecond: EVENTS / seconds };
+}
+
+describe('metrics never slow stock processing', () => {
+  afterAll(async () => {
+    clickhouse('start-one');
+    await killAll();
+    for (const r of redisClients) await r.quit();
+  });
+
+  it('with ClickHouse stopped the processor keeps its pace and bounded memory, and writing resumes', async () => {
+    const admin = createClickHouse({ url: testStack().clickhouseUrl, username: 'default', password: '' });
+    await migrate(admin);
+    await admin.close();
+
+    const up = await measuredRun('chup');
+    up.proc.child.kill('SIGTERM');
+    await up.proc.exited;
+
+    clickhouse('stop-one');
+    let down: Awaited<ReturnType<typeof measuredRun>>;
+    try {
+      down = await measuredRun('chdown');
+      const ratio = down.eventsPerSecond / up.eventsPerSecond;
+      console.log(
+        `ClickHouse up: ${Math.round(up.eventsPerSecond)} events/s, down: ${Math.round(down.eventsPerSecond)} events/s, ratio ${ratio.toFixed(2)}`,
+      );
+      // "does not fall": allow for run-to-run noise on a shared 2-core machine
+      expect(ratio).toBeGreaterThan(0.75);
+      expect(rssMiB(down.proc.child.pid as number)).toBeLessThan(400);
+      expect(down.proc.output()).toMatch(/metrics write failed; buffering/);
+    } finally {
+      clickhouse('start-one');
+    }
+
+    // the buffered rows arrive once ClickHouse is back, without a restart of the processor
+    const reader = createClickHouse({ url: testStack().clickhouseUrl, username: 'default', password: '' });
+    await waitFor(
+      'buffered metrics written',
+      async () => {
+        const rs = await reader.query({
+          query: `SELECT sum(events_in) AS n FROM pipeline_metrics.batches WHERE consumer_group = '${down.group}'`,
+          format: 'JSONEachRow',
+        });
+        const [row] = await rs.json<{ n: string }>();
+        return Number(row?.n ?? 0) === EVENTS;
+      },
+      60_000,
+    );
+    await reader.close();
+    expect(down.proc.output()).toMatch(/metrics writing resumed/);
+    down.proc.child.kill('SIGTERM');
+    expect((await down.proc.exited).code).toBe(0);
+    await deleteTag(up.redis, up.tag);
+    await deleteTag(down.redis, down.tag);
+  }, 600_000);
+});
