@@ -113,14 +113,14 @@ export function evaluatePartition(
     }
   }
 
-  // the last time the committed offset moved, within what we sampled
-  let lastMove = window[0]?.at ?? last.at;
-  for (let k = 1; k < window.length; k++) {
-    if (window[k]?.committed !== window[k - 1]?.committed) lastMove = (window[k] as PartitionSample).at;
+  // the last time the committed offset moved, over all we sampled (not just the window, whose
+  // time span depends on how often samples are taken)
+  let lastMove = (samples[0] as PartitionSample).at;
+  for (let k = 1; k < samples.length; k++) {
+    if (samples[k]?.committed !== samples[k - 1]?.committed) lastMove = (samples[k] as PartitionSample).at;
   }
   const unmovedFor = last.at - lastMove;
-  const spanned = last.at - (window[0] as PartitionSample).at;
-  if (unmovedFor >= rules.stallAfterMs && spanned >= rules.stallAfterMs) {
+  if (unmovedFor >= rules.stallAfterMs) {
     return membersActive
       ? verdict(
           'STALL',

@@ -1,0 +1,41 @@
+import { commonEnv } from '../../runtime/config.js';
+import { readEnv, type EnvSpec, type EnvValues } from '../../runtime/env.js';
+import type { LagTarget } from './monitor.js';
+
+export const lagEnv = {
+  ...commonEnv,
+  LAG_TARGETS: {
+    kind: 'string',
+    default: 'inventory=stock,orders',
+    pattern: /^[A-Za-z0-9._-]+=[A-Za-z0-9._,-]+(;[A-Za-z0-9._-]+=[A-Za-z0-9._,-]+)*$/,
+    doc: 'Groups to watch and their topics: group=topic,topic;group=topic (topics get TOPIC_PREFIX).',
+  },
+  LAG_SAMPLE_INTERVAL_MS: { kind: 'int', default: 5_000, min: 200, doc: 'How often offsets are sampled.' },
+  LAG_WINDOW: { kind: 'int', default: 10, min: 2, doc: 'Samples per partition the rules look at.' },
+  LAG_STALL_AFTER_MS: {
+    kind: 'int',
+    default: 60_000,
+    min: 1_000,
+    doc: 'Offsets unmoved this long with lag: STALL, or STOP when the group has no member.',
+  },
+  LAG_MAX_SECONDS: { kind: 'int', default: 60, min: 1, doc: 'Lag in seconds above which a group is ERR.' },
+  LAG_ALERT_WEBHOOK_URL: {
+    kind: 'url',
+    protocols: ['http', 'https'],
+    secret: true,
+    doc: 'Optional: every lag alert is also POSTed here as JSON.',
+  },
+} as const satisfies Record<string, EnvSpec>;
+
+export type LagConfig = EnvValues<typeof lagEnv>;
+
+export function loadLagConfig(env: NodeJS.ProcessEnv = process.env): LagConfig {
+  return readEnv(lagEnv, env);
+}
+
+export function parseTargets(spec: string, prefix: string): LagTarget[] {
+  return spec.split(';').map((part) => {
+    const [group = '', topics = ''] = part.split('=');
+    return { group, topics: topics.split(',').map((t) => prefix + t) };
+  });
+}

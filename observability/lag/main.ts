@@ -1,0 +1,78 @@
+import { configOrExit, printableCommonConfig } from '../../runtime/config.js';
+import { createKafka, createProducer } from '../../runtime/kafka.js';
+import { createLogger } from '../../runtime/logger.js';
+import { onShutdown } from '../../runtime/shutdown.js';
+import { AvroCodec } from '../../schemas/codec.js';
+import { topicName } from '../../topics/definitions.js';
+import { createClickHouse } from '../clickhouse.js';
+import { deliverLagAlert } from './alerts.js';
+import { loadLagConfig, parseTargets } from './config.js';
+import { LagMonitor } from './monitor.js';
+
+const config = configOrExit(loadLagConfig);
+const logger = createLogger('lag-monitor', config.LOG_LEVEL);
+const targets = parseTargets(config.LAG_TARGETS, config.TOPIC_PREFIX);
+logger.info({ config: printableCommonConfig(config), targets }, 'starting lag monitor');
+
+const kafka = createKafka({
+  brokers: config.KAFKA_BROKERS,
+  clientId: `${config.KAFKA_CLIENT_ID}-lag`,
+  logger,
+});
+const admin = kafka.admin();
+const producer = createProducer(kafka);
+const codec = AvroCodec.connect(config.SCHEMA_REGISTRY_URL, config.TOPIC_PREFIX);
+const clickhouse = config.METRICS_ENABLED
+  ? createClickHouse({
+      url: config.CLICKHOUSE_URL,
+      username: config.CLICKHOUSE_USER,
+      password: config.CLICKHOUSE_PASSWORD,
+    })
+  : undefined;
+await admin.connect();
+await producer.connect();
+
+const monitor = new LagMonitor(admin, targets, {
+  rules: {
+    windowSize: config.LAG_WINDOW,
+    stallAfterMs: config.LAG_STALL_AFTER_MS,
+    maxLagSeconds: config.LAG_MAX_SECONDS,
+  },
+  historySize: 720,
+  clickhouse,
+  logger,
+  onTransition: async (t, lag) => {
+    await deliverLagAlert(
+      {
+        producer,
+        codec,
+        alertsTopic: topicName(config.TOPIC_PREFIX, 'alerts'),
+        ...(config.LAG_ALERT_WEBHOOK_URL ? { webhookUrl: config.LAG_ALERT_WEBHOOK_URL } : {}),
+        logger,
+      },
+      t,
+      lag,
+    );
+  },
+});
+
+let timer: NodeJS.Timeout | null = null;
+let running: Promise<unknown> = Promise.resolve();
+const tick = () => {
+  running = monitor
+    .sampleOnce()
+    .catch((err: Error) => logger.warn({ err: err.message }, 'lag sample failed'))
+    .finally(() => {
+      timer = setTimeout(tick, config.LAG_SAMPLE_INTERVAL_MS);
+    });
+};
+tick();
+
+onShutdown(logger, async () => {
+  if (timer) clearTimeout(timer);
+  await running;
+  if (timer) clearTimeout(timer);
+  await producer.disconnect();
+  await admin.disconnect();
+  await clickhouse?.close();
+});
