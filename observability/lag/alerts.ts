@@ -2,7 +2,7 @@ import type { Producer } from 'kafkajs';
 import type { Logger } from '../../runtime/logger.js';
 import type { AvroCodec } from '../../schemas/codec.js';
 import type { Alert, AlertSeverity } from '../../schemas/types.js';
-import type { LagStatus, LagTransition } from './evaluate.js';
+import { STATUS_RANK, type LagStatus, type LagTransition } from './evaluate.js';
 import type { GroupLag } from './monitor.js';
 
 const SEVERITY: Record<LagStatus, AlertSeverity> = {
@@ -16,7 +16,12 @@ const SEVERITY: Record<LagStatus, AlertSeverity> = {
 
 /** The alert for a transition: what on-call needs (group, worst partition, messages and seconds behind). */
 export function lagAlert(t: LagTransition, lag: GroupLag, now: number): Alert {
-  const worst = [...lag.partitions].sort((a, b) => b.verdict.lagMessages - a.verdict.lagMessages)[0];
+  // the partition that decided the group's status, then the one furthest behind
+  const worst = [...lag.partitions].sort(
+    (a, b) =>
+      STATUS_RANK[b.verdict.status] - STATUS_RANK[a.verdict.status] ||
+      b.verdict.lagMessages - a.verdict.lagMessages,
+  )[0];
   const seconds = worst
     ? `${worst.verdict.lagSeconds.atLeast ? '>=' : ''}${Math.round(worst.verdict.lagSeconds.seconds)}`
     : '0';
