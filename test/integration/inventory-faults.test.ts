@@ -1,83 +1,29 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { rebuild, reconcile, type OpsContext } from '../../processors/inventory/ops.js';
-import { StockStore, type SkuState } from '../../processors/inventory/store.js';
-import { readTopicToEnd } from '../../runtime/topic-reader.js';
-import type { AvroCodec } from '../../schemas/codec.js';
+import { rebuild, reconcile } from '../../processors/inventory/ops.js';
+import type { SkuState } from '../../processors/inventory/store.js';
 import type { ReservationResult } from '../../schemas/types.js';
 import { seededRandom } from '../../scripts/demo-traffic.js';
-import { provisionPrefix, testKafka, uniquePrefix } from '../helpers/pipeline.js';
-import { groupLag, killAll, spawnProcessor, waitFor, type Spawned } from '../helpers/processes.js';
-import { order, product, stock, TestProducer } from '../helpers/produce.js';
-import { deleteTag, testRedis, uniqueTag } from '../helpers/redis.js';
+import { inventoryRun, type InventoryRun } from '../helpers/inventory-run.js';
+import { testKafka } from '../helpers/pipeline.js';
+import { groupLag, killAll, waitFor } from '../helpers/processes.js';
+import { order, product, stock } from '../helpers/produce.js';
+import { deleteTag } from '../helpers/redis.js';
 
 const kafka = testKafka('inventory-faults');
-const redisClients: Redis[] = [];
+const runs: InventoryRun[] = [];
+const setup = async (name: string) => {
+  const run = await inventoryRun(kafka, name);
+  runs.push(run);
+  return run;
+};
 
 afterEach(async () => {
   await killAll();
 });
 afterAll(async () => {
-  for (const r of redisClients) await r.quit();
+  for (const r of runs) await r.close();
 });
-
-interface Setup {
-  prefix: string;
-  tag: string;
-  group: string;
-  codec: AvroCodec;
-  store: StockStore;
-  producer: TestProducer;
-  inputs: string[];
-  start: (extra?: Record<string, string>) => Spawned;
-  caughtUp: (topics?: string[]) => Promise<void>;
-  results: () => Promise<Map<string, ReservationResult[]>>;
-  ops: () => OpsContext;
-}
-
-async function setup(name: string): Promise<Setup> {
-  const prefix = uniquePrefix(name);
-  const tag = uniqueTag(name);
-  const group = `${prefix}inventory`;
-  const codec = await provisionPrefix(prefix);
-  const redis = testRedis();
-  redisClients.push(redis);
-  const store = new StockStore(redis, { keyTag: tag });
-  const producer = new TestProducer(kafka, codec, prefix);
-  await producer.connect();
-  const inputs = [`${prefix}stock`, `${prefix}orders`];
-  return {
-    prefix,
-    tag,
-    group,
-    codec,
-    store,
-    producer,
-    inputs,
-    start: (extra = {}) =>
-      spawnProcessor('processors/inventory/main.ts', {
-        TOPIC_PREFIX: prefix,
-        INVENTORY_KEY_TAG: tag,
-        INVENTORY_GROUP_ID: group,
-        INVENTORY_SESSION_TIMEOUT_MS: '6000',
-        ...extra,
-      }),
-    caughtUp: (topics = inputs) =>
-      waitFor(`${group} caught up`, async () => (await groupLag(kafka, group, topics)) === 0, 180_000),
-    results: async () => {
-      const byOrder = new Map<string, ReservationResult[]>();
-      const seen = new Set<string>();
-      await readTopicToEnd(kafka, `${prefix}reservation-results`, async (m) => {
-        const r = await codec.decode('reservation-results', m.value);
-        if (seen.has(r.resultId)) return; // re-published after a crash: same deterministic id
-        seen.add(r.resultId);
-        byOrder.set(r.orderId, [...(byOrder.get(r.orderId) ?? []), r]);
-      });
-      return byOrder;
-    },
-    ops: () => ({ kafka, codec, store, prefix, groupId: group }),
-  };
-}
 
 describe('stock processor under contention, rebalances and crashes', () => {
   it('two instances and a rebalance: a hot SKU sells exactly what was received, never more', async () => {

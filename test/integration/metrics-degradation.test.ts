@@ -1,19 +1,18 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClickHouse } from '../../observability/clickhouse.js';
 import { migrate } from '../../observability/migrate.js';
-import { StockStore } from '../../processors/inventory/store.js';
-import { provisionPrefix, testKafka, testStack, uniquePrefix } from '../helpers/pipeline.js';
-import { groupLag, killAll, spawnProcessor, waitFor } from '../helpers/processes.js';
-import { order, product, stock, TestProducer } from '../helpers/produce.js';
-import { deleteTag, testRedis, uniqueTag } from '../helpers/redis.js';
+import { inventoryRun, type InventoryRun } from '../helpers/inventory-run.js';
+import { testKafka, testStack } from '../helpers/pipeline.js';
+import { killAll, waitFor } from '../helpers/processes.js';
+import { order, product, stock } from '../helpers/produce.js';
+import { deleteTag } from '../helpers/redis.js';
 import { projectRoot } from '../helpers/stack-env.js';
 
 const kafka = testKafka('metrics-degradation');
-const redisClients: Redis[] = [];
+const runs: InventoryRun[] = [];
 const EVENTS = 12_000;
 
 function clickhouse(command: 'stop-one' | 'start-one'): void {
@@ -31,15 +30,9 @@ function rssMiB(pid: number): number {
 
 /** Produces the same workload under a fresh prefix and measures how fast a real processor applies it. */
 async function measuredRun(name: string) {
-  const prefix = uniquePrefix(name);
-  const tag = uniqueTag(name);
-  const group = `${prefix}inventory`;
-  const codec = await provisionPrefix(prefix);
-  const redis = testRedis();
-  redisClients.push(redis);
-  const store = new StockStore(redis, { keyTag: tag });
-  const producer = new TestProducer(kafka, codec, prefix);
-  await producer.connect();
+  const run = await inventoryRun(kafka, name);
+  runs.push(run);
+  const { prefix, store, producer } = run;
   const skus = Array.from({ length: 50 }, (_, i) => `D-${i}`);
   await producer.send(
     'catalogue',
@@ -64,16 +57,7 @@ async function measuredRun(name: string) {
       }),
     })),
   );
-  await producer.disconnect();
-
-  const proc = spawnProcessor('processors/inventory/main.ts', {
-    TOPIC_PREFIX: prefix,
-    INVENTORY_KEY_TAG: tag,
-    INVENTORY_GROUP_ID: group,
-    INVENTORY_SESSION_TIMEOUT_MS: '6000',
-    METRICS_ENABLED: 'true',
-    LOG_LEVEL: 'info',
-  });
+  const proc = run.start({ METRICS_ENABLED: 'true', LOG_LEVEL: 'info' });
   const applied = async () => {
     let n = 0;
     for (const t of ['stock', 'orders']) {
@@ -83,20 +67,16 @@ async function measuredRun(name: string) {
   };
   await waitFor('first events applied', async () => (await applied()) > 0, 60_000);
   const started = performance.now();
-  await waitFor(
-    'caught up',
-    async () => (await groupLag(kafka, group, [`${prefix}stock`, `${prefix}orders`])) === 0,
-    120_000,
-  );
+  await run.caughtUp();
   const seconds = (performance.now() - started) / 1000;
-  return { prefix, tag, group, proc, redis, eventsPerSecond: EVENTS / seconds };
+  return { ...run, proc, eventsPerSecond: EVENTS / seconds };
 }
 
 describe('metrics never slow stock processing', () => {
   afterAll(async () => {
     clickhouse('start-one');
     await killAll();
-    for (const r of redisClients) await r.quit();
+    for (const r of runs) await r.close();
   });
 
   it('with ClickHouse stopped the processor keeps its pace and bounded memory, and writing resumes', async () => {
