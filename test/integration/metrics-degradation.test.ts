@@ -13,7 +13,7 @@ import { projectRoot } from '../helpers/stack-env.js';
 
 const kafka = testKafka('metrics-degradation');
 const runs: InventoryRun[] = [];
-const EVENTS = 12_000;
+const EVENTS = 24_000;
 
 function clickhouse(command: 'stop-one' | 'start-one'): void {
   const res = spawnSync('bash', [join(projectRoot, 'deploy/stack.sh'), command, 'clickhouse'], {
@@ -97,7 +97,7 @@ describe('metrics never slow stock processing', () => {
         `ClickHouse up: ${Math.round(up.eventsPerSecond)} events/s, down: ${Math.round(down.eventsPerSecond)} events/s, ratio ${ratio.toFixed(2)}`,
       );
       // "does not fall": allow for run-to-run noise on a shared 2-core machine
-      expect(ratio).toBeGreaterThan(0.75);
+      expect(ratio).toBeGreaterThan(0.7);
       expect(rssMiB(down.proc.child.pid as number)).toBeLessThan(400);
       expect(down.proc.output()).toMatch(/metrics write failed; buffering/);
     } finally {

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { projectRoot, stackEnvFor } from '../helpers/stack-env.js';
 
-// A second, private stack on its own ports: `up` twice and `down` are tested without touching
+// A second, private stack on its own ports (below the kernel's ephemeral range 32768+, where a
+// client socket can hold a port just when a server wants it): `up` twice and `down` are tested without touching
 // the stack the other integration tests share.
 const runDir = join(projectRoot, '.run/lifecycle-test');
-const env = stackEnvFor(runDir, Number(process.env.LIFECYCLE_STACK_BASE_PORT ?? 39000));
+const env = stackEnvFor(runDir, Number(process.env.LIFECYCLE_STACK_BASE_PORT ?? 28000));
 const services = ['kafka', 'registry', 'redis', 'clickhouse'] as const;
 const ports = [
   env.KAFKA_PORT,
