@@ -1,6 +1,7 @@
 import type { Consumer } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClickHouse } from '../../observability/clickhouse.js';
+import { dashboardSql, runDashboardQuery } from '../../observability/dashboard/queries.js';
 import { deliverLagAlert } from '../../observability/lag/alerts.js';
 import type { LagTransition } from '../../observability/lag/evaluate.js';
 import { LagMonitor } from '../../observability/lag/monitor.js';
@@ -129,5 +130,10 @@ describe('lag monitor end to end (real broker, real consumer group)', () => {
     const [row] = await rs.json<{ n: string; maxLag: string }>();
     expect(Number(row?.n)).toBeGreaterThan(10);
     expect(Number(row?.maxLag)).toBeGreaterThan(0);
+    const lagRows = await runDashboardQuery<{ consumer_group: string; topic: string; statuses: string[] }>(
+      ch,
+      dashboardSql.lag(),
+    );
+    expect(lagRows.find((r) => r.consumer_group === group)).toMatchObject({ topic, statuses: ['OK'] });
   }, 180_000);
 });

@@ -2,6 +2,7 @@ import { createClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse } from '../../observability/clickhouse.js';
+import { dashboardSql, runDashboardQuery } from '../../observability/dashboard/queries.js';
 import { migrate } from '../../observability/migrate.js';
 import type { AvroCodec } from '../../schemas/codec.js';
 import { provisionPrefix, testKafka, testStack, uniquePrefix } from '../helpers/pipeline.js';
@@ -99,6 +100,20 @@ describe('batch metrics in ClickHouse from a real processor run', () => {
     expect(Number(rollup.dead)).toBe(Number(raw.dead));
     expect(Number(rollup.batches)).toBe(Number(raw.batches));
     expect(rollup.q[0]).toBeLessThanOrEqual(rollup.q[2] as number);
+
+    // the dashboard's own queries, through the same read-only user
+    const throughput = await runDashboardQuery<{
+      processor: string;
+      events_per_second: number;
+      dead_lettered: string;
+    }>(reader, dashboardSql.throughput(60));
+    expect(throughput.some((r) => r.processor === 'inventory' && Number(r.events_per_second) > 0)).toBe(true);
+    const latency = await runDashboardQuery<{ processor: string; q: number[] }>(
+      reader,
+      dashboardSql.latency(60),
+    );
+    expect(latency.find((r) => r.processor === 'inventory')?.q).toHaveLength(3);
+    expect(() => dashboardSql.throughput(Number('1; DROP TABLE x'))).toThrow(RangeError);
 
     // the dashboard user cannot write
     await expect(
