@@ -25,6 +25,7 @@ import { createKafka, createProducer } from '../runtime/kafka.js';
 import { createLogger } from '../runtime/logger.js';
 import { percentile, type BatchMetric, type MetricsSink } from '../runtime/metrics.js';
 import { AvroCodec } from '../schemas/codec.js';
+import type { TopicValues } from '../schemas/types.js';
 import { registerAllSchemas } from '../schemas/register.js';
 import { applyTopics } from '../topics/apply.js';
 import { describeMachine, writeResults } from './machine.js';
@@ -54,29 +55,21 @@ async function setupTopics(p: string): Promise<void> {
   await registerAllSchemas(AvroCodec.connect(common.SCHEMA_REGISTRY_URL, p), common.SCHEMA_REGISTRY_URL);
 }
 
-async function loadCatalogue(p: string): Promise<void> {
+/** One record per bench SKU on `topic`, produced in batches of 1,000. */
+async function producePerSku<T extends 'catalogue' | 'stock'>(
+  p: string,
+  topic: T,
+  valueOf: (s: string, i: number) => TopicValues[T],
+): Promise<void> {
   const producer = createProducer(kafka);
   await producer.connect();
-  const id = await codec.writerId('catalogue');
+  const id = await codec.writerId(topic);
   for (let i = 0; i < SKUS; i += 1000) {
     const messages = [];
     for (let j = i; j < Math.min(SKUS, i + 1000); j++) {
-      const s = sku(j);
-      messages.push({
-        key: s,
-        value: codec.encodeWithId('catalogue', id, {
-          sku: s,
-          version: 1,
-          name: s,
-          category: 'bench',
-          lowStockThreshold: 5,
-          safetyStock: 0,
-          active: true,
-          updatedAt: Date.now(),
-        }),
-      });
+      messages.push({ key: sku(j), value: codec.encodeWithId(topic, id, valueOf(sku(j), j)) });
     }
-    await producer.send({ topic: `${p}catalogue`, messages, acks: -1 });
+    await producer.send({ topic: `${p}${topic}`, messages, acks: -1 });
   }
   await producer.disconnect();
 }
@@ -241,30 +234,26 @@ async function main() {
   const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
   log(`prefix ${prefix}: ${EVENTS} events over ${SKUS} SKUs`);
   await setupTopics(prefix);
-  await loadCatalogue(prefix);
+  await producePerSku(prefix, 'catalogue', (s) => ({
+    sku: s,
+    version: 1,
+    name: s,
+    category: 'bench',
+    lowStockThreshold: 5,
+    safetyStock: 0,
+    active: true,
+    updatedAt: Date.now(),
+  }));
   // opening stock so that most orders reserve
-  const producer = createProducer(kafka);
-  await producer.connect();
-  const stockId = await codec.writerId('stock');
-  for (let i = 0; i < SKUS; i += 1000) {
-    const messages = [];
-    for (let j = i; j < Math.min(SKUS, i + 1000); j++) {
-      messages.push({
-        key: sku(j),
-        value: codec.encodeWithId('stock', stockId, {
-          eventId: `open-${j}`,
-          sku: sku(j),
-          type: 'RECEIVED',
-          quantity: 1000,
-          occurredAt: Date.now(),
-          reason: null,
-          warehouseId: null,
-        }),
-      });
-    }
-    await producer.send({ topic: `${prefix}stock`, messages, acks: -1 });
-  }
-  await producer.disconnect();
+  await producePerSku(prefix, 'stock', (s, j) => ({
+    eventId: `open-${j}`,
+    sku: s,
+    type: 'RECEIVED',
+    quantity: 1000,
+    occurredAt: Date.now(),
+    reason: null,
+    warehouseId: null,
+  }));
   const t0 = Date.now();
   const produced = (await produce(kafka, codec, prefix, EVENTS, 1)) + SKUS;
   log(`produced ${produced} input events in ${((Date.now() - t0) / 1000).toFixed(1)}s`);

@@ -32,36 +32,44 @@ export async function registerSchemasCommand(
   logger.info({ subjects: registered.map((r) => `${r.subject}#${r.id}`) }, 'schemas registered (BACKWARD)');
 }
 
-export async function migrateClickHouseCommand(
+async function withClickHouse(
   url: string,
   username: string,
   password: string,
-  logger: Logger,
+  fn: (client: ReturnType<typeof createClickHouse>) => Promise<void>,
 ): Promise<void> {
   const client = createClickHouse({ url, username, password });
   try {
-    const report = await migrate(client);
-    logger.info(
-      { applied: report.applied, alreadyApplied: report.alreadyApplied.length },
-      'ClickHouse migrations',
-    );
+    await fn(client);
   } finally {
     await client.close();
   }
 }
 
-export async function retentionCommand(
+export function migrateClickHouseCommand(
+  url: string,
+  username: string,
+  password: string,
+  logger: Logger,
+): Promise<void> {
+  return withClickHouse(url, username, password, async (client) => {
+    const report = await migrate(client);
+    logger.info(
+      { applied: report.applied, alreadyApplied: report.alreadyApplied.length },
+      'ClickHouse migrations',
+    );
+  });
+}
+
+export function retentionCommand(
   url: string,
   username: string,
   password: string,
   keepDays: number,
   logger: Logger,
 ): Promise<void> {
-  const client = createClickHouse({ url, username, password });
-  try {
+  return withClickHouse(url, username, password, async (client) => {
     const dropped = await dropOldPartitions(client, keepDays);
     logger.info({ keepDays, dropped }, 'old metric partitions dropped');
-  } finally {
-    await client.close();
-  }
+  });
 }

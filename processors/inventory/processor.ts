@@ -137,9 +137,9 @@ export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec 
         redeliveredCount: 0,
       };
 
+      const resultOf = new Map(withItems.map((p, i) => [p, applied[i] as BatchApplyResult]));
       return prepared.map((p) => {
-        const i = withItems.indexOf(p);
-        const res = i >= 0 ? (applied[i] as BatchApplyResult) : none;
+        const res = resultOf.get(p) ?? none;
         const out: OutputMessage[] = [];
         let duplicates = res.redeliveredCount;
         let skipped = p.skipped;

@@ -68,13 +68,32 @@ local function stored_lines(str)
   return lines
 end
 
+-- Order records, read at most once per call and kept current as the call writes them.
+local orders = {}
+local function get_order(idx)
+  local rec = orders[idx]
+  if rec == nil then
+    rec = redis.call('GET', KEYS[idx]) or false
+    orders[idx] = rec
+  end
+  return rec
+end
+local function set_order(idx, value, ttl)
+  orders[idx] = value
+  if ttl then
+    redis.call('SET', KEYS[idx], value, 'EX', ttl)
+  else
+    redis.call('SET', KEYS[idx], value)
+  end
+end
+
 -- Phase 1, read-only: the caller declared the SKU keys of held orders as it read them. If an
 -- order now holds a SKU that was not declared (another instance changed it meanwhile), nothing
 -- may be written: the caller reads again and retries.
 for _, seg in ipairs(segs) do
   for _, e in ipairs(seg.ev) do
     if e.o > seg.wm and (e.t == 'RELEASE' or e.t == 'COMMIT') then
-      local rec = redis.call('GET', KEYS[e.ok])
+      local rec = get_order(e.ok)
       if rec then
         for _, line in ipairs(stored_lines(string.sub(rec, 3))) do
           if not line[1] then return '{"stale":true,"segs":[]}' end
@@ -103,7 +122,6 @@ end
 local seg_touched, seg_touched_order = {}, {}
 local function changed(idx, s, sku, event_id)
   s.v = s.v + 1
-  s.dirty = true
   s.sku = sku
   s.src = event_id
   if not touched[idx] then
@@ -154,7 +172,7 @@ for _, e in ipairs(seg.ev) do
       end
 
     elseif t == 'PLACE' then
-      if redis.call('EXISTS', KEYS[e.ok]) == 1 then
+      if get_order(e.ok) then
         st, why = 'dup', 'ORDER_ALREADY_PLACED'
       else
         local unknown, shortages = nil, {}
@@ -172,7 +190,7 @@ for _, e in ipairs(seg.ev) do
         if unknown then
           st, why = 'dlq', 'UNKNOWN_SKU'
         elseif #shortages > 0 then
-          redis.call('SET', KEYS[e.ok], 'X|' .. lines_string(e.l), 'EX', order_ttl)
+          set_order(e.ok, 'X|' .. lines_string(e.l), order_ttl)
           out[#out + 1] = { k = 'result', outcome = 'REJECTED', oid = e.oid, l = e.l, sh = shortages }
         else
           for _, line in ipairs(e.l) do
@@ -181,13 +199,13 @@ for _, e in ipairs(seg.ev) do
             changed(line[1], s, line[3], e.id)
             follow_level(s, line[3], out)
           end
-          redis.call('SET', KEYS[e.ok], 'R|' .. lines_string(e.l))
+          set_order(e.ok, 'R|' .. lines_string(e.l))
           table.insert(out, 1, { k = 'result', outcome = 'RESERVED', oid = e.oid, l = e.l })
         end
       end
 
     elseif t == 'RELEASE' or t == 'COMMIT' then
-      local rec = redis.call('GET', KEYS[e.ok])
+      local rec = get_order(e.ok)
       local state = rec and string.sub(rec, 1, 1)
       if not state then
         st, why = 'dlq', 'UNKNOWN_ORDER'
@@ -200,7 +218,7 @@ for _, e in ipairs(seg.ev) do
           changed(line[1], s, line[3], e.id)
           follow_level(s, line[3], out)
         end
-        redis.call('SET', KEYS[e.ok], (t == 'COMMIT' and 'C|' or 'L|') .. string.sub(rec, 3), 'EX', order_ttl)
+        set_order(e.ok, (t == 'COMMIT' and 'C|' or 'L|') .. string.sub(rec, 3), order_ttl)
         table.insert(out, 1, { k = 'result', outcome = t == 'COMMIT' and 'COMMITTED' or 'RELEASED', oid = e.oid, l = lines })
       elseif (state == 'C' and t == 'COMMIT') or (state == 'L' and t == 'RELEASE') then
         st, why = 'dup', 'ALREADY_' .. (t == 'COMMIT' and 'COMMITTED' or 'RELEASED')

@@ -21,7 +21,6 @@ local function follow_level(s, sku, outputs)
   if new == old then return end
   if old == -1 and new == 2 then return end
   s.lv = new
-  s.dirty = true
   if old == -1 then old = 0 end
   local kind
   if new > old then
@@ -47,7 +46,6 @@ local function load_sku(key)
     sf = tonumber(h[5]) or 0,
     cv = cv,
     lv = tonumber(h[7]) or 0,
-    dirty = false,
   }
 end
 
