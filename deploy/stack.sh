@@ -6,6 +6,7 @@
 #   deploy/stack.sh down      stop everything this script started; no process or port left
 #   deploy/stack.sh status    one line per service; exit 0 only when all answer
 #   deploy/stack.sh install   only fetch/install (apt packages, Maven jars)
+#   deploy/stack.sh install-browser   Debian chromium for the dashboard browser test
 #   deploy/stack.sh clean     down, then delete the run directory (data and logs)
 #   deploy/stack.sh env       print the connection variables for the processors
 #   deploy/stack.sh restart-one SERVICE   stop and start one service (fault tests use this)
@@ -109,6 +110,13 @@ install_registry() {
   rm -rf "$dest/dl"
   ls "$dest"/app/*-runner.jar >/dev/null 2>&1 || die "registry archive has no runner jar"
   touch "$stamp"
+}
+
+# Only the dashboard's browser test needs it, so `up` does not pull a browser onto servers.
+cmd_install_browser() {
+  command -v chromium >/dev/null && return 0
+  [[ $(id -u) == 0 ]] || die "missing chromium; run as root or install Debian's chromium package"
+  apt_install chromium
 }
 
 cmd_install() {
@@ -327,6 +335,7 @@ case ${1:-} in
   down) cmd_down ;;
   status) cmd_status ;;
   install) cmd_install ;;
+  install-browser) cmd_install_browser ;;
   clean) cmd_down && rm -rf "$RUN" && log "removed $RUN" ;;
   env) cmd_env ;;
   restart-one)

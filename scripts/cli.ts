@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { GRAFANA_DASHBOARD_PATH, grafanaDashboardJson } from '../observability/dashboard/grafana.js';
 import { createProducer } from '../runtime/kafka.js';
 import { createContext, type CliContext } from './context.js';
 import { stockRebuild, stockReconcile, stockShow } from './stock-commands.js';
@@ -21,6 +23,7 @@ const usage = `usage: npm run pipeline -- <command>
   metrics migrate               apply the ClickHouse migrations (deploy/clickhouse/migrations)
   metrics retention [--keep-days N]
                                 drop metric partitions older than N days (default 30)
+  dashboard grafana             rewrite deploy/grafana/pipeline-dashboard.json from the dashboard's queries
   stock show <sku>              a SKU's stock and recent history
   stock rebuild [--force]       rebuild Redis stock state from Kafka (stock processors stopped)
   stock reconcile               compare Redis with the event history; exit 1 on any difference
@@ -106,6 +109,11 @@ async function main(argv: string[]): Promise<number> {
       } finally {
         await producer.disconnect();
       }
+      return 0;
+    }
+    case 'dashboard grafana': {
+      writeFileSync(GRAFANA_DASHBOARD_PATH, grafanaDashboardJson());
+      console.log(`wrote ${GRAFANA_DASHBOARD_PATH}`);
       return 0;
     }
     case 'stock show':

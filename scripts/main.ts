@@ -1,6 +1,7 @@
 /**
  * The README's first command: the local stack, topics and schemas, then every long-running
- * part of the product as child processes (stock processor, lag monitor, demo producer). Ctrl-C stops the
+ * part of the product as child processes (stock processor, lag monitor and alert recorder,
+ * dashboard, demo producer). Ctrl-C stops the
  * children gracefully; the stack keeps running until `npm run stack -- down`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -41,6 +42,7 @@ process.on('SIGTERM', stop);
 
 start('stock processor', ['processors/inventory/main.ts']);
 start('lag monitor', ['observability/lag/main.ts']);
+start('dashboard', ['observability/dashboard/main.ts']);
 start('demo producer', ['scripts/cli.ts', 'demo', '--rate', process.env.DEMO_RATE ?? '200']);
 
 await Promise.all(children.map((c) => new Promise((resolve) => c.once('exit', resolve))));

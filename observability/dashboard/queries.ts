@@ -9,36 +9,91 @@ import { METRICS_DATABASE } from '../clickhouse.js';
 
 export function validMinutes(raw: unknown, fallback = 60): number {
   const n =
-    typeof raw === 'string' && /^\d{1,5}$/.test(raw) ? Number(raw) : typeof raw === 'number' ? raw : fallback;
-  if (!Number.isInteger(n) || n < 1 || n > 7 * 24 * 60) throw new RangeError('minutes must be 1..10080');
+    raw === undefined || raw === null
+      ? fallback
+      : typeof raw === 'string' && /^\d{1,5}$/.test(raw)
+        ? Number(raw)
+        : raw;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 7 * 24 * 60) {
+    throw new RangeError('minutes must be a whole number from 1 to 10080');
+  }
   return n;
 }
 
+export function validSeconds(raw: number): number {
+  if (!Number.isInteger(raw) || raw < 1 || raw > 86_400) throw new RangeError('seconds must be 1..86400');
+  return raw;
+}
+
+export function validLimit(raw: number): number {
+  if (!Number.isInteger(raw) || raw < 1 || raw > 1_000) throw new RangeError('limit must be 1..1000');
+  return raw;
+}
+
+/**
+ * Where a chart's time range starts, as SQL. Only two ways to make one: the last N validated
+ * minutes (the dashboard page) or Grafana's selected range (the Altinity ClickHouse data
+ * source replaces $from with the range start in unix seconds).
+ */
+export interface TimeWindow {
+  readonly startSql: string;
+}
+
+export function lastMinutes(raw: unknown): TimeWindow {
+  return { startSql: `now() - ${validMinutes(raw) * 60}` };
+}
+
+export const GRAFANA_TIME_RANGE: TimeWindow = { startSql: 'toDateTime($from)' };
+
+/** Alert kinds that end an alert raised before them on the same subject. */
+export const CLEARING_ALERT_KINDS = ['RECOVERED', 'BACK_IN_STOCK', 'RESOLVED', 'DELIVERED'] as const;
+
+const clearing = CLEARING_ALERT_KINDS.map((k) => `'${k}'`).join(', ');
+
+/** Events per second of a minute, dividing the current, unfinished minute by its elapsed seconds. */
+const perSecond = (sum: string) =>
+  `${sum} / if(minute = toStartOfMinute(now()), greatest(toUInt32(now()) - toUInt32(minute), 1), 60)`;
+
 export const dashboardSql = {
-  throughput: (minutes: number) => `
+  /** Per minute, processor and topic: rates and counts, from the rollup. */
+  throughput: (window: TimeWindow) => `
     SELECT toUnixTimestamp(minute) AS t, processor, topic,
-           sumMerge(events_in) / 60 AS events_per_second,
+           ${perSecond('sumMerge(events_in)')} AS events_per_second,
            sumMerge(applied) AS applied, sumMerge(duplicates) AS duplicates,
            sumMerge(dead_lettered) AS dead_lettered, sumMerge(retries) AS retries
     FROM ${METRICS_DATABASE}.batches_1m
-    WHERE minute >= toStartOfMinute(now()) - ${validMinutes(minutes) * 60}
+    WHERE minute >= toStartOfMinute(${window.startSql})
     GROUP BY minute, processor, topic
     ORDER BY minute`,
-  latency: (minutes: number) => `
-    SELECT toUnixTimestamp(minute) AS t, processor,
+  /** Per minute, processor and topic: end-to-end latency quantiles, from the rollup's t-digests. */
+  latency: (window: TimeWindow) => `
+    SELECT toUnixTimestamp(minute) AS t, processor, topic,
            quantilesTDigestArrayMerge(0.5, 0.95, 0.99)(latency) AS q,
            maxMerge(latency_max_ms) AS max_ms
     FROM ${METRICS_DATABASE}.batches_1m
-    WHERE minute >= toStartOfMinute(now()) - ${validMinutes(minutes) * 60}
-    GROUP BY minute, processor
+    WHERE minute >= toStartOfMinute(${window.startSql})
+    GROUP BY minute, processor, topic
     ORDER BY minute`,
+  /** The last `seconds` per processor and topic, from the raw rows: what the tiles show as "now". */
+  current: (seconds: number) => `
+    SELECT processor, topic,
+           sum(events_in) / ${validSeconds(seconds)} AS events_per_second,
+           sum(events_in) AS events, sum(applied) AS applied_events, sum(duplicates) AS duplicate_events,
+           sum(dead_lettered) AS dead_letters, sum(retries) AS retried,
+           quantilesTDigestArray(0.5, 0.95, 0.99)(latency_samples) AS q,
+           max(latency_max_ms) AS max_ms, toUnixTimestamp(max(ts)) AS last_batch
+    FROM ${METRICS_DATABASE}.batches
+    WHERE ts >= now() - ${validSeconds(seconds)}
+    GROUP BY processor, topic
+    ORDER BY processor, topic`,
+  /** Latest sample of every partition, summed per group and topic. */
   lag: () => `
     SELECT consumer_group, topic, sum(lag) AS lag_messages, max(secs) AS lag_seconds,
            max(at_least) AS lag_seconds_at_least, groupUniqArray(status) AS statuses, max(last) AS sampled_at
     FROM (
       SELECT consumer_group, topic, partition,
-             argMax(lag_messages, ts) AS lag, argMax(lag_seconds, ts) AS secs,
-             argMax(lag_seconds_at_least, ts) AS at_least, argMax(status, ts) AS status,
+             argMax(lag_messages, sampled_ms) AS lag, argMax(lag_seconds, sampled_ms) AS secs,
+             argMax(lag_seconds_at_least, sampled_ms) AS at_least, argMax(status, sampled_ms) AS status,
              toUnixTimestamp(max(ts)) AS last
       FROM ${METRICS_DATABASE}.consumer_lag
       WHERE ts >= now() - 600
@@ -46,6 +101,45 @@ export const dashboardSql = {
     )
     GROUP BY consumer_group, topic
     ORDER BY consumer_group, topic`,
+  /** Lag per group over time: each sample's total, the largest per 10-second step. */
+  lagHistory: (window: TimeWindow) => `
+    SELECT intDiv(sample_ms, 10000) * 10 AS t, consumer_group, max(total) AS lag_messages
+    FROM (
+      SELECT consumer_group, sampled_ms AS sample_ms, sum(lag_messages) AS total
+      FROM ${METRICS_DATABASE}.consumer_lag
+      WHERE ts >= ${window.startSql}
+      GROUP BY consumer_group, sampled_ms
+    )
+    GROUP BY t, consumer_group
+    ORDER BY t`,
+  /**
+   * Per subject (a SKU, a consumer group, a tracking number) and source, the latest alert of the
+   * last day, kept when it is not one that clears (a recovery, back in stock, delivered).
+   */
+  activeAlerts: () => `
+    SELECT source, subject_key, last_kind AS kind, last_severity AS severity, last_message AS message,
+           last_value AS value, last_ms AS raised_ms
+    FROM (
+      SELECT source, subject_key,
+             argMax(kind, raised_ms) AS last_kind, argMax(severity, raised_ms) AS last_severity,
+             argMax(message, raised_ms) AS last_message, argMax(value, raised_ms) AS last_value,
+             max(raised_ms) AS last_ms
+      FROM ${METRICS_DATABASE}.alerts
+      WHERE raised_at >= now() - 86400
+      GROUP BY source, subject_key
+    )
+    WHERE last_kind NOT IN (${clearing}) AND last_severity != 'INFO'
+    ORDER BY last_severity = 'CRITICAL' DESC, last_ms DESC
+    LIMIT 200`,
+  /** The most recent stock alerts, each once however often it was recorded. */
+  stockAlerts: (limit: number) => `
+    SELECT alert_id, any(kind) AS alert_kind, any(severity) AS alert_severity, any(subject_key) AS sku,
+           any(message) AS alert_message, any(value) AS alert_value, max(raised_ms) AS at_ms
+    FROM ${METRICS_DATABASE}.alerts
+    WHERE source = 'STOCK' AND raised_at >= now() - 86400
+    GROUP BY alert_id
+    ORDER BY at_ms DESC
+    LIMIT ${validLimit(limit)}`,
 };
 
 export async function runDashboardQuery<T>(client: ClickHouseClient, sql: string): Promise<T[]> {

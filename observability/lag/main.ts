@@ -4,6 +4,7 @@ import { createLogger } from '../../runtime/logger.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { AvroCodec } from '../../schemas/codec.js';
 import { topicName } from '../../topics/definitions.js';
+import { AlertRecorder } from '../alerts/recorder.js';
 import { createClickHouse } from '../clickhouse.js';
 import { deliverLagAlert } from './alerts.js';
 import { loadLagConfig, parseTargets } from './config.js';
@@ -31,6 +32,18 @@ const clickhouse = config.METRICS_ENABLED
   : undefined;
 await admin.connect();
 await producer.connect();
+// the dashboard reads alerts from ClickHouse only; this process already writes lag rows there
+const recorder = clickhouse
+  ? new AlertRecorder({
+      kafka,
+      codec,
+      clickhouse,
+      alertsTopic: topicName(config.TOPIC_PREFIX, 'alerts'),
+      groupId: `${config.TOPIC_PREFIX}alerts-recorder`,
+      logger,
+    })
+  : undefined;
+await recorder?.start();
 
 const monitor = new LagMonitor(admin, targets, {
   rules: {
@@ -72,6 +85,7 @@ onShutdown(logger, async () => {
   if (timer) clearTimeout(timer);
   await running;
   if (timer) clearTimeout(timer);
+  await recorder?.stop();
   await producer.disconnect();
   await admin.disconnect();
   await clickhouse?.close();

@@ -73,6 +73,7 @@ export class LagMonitor {
           partitions.push({ topic, partition: p.partition, verdict });
           rows.push({
             ts: toClickHouseDateTime(now),
+            sampled_ms: now,
             consumer_group: target.group,
             topic,
             partition: p.partition,

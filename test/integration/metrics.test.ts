@@ -2,7 +2,7 @@ import { createClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse } from '../../observability/clickhouse.js';
-import { dashboardSql, runDashboardQuery } from '../../observability/dashboard/queries.js';
+import { dashboardSql, lastMinutes, runDashboardQuery } from '../../observability/dashboard/queries.js';
 import { migrate } from '../../observability/migrate.js';
 import type { AvroCodec } from '../../schemas/codec.js';
 import { provisionPrefix, testKafka, testStack, uniquePrefix } from '../helpers/pipeline.js';
@@ -106,14 +106,15 @@ describe('batch metrics in ClickHouse from a real processor run', () => {
       processor: string;
       events_per_second: number;
       dead_lettered: string;
-    }>(reader, dashboardSql.throughput(60));
+    }>(reader, dashboardSql.throughput(lastMinutes(60)));
     expect(throughput.some((r) => r.processor === 'inventory' && Number(r.events_per_second) > 0)).toBe(true);
     const latency = await runDashboardQuery<{ processor: string; q: number[] }>(
       reader,
-      dashboardSql.latency(60),
+      dashboardSql.latency(lastMinutes(60)),
     );
     expect(latency.find((r) => r.processor === 'inventory')?.q).toHaveLength(3);
-    expect(() => dashboardSql.throughput(Number('1; DROP TABLE x'))).toThrow(RangeError);
+    expect(() => lastMinutes(Number('1; DROP TABLE x'))).toThrow(RangeError);
+    expect(() => lastMinutes('1; DROP TABLE x')).toThrow(RangeError);
 
     // the dashboard user cannot write
     await expect(

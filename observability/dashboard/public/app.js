@@ -1,0 +1,218 @@
+import { lineChart } from './charts.js';
+
+const $ = (id) => document.getElementById(id);
+const num = (v) => (v === null || v === undefined ? null : Number(v));
+
+function fmt(v, digits = 0) {
+  const n = num(v);
+  if (n === null || Number.isNaN(n)) return '–';
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+function fmtMs(v) {
+  const n = num(v);
+  if (n === null || Number.isNaN(n)) return '–';
+  return n >= 10_000 ? `${fmt(n / 1000, 1)} s` : `${fmt(n)} ms`;
+}
+
+function ago(ms) {
+  const s = Math.max(0, Math.round((Date.now() - Number(ms)) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.round(s / 60)}m ago`;
+  return `${Math.round(s / 3600)}h ago`;
+}
+
+function cell(row, text, className) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  if (className) td.className = className;
+  row.appendChild(td);
+  return td;
+}
+
+function fillTable(id, rows, columns, emptyText) {
+  const body = $(id).querySelector('tbody');
+  body.replaceChildren();
+  if (rows.length === 0) {
+    const tr = document.createElement('tr');
+    const td = cell(tr, emptyText, 'empty');
+    td.colSpan = columns.length;
+    body.appendChild(tr);
+    return;
+  }
+  for (const r of rows) {
+    const tr = document.createElement('tr');
+    for (const [get, className] of columns) {
+      const value = get(r);
+      if (value instanceof Node) {
+        const td = cell(tr, '', className);
+        td.appendChild(value);
+      } else cell(tr, value, className);
+    }
+    body.appendChild(tr);
+  }
+}
+
+function fillAlerts(id, alerts, emptyText, render) {
+  const list = $(id);
+  list.replaceChildren();
+  if (alerts.length === 0) {
+    const li = document.createElement('li');
+    li.className = 'empty';
+    li.textContent = emptyText;
+    list.appendChild(li);
+    return;
+  }
+  for (const a of alerts) {
+    const li = document.createElement('li');
+    const { severity, title, message, at } = render(a);
+    li.dataset.severity = severity;
+    const when = document.createElement('span');
+    when.className = 'when';
+    when.textContent = ago(at);
+    const strong = document.createElement('strong');
+    strong.textContent = title;
+    li.append(when, strong, ` ${message}`);
+    list.appendChild(li);
+  }
+}
+
+/** Rows of [t, key, value] into chart series, one per key. */
+function seriesBy(rows, key, value, suffix = '', dash) {
+  const byKey = new Map();
+  for (const r of rows) {
+    const name = key(r) + suffix;
+    if (!byKey.has(name)) byKey.set(name, { name, dash, points: [] });
+    byKey.get(name).points.push([Number(r.t), value(r)]);
+  }
+  return [...byKey.values()];
+}
+
+const label = (r) => `${r.processor} · ${r.topic}`;
+
+function render(data) {
+  const toT = Math.floor(data.generatedAt / 1000);
+  const range = { fromT: toT - data.minutes * 60, toT };
+
+  const rate = data.current.reduce((n, r) => n + Number(r.events_per_second), 0);
+  const p99 = Math.max(0, ...data.current.map((r) => Number(r.q?.[2] ?? 0)));
+  const dlq = data.throughput.reduce((n, r) => n + Number(r.dead_lettered), 0);
+  const maxLag = data.lag.reduce((m, r) => Math.max(m, Number(r.lag_messages)), 0);
+  const maxLagSeconds = data.lag.reduce((m, r) => Math.max(m, Number(r.lag_seconds)), 0);
+  $('tile-rate').textContent = fmt(rate, rate < 10 ? 1 : 0);
+  $('tile-p99').textContent = data.current.length ? fmtMs(p99) : '–';
+  $('tile-dlq').textContent = fmt(dlq);
+  $('tile-lag').textContent = data.lag.length ? `${fmt(maxLag)} msg · ${fmt(maxLagSeconds, 1)} s` : '–';
+  $('tile-alerts').textContent = fmt(data.activeAlerts.length);
+
+  fillTable(
+    'processors',
+    data.current,
+    [
+      [(r) => r.processor],
+      [(r) => r.topic],
+      [(r) => fmt(r.events_per_second, 1), 'num'],
+      [(r) => fmt(r.q?.[0]), 'num'],
+      [(r) => fmt(r.q?.[1]), 'num'],
+      [(r) => fmt(r.q?.[2]), 'num'],
+      [(r) => fmt(r.applied_events), 'num'],
+      [(r) => fmt(r.duplicate_events), 'num'],
+      [(r) => fmt(r.dead_letters), 'num'],
+      [(r) => fmt(r.retried), 'num'],
+    ],
+    'no batches in the last minute',
+  );
+
+  lineChart(
+    $('chart-throughput'),
+    seriesBy(data.throughput, label, (r) => Number(r.events_per_second)),
+    range,
+  );
+  lineChart(
+    $('chart-latency'),
+    [
+      ...seriesBy(data.latency, label, (r) => Number(r.q[0]), ' p50', '2 3'),
+      ...seriesBy(data.latency, label, (r) => Number(r.q[1]), ' p95', '6 3'),
+      ...seriesBy(data.latency, label, (r) => Number(r.q[2]), ' p99'),
+    ],
+    range,
+  );
+  lineChart(
+    $('chart-errors'),
+    [
+      ...seriesBy(data.throughput, label, (r) => Number(r.dead_lettered), ' dead letters'),
+      ...seriesBy(data.throughput, label, (r) => Number(r.retries), ' retries', '4 3'),
+    ],
+    range,
+  );
+  lineChart(
+    $('chart-lag'),
+    seriesBy(
+      data.lagHistory,
+      (r) => r.consumer_group,
+      (r) => Number(r.lag_messages),
+    ),
+    range,
+  );
+
+  fillTable(
+    'lag',
+    data.lag,
+    [
+      [(r) => r.consumer_group],
+      [(r) => r.topic],
+      [(r) => fmt(r.lag_messages), 'num'],
+      [(r) => `${Number(r.lag_seconds_at_least) ? '≥ ' : ''}${fmt(r.lag_seconds, 1)}`, 'num'],
+      [
+        (r) => {
+          const worst = ['STOP', 'STALL', 'ERR', 'REWIND', 'WARN', 'OK'].find((s) => r.statuses.includes(s));
+          const badge = document.createElement('span');
+          badge.className = 'badge';
+          badge.dataset.status = worst ?? 'OK';
+          badge.textContent = worst ?? 'OK';
+          return badge;
+        },
+      ],
+    ],
+    'no consumer groups sampled in the last 10 minutes',
+  );
+
+  fillAlerts('active-alerts', data.activeAlerts, 'no active alerts', (a) => ({
+    severity: a.severity,
+    title: `${a.source} ${a.kind} · ${a.subject_key}`,
+    message: a.message,
+    at: a.raised_ms,
+  }));
+  fillAlerts('stock-alerts', data.stockAlerts, 'no stock alerts in the last day', (a) => ({
+    severity: a.alert_severity,
+    title: `${a.alert_kind} · ${a.sku}`,
+    message: a.alert_message,
+    at: a.at_ms,
+  }));
+}
+
+function setStatus(state, text) {
+  const status = $('status');
+  status.dataset.state = state;
+  status.textContent = text;
+}
+
+async function refresh() {
+  const minutes = $('range').value;
+  try {
+    const res = await fetch(`/api/overview?minutes=${encodeURIComponent(minutes)}`);
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+    render(body);
+    document.body.dataset.loadedAt = String(body.generatedAt);
+    setStatus('live', `live · ${new Date(body.generatedAt).toLocaleTimeString()}`);
+  } catch (err) {
+    // keep the last figures on screen and say they are stale
+    setStatus('stale', `stale: ${err.message}`);
+  }
+}
+
+const { refreshMs } = await (await fetch('/api/config')).json();
+$('range').addEventListener('change', refresh);
+await refresh();
+setInterval(refresh, refreshMs);

@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Logger } from '../../runtime/logger.js';
+import { dashboardSql, lastMinutes, runDashboardQuery, validMinutes } from './queries.js';
+
+const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
+
+/** The page's files, read once: the server never maps a request path onto the file system. */
+const STATIC_FILES: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/charts.js': { file: 'charts.js', type: 'text/javascript; charset=utf-8' },
+  '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+};
+
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+/** "Now" in the tiles and the processor table means the last minute of raw batch rows. */
+const CURRENT_WINDOW_SECONDS = 60;
+const STOCK_ALERTS_SHOWN = 50;
+
+export class WritableUserError extends Error {}
+
+/**
+ * Refuses a ClickHouse user that could write: the dashboard is reachable by whoever can open
+ * the page, so it must not hold credentials that can change data.
+ */
+export async function assertReadOnly(client: ClickHouseClient): Promise<void> {
+  const rows = await runDashboardQuery<{ value: string }>(
+    client,
+    "SELECT value FROM system.settings WHERE name = 'readonly'",
+  );
+  const level = rows[0]?.value ?? '0';
+  if (level === '0') {
+    throw new WritableUserError(
+      'the dashboard ClickHouse user can write (readonly = 0); give it a read-only profile',
+    );
+  }
+}
+
+export interface DashboardOptions {
+  clickhouse: ClickHouseClient;
+  refreshMs: number;
+  logger: Logger;
+}
+
+export async function overview(client: ClickHouseClient, minutes: number): Promise<Record<string, unknown>> {
+  const window = lastMinutes(minutes);
+  const [current, throughput, latency, lag, lagHistory, activeAlerts, stockAlerts] = await Promise.all([
+    runDashboardQuery(client, dashboardSql.current(CURRENT_WINDOW_SECONDS)),
+    runDashboardQuery(client, dashboardSql.throughput(window)),
+    runDashboardQuery(client, dashboardSql.latency(window)),
+    runDashboardQuery(client, dashboardSql.lag()),
+    runDashboardQuery(client, dashboardSql.lagHistory(window)),
+    runDashboardQuery(client, dashboardSql.activeAlerts()),
+    runDashboardQuery(client, dashboardSql.stockAlerts(STOCK_ALERTS_SHOWN)),
+  ]);
+  return {
+    generatedAt: Date.now(),
+    minutes,
+    currentWindowSeconds: CURRENT_WINDOW_SECONDS,
+    current,
+    throughput,
+    latency,
+    lag,
+    lagHistory,
+    activeAlerts,
+    stockAlerts,
+  };
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...SECURITY_HEADERS });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
+}
+
+export function createDashboardServer(options: DashboardOptions): Server {
+  const files = new Map(
+    Object.entries(STATIC_FILES).map(([path, { file, type }]) => [
+      path,
+      { type, body: readFileSync(publicDir + file) },
+    ]),
+  );
+  let failing = false;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(res, 405, 'text/plain', 'read-only dashboard\n');
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://dashboard');
+    const file = files.get(url.pathname);
+    if (file) {
+      send(res, 200, file.type, file.body);
+      return;
+    }
+    if (url.pathname === '/healthz') {
+      send(res, 200, 'text/plain', 'ok\n');
+      return;
+    }
+    if (url.pathname === '/api/config') {
+      sendJson(res, 200, { refreshMs: options.refreshMs });
+      return;
+    }
+    if (url.pathname === '/api/overview') {
+      let minutes: number;
+      try {
+        minutes = validMinutes(url.searchParams.get('minutes') ?? '60');
+      } catch (err) {
+        sendJson(res, 400, { error: (err as Error).message });
+        return;
+      }
+      try {
+        const body = await overview(options.clickhouse, minutes);
+        if (failing) options.logger.info('ClickHouse answers the dashboard again');
+        failing = false;
+        sendJson(res, 200, body);
+      } catch (err) {
+        // one log line per outage, not one per refresh of every open page
+        if (!failing) options.logger.warn({ err: (err as Error).message }, 'dashboard queries failing');
+        failing = true;
+        sendJson(res, 503, { error: 'metrics store unavailable', detail: (err as Error).message });
+      }
+      return;
+    }
+    send(res, 404, 'text/plain', 'not found\n');
+  }
+
+  return createServer((req, res) => {
+    handle(req, res).catch((err: Error) => {
+      options.logger.error({ err: err.message }, 'dashboard request failed');
+      if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
+      else res.end();
+    });
+  });
+}

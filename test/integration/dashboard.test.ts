@@ -1,0 +1,211 @@
+/// <reference lib="dom" />
+// page.evaluate callbacks run in the browser
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClickHouse } from '../../observability/clickhouse.js';
+import { grafanaPanels } from '../../observability/dashboard/grafana.js';
+import { runDashboardQuery } from '../../observability/dashboard/queries.js';
+import { migrate } from '../../observability/migrate.js';
+import { testKafka, testStack } from '../helpers/pipeline.js';
+import { inventoryRun, type InventoryRun } from '../helpers/inventory-run.js';
+import { killAll, spawnProcessor, waitFor, type Spawned } from '../helpers/processes.js';
+import { order, product, stock } from '../helpers/produce.js';
+import { deleteTag } from '../helpers/redis.js';
+import { projectRoot } from '../helpers/stack-env.js';
+
+const artefacts = join(projectRoot, 'test-artifacts');
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+describe('dashboard in a real browser, data from a real run', () => {
+  const kafka = testKafka('dashboard-test');
+  let run: InventoryRun;
+  let browser: Browser | undefined;
+  let dashboard: Spawned;
+  let url: string;
+
+  beforeAll(async () => {
+    const install = spawnSync('bash', [join(projectRoot, 'deploy/stack.sh'), 'install-browser'], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      timeout: 600_000,
+    });
+    expect(install.status, 'Debian chromium installed').toBe(0);
+    const admin = createClickHouse({ url: testStack().clickhouseUrl, username: 'default', password: '' });
+    await migrate(admin);
+    await admin.close();
+    run = await inventoryRun(kafka, 'dash');
+  }, 700_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await killAll();
+    await deleteTag(run.redis, run.tag);
+    await run.close();
+  });
+
+  it('refuses to start with a ClickHouse user that can write', async () => {
+    const refused = spawnProcessor('observability/dashboard/main.ts', {
+      DASHBOARD_PORT: String(await freePort()),
+      DASHBOARD_CLICKHOUSE_USER: 'pipeline_writer',
+      DASHBOARD_CLICKHOUSE_PASSWORD: 'writer-local-only',
+    });
+    const { code } = await refused.exited;
+    expect(code).toBe(2);
+    expect(refused.output()).toContain('can write');
+    expect(refused.output()).not.toContain('writer-local-only');
+  }, 60_000);
+
+  it('renders throughput, latency, errors, lag and alerts live, and saves a screenshot', async () => {
+    const { prefix, producer, group } = run;
+    const sku = `${prefix}SKU-1`;
+    // a product with a low-stock threshold, stock for it, orders that take it low, then out,
+    // and bad events for the dead-letter counts
+    await producer.send('catalogue', [{ key: sku, value: product(sku, 5) }]);
+    await producer.send('stock', [{ key: sku, value: stock(`${prefix}s-1`, sku, 'RECEIVED', 40) }]);
+    run.start();
+    dashboard = spawnProcessor('observability/dashboard/main.ts', {
+      DASHBOARD_PORT: String(await freePort()),
+      DASHBOARD_REFRESH_MS: '1000',
+      LOG_LEVEL: 'info',
+    });
+    spawnProcessor('observability/lag/main.ts', {
+      TOPIC_PREFIX: prefix,
+      LAG_TARGETS: `${group}=stock,orders`,
+      LAG_SAMPLE_INTERVAL_MS: '500',
+    });
+    for (let round = 0; round < 4; round++) {
+      await producer.send(
+        'orders',
+        Array.from({ length: 9 }, (_, i) => ({
+          key: `${prefix}o-${round}-${i}`,
+          value: order({
+            eventId: `${prefix}o-${round}-${i}`,
+            orderId: `${prefix}o-${round}-${i}`,
+            type: 'PLACED',
+            lines: [{ sku, quantity: 1, unitPriceMinor: null }],
+          }),
+        })),
+      );
+      await producer.sendRaw('orders', [{ key: 'bad', value: Buffer.from(`not avro ${round}`) }]);
+      await new Promise((r) => setTimeout(r, 700));
+    }
+    await run.caughtUp();
+
+    await waitFor('dashboard listening', async () => /dashboard listening/.test(dashboard.output()), 30_000);
+    url = /"url":"([^"]+)"/.exec(dashboard.output())?.[1] ?? '';
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+
+    // what the page shows comes from ClickHouse through the read-only user
+    const writeAttempt = await fetch(`${url}api/overview`, { method: 'POST' });
+    expect(writeAttempt.status).toBe(405);
+    expect((await fetch(`${url}api/overview?minutes=1;DROP`)).status).toBe(400);
+
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
+    });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1300 } });
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(url);
+
+    const topic = `${prefix}orders`;
+    await page.waitForSelector('#status[data-state="live"]', { timeout: 30_000 });
+    // metrics are flushed about once a second and lag sampled every half second: wait for the
+    // page's own refresh to pick them up rather than reloading it
+    let shown: Record<string, boolean> = {};
+    try {
+      await waitFor(
+        'every panel showing this run',
+        async () => {
+          shown = await page.evaluate(
+            ([t, g, s]) => {
+              const text = (sel: string) => document.querySelector(sel)?.textContent ?? '';
+              const lines = (fig: string, series: string) =>
+                [...document.querySelectorAll(`${fig} polyline`)].filter(
+                  (l) =>
+                    (l as SVGElement).dataset.series?.includes(series) &&
+                    Number((l as SVGElement).dataset.points) > 0,
+                ).length;
+              return {
+                processorsTable: text('#processors').includes(t),
+                throughputChart: lines('#chart-throughput', t) > 0,
+                latencyChart: lines('#chart-latency', t) === 3,
+                errorsChart: lines('#chart-errors', t) === 2,
+                lagChart: lines('#chart-lag', g) > 0,
+                lagTable: text('#lag').includes(g),
+                stockAlerts: text('#stock-alerts').includes(s),
+                activeAlerts: text('#active-alerts').includes(s),
+              };
+            },
+            [topic, group, sku] as const,
+          );
+          return Object.values(shown).every(Boolean);
+        },
+        60_000,
+      );
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; panels: ${JSON.stringify(shown)}`, { cause: err });
+    } finally {
+      mkdirSync(artefacts, { recursive: true });
+      await page.screenshot({ path: join(artefacts, 'dashboard.png'), fullPage: true });
+    }
+    const row = page.locator('#processors tbody tr', { hasText: topic });
+    const cells = await row.first().locator('td').allTextContents();
+    expect(Number(cells[2]?.replace(/,/g, ''))).toBeGreaterThan(0); // events per second
+    // the four bad orders, dead-lettered, in the per-minute series the errors chart draws
+    const data = (await (await fetch(`${url}api/overview?minutes=15`)).json()) as {
+      throughput: { topic: string; dead_lettered: string; applied: string }[];
+    };
+    const mine = data.throughput.filter((r) => r.topic === topic);
+    expect(mine.reduce((n, r) => n + Number(r.dead_lettered), 0)).toBe(4);
+    expect(mine.reduce((n, r) => n + Number(r.applied), 0)).toBe(36);
+    expect(await page.locator('#stock-alerts li', { hasText: sku }).first().textContent()).toMatch(
+      /LOW_STOCK|OUT_OF_STOCK/,
+    );
+    expect(Number(await page.locator('#tile-dlq').textContent())).toBeGreaterThanOrEqual(4);
+
+    // it keeps refreshing by itself
+    const loadedAt = Number(await page.locator('body').getAttribute('data-loaded-at'));
+    await page.waitForFunction((t) => Number(document.body.dataset.loadedAt) > t, loadedAt, {
+      timeout: 10_000,
+    });
+
+    await page.screenshot({ path: join(artefacts, 'dashboard.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
+  }, 240_000);
+
+  it("the Grafana panels' SQL runs on this ClickHouse through the read-only user and sees the run", async () => {
+    const reader = createClickHouse({
+      url: testStack().clickhouseUrl,
+      username: 'dashboard_reader',
+      password: 'reader-local-only',
+    });
+    try {
+      // what the Altinity data source sends for "last hour"
+      const from = String(Math.floor(Date.now() / 1000) - 3600);
+      const results = new Map<string, unknown[]>();
+      for (const panel of grafanaPanels()) {
+        results.set(panel.title, await runDashboardQuery(reader, panel.sql.replaceAll('$from', from)));
+      }
+      const throughput = results.get('Events per second, per processor and topic') as {
+        groupArr: [string, number][];
+      }[];
+      const series = throughput.flatMap((r) => r.groupArr.map(([name]) => name));
+      expect(series).toContain(`inventory · ${run.prefix}orders`);
+    } finally {
+      await reader.close();
+    }
+  });
+});
