@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { GRAFANA_DASHBOARD_PATH, grafanaDashboard, grafanaPanels } from '../../observability/dashboard/grafana.js';
+import {
+  GRAFANA_DASHBOARD_PATH,
+  grafanaDashboard,
+  grafanaPanels,
+} from '../../observability/dashboard/grafana.js';
 import { dashboardSql, GRAFANA_TIME_RANGE } from '../../observability/dashboard/queries.js';
 
 describe('Grafana dashboard JSON', () => {
