@@ -49,6 +49,12 @@ export const commonEnv = {
     default: true,
     doc: 'Write batch metrics to ClickHouse (a processor never waits for it).',
   },
+  ORDER_SIGNING_SECRET: {
+    kind: 'string',
+    secret: true,
+    pattern: /^.{16,}$/,
+    doc: 'When set, order events must carry an HMAC-SHA256 signature made with it (16+ characters); others are dead-lettered.',
+  },
   TOPIC_PREFIX: {
     kind: 'string',
     default: '',

@@ -33,7 +33,9 @@ export type RejectReason =
   | 'TOO_MANY_LINES'
   | 'DUPLICATE_SKU_LINE'
   | 'CLOCK_SKEW'
-  | 'INVALID_THRESHOLD';
+  | 'INVALID_THRESHOLD'
+  | 'MISSING_SIGNATURE'
+  | 'BAD_SIGNATURE';
 
 export interface ValidationLimits {
   /** Largest quantity a single stock event or order line may carry. */

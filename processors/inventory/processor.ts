@@ -6,6 +6,7 @@ import type {
   ProcessorSpec,
 } from '../../runtime/processor-runner.js';
 import { DecodeError, type AvroCodec } from '../../schemas/codec.js';
+import { verifyOrderSignature } from '../../schemas/order-signature.js';
 import type { CatalogueTable } from './catalogue.js';
 import {
   validateOrderEvent,
@@ -32,6 +33,8 @@ export interface InventoryProcessorDeps {
   outputs: InventoryOutputs;
   catalogue: Pick<CatalogueTable, 'ensureKnown'>;
   limits: ValidationLimits;
+  /** When set, order events without a valid HMAC never reach stock state. */
+  orderSigningSecret?: string;
 }
 
 function skusOf(c: StockCommand): string[] {
@@ -62,7 +65,10 @@ export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec 
     try {
       if (m.topic === topics.stock)
         return validateStockEvent(await codec.decode('stock', m.value), now, limits);
-      return validateOrderEvent(await codec.decode('orders', m.value), now, limits);
+      const order = await codec.decode('orders', m.value);
+      const signature = verifyOrderSignature(order, deps.orderSigningSecret);
+      if (signature !== 'ok') return { ok: false, reason: signature, detail: 'order event signature check failed' };
+      return validateOrderEvent(order, now, limits);
     } catch (err) {
       if (err instanceof DecodeError) return err;
       throw err; // registry unreachable: transient, the runner retries the chunk

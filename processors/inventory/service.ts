@@ -84,6 +84,7 @@ export class InventoryService {
       outputs,
       catalogue: this.catalogue,
       limits,
+      ...(c.ORDER_SIGNING_SECRET ? { orderSigningSecret: c.ORDER_SIGNING_SECRET } : {}),
     });
     this.runner = new ProcessorRunner(this.kafka, this.producer, spec, {
       maxChunk: c.INVENTORY_MAX_CHUNK,

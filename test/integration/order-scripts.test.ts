@@ -1,0 +1,146 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { OrderStore, type OrderInput } from '../../processors/orders/store.js';
+import {
+  decide,
+  ORDER_CAUSES,
+  ORDER_STATES,
+  type OrderCause,
+  type OrderState,
+} from '../../processors/orders/transitions.js';
+import { deleteTag, testRedis, uniqueTag } from '../helpers/redis.js';
+
+/** The causes that take a new order to each state. */
+const PATH: Record<OrderState | 'NONE', OrderCause[]> = {
+  NONE: [],
+  PLACED: ['PLACED'],
+  RESERVED: ['PLACED', 'RESERVED'],
+  REJECTED: ['PLACED', 'REJECTED'],
+  PAID: ['PLACED', 'RESERVED', 'PAID'],
+  SHIPPED: ['PLACED', 'RESERVED', 'PAID', 'SHIPPED'],
+  DELIVERED: ['PLACED', 'RESERVED', 'PAID', 'SHIPPED', 'DELIVERED'],
+  CANCELLED: ['PLACED', 'CANCELLED'],
+  EXPIRED: ['PLACED', 'RESERVED', 'EXPIRED'],
+};
+
+const DEADLINE_MS = 60_000;
+
+describe('apply-order-events.lua: the order state machine in Redis', () => {
+  let redis: Redis;
+  let store: OrderStore;
+  let tag: string;
+  beforeAll(() => {
+    redis = testRedis();
+  });
+  beforeEach(async () => {
+    if (tag) await deleteTag(redis, tag);
+    tag = uniqueTag('orders');
+    store = new OrderStore(redis, { keyTag: tag, paymentDeadlineMs: DEADLINE_MS, finalOrderTtlSeconds: 3600 });
+  });
+  afterAll(async () => {
+    await deleteTag(redis, tag);
+    await redis.quit();
+  });
+
+  const ev = (orderId: string, cause: OrderCause, n: number | string): OrderInput => ({
+    eventId: `${orderId}-${cause}-${n}`,
+    orderId,
+    cause,
+    occurredAt: 1_000,
+  });
+
+  it('every state x every cause: applied, ignored, deferred or refused exactly as the table says', async () => {
+    const states = ['NONE', ...ORDER_STATES] as const;
+    let cells = 0;
+    for (const state of states) {
+      for (const cause of ORDER_CAUSES) {
+        const orderId = `o-${state}-${cause}`;
+        const setup = await store.apply(PATH[state].map((c, i) => ev(orderId, c, i)));
+        expect(setup.every((o) => o.status === 'ok')).toBe(true);
+        const before = (await store.get(orderId))?.state ?? null;
+        expect(before).toBe(state === 'NONE' ? null : state);
+
+        const [outcome] = await store.apply([ev(orderId, cause, 'x')]);
+        const after = (await store.get(orderId))?.state ?? null;
+        const expected = decide(state === 'NONE' ? null : state, cause);
+        const where = `${state} + ${cause}`;
+        switch (expected.kind) {
+          case 'move':
+            expect(outcome?.status, where).toBe('ok');
+            expect(
+              outcome?.transitions.map((t) => t.to),
+              where,
+            ).toEqual(expected.to);
+            expect(outcome?.transitions[0]?.from ?? null, where).toBe(before);
+            expect(after, where).toBe(expected.to.at(-1));
+            break;
+          case 'noop':
+            expect(outcome?.status, where).toBe('noop');
+            expect(after, where).toBe(before);
+            break;
+          case 'defer':
+            expect(outcome?.status, where).toBe('defer');
+            expect(after, where).toBe(before);
+            break;
+          case 'illegal':
+            expect(outcome?.status, where).toBe('dlq');
+            expect(outcome?.why, where).toBe(expected.reason);
+            expect(after, where).toBe(before);
+            break;
+        }
+        cells += 1;
+      }
+    }
+    expect(cells).toBe(9 * 8);
+  });
+
+  it('a redelivered event changes nothing and returns the transitions it made, for re-publishing', async () => {
+    const first = await store.apply([ev('o1', 'PLACED', 1), ev('o1', 'RESERVED', 1)]);
+    const again = await store.apply([ev('o1', 'PLACED', 1), ev('o1', 'RESERVED', 1)]);
+    expect(again.map((o) => o.status)).toEqual(['dup', 'dup']);
+    expect(again.map((o) => o.transitions)).toEqual(first.map((o) => o.transitions));
+    expect((await store.get('o1'))?.history.map((t) => t.to)).toEqual(['PLACED', 'RESERVED']);
+    expect((await store.get('o1'))?.history.map((t) => t.n)).toEqual([1, 2]);
+  });
+
+  it('a payment that overtakes its reservation waits for it; one for a rejected order raises an alert', async () => {
+    const [, paid, reserved] = await store.apply([
+      ev('o2', 'PLACED', 1),
+      ev('o2', 'PAID', 1),
+      ev('o2', 'RESERVED', 1),
+    ]);
+    expect(paid?.status).toBe('defer');
+    expect(reserved?.transitions.map((t) => [t.to, t.cause, t.src])).toEqual([
+      ['RESERVED', 'RESERVED', 'o2-RESERVED-1'],
+      ['PAID', 'PAID', 'o2-PAID-1'],
+    ]);
+    expect(await redis.zscore(store.deadlinesKey, 'o2')).toBeNull();
+
+    const [, , rejected] = await store.apply([ev('o3', 'PLACED', 1), ev('o3', 'PAID', 1), ev('o3', 'REJECTED', 1)]);
+    expect(rejected?.transitions.map((t) => t.to)).toEqual(['REJECTED']);
+    expect(rejected?.alert).toBe('PAID_REJECTED');
+  });
+
+  it('reservation sets a payment deadline that leaving RESERVED clears; due deadlines are claimed under a lease', async () => {
+    const now = Date.now();
+    await store.apply([ev('o4', 'PLACED', 1), ev('o4', 'RESERVED', 1)], now);
+    await store.apply([ev('o5', 'PLACED', 1), ev('o5', 'RESERVED', 1), ev('o5', 'PAID', 1)], now);
+    expect((await store.get('o4'))?.paymentDeadline).toBe(now + DEADLINE_MS);
+    expect(await store.claimDueExpiries(now + DEADLINE_MS - 1, 10, 5_000)).toEqual([]);
+    expect(await store.claimDueExpiries(now + DEADLINE_MS, 10, 5_000)).toEqual([
+      { orderId: 'o4', due: now + DEADLINE_MS },
+    ]);
+    // leased: a second sweeper does not get it until the lease runs out
+    expect(await store.claimDueExpiries(now + DEADLINE_MS + 1, 10, 5_000)).toEqual([]);
+    expect(await store.claimDueExpiries(now + DEADLINE_MS + 5_000, 10, 5_000)).toHaveLength(1);
+    await store.apply([ev('o4', 'EXPIRED', 1)], now + DEADLINE_MS);
+    expect(await redis.zcard(store.deadlinesKey)).toBe(0);
+  });
+
+  it('final orders expire from Redis after the retention TTL; live ones do not', async () => {
+    await store.apply([ev('o6', 'PLACED', 1), ev('o6', 'CANCELLED', 1), ev('o7', 'PLACED', 1)]);
+    expect(await redis.ttl(`{${tag}}:o:o6`)).toBeGreaterThan(0);
+    expect(await redis.ttl(`{${tag}}:h:o6`)).toBeGreaterThan(0);
+    expect(await redis.ttl(`{${tag}}:o:o7`)).toBe(-1);
+  });
+});
