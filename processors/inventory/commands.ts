@@ -53,14 +53,14 @@ export const defaultLimits: ValidationLimits = {
 
 // SKUs and ids go into Redis keys and into the order-lines encoding (`sku:qty,...`): a closed
 // alphabet keeps both unambiguous.
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._\-/]{0,127}$/;
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._\-/]{0,127}$/;
 const SKU_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 function reject(reason: RejectReason, detail: string): Rejection {
   return { ok: false, reason, detail };
 }
 
-function checkIdAndTime(
+export function checkIdAndTime(
   eventId: string,
   occurredAt: number,
   now: number,

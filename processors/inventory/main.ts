@@ -1,8 +1,6 @@
+import { processorMetrics } from '../../observability/processor-metrics.js';
 import { configOrExit, printableCommonConfig } from '../../runtime/config.js';
 import { createLogger } from '../../runtime/logger.js';
-import { FanOutSink, LogSummarySink } from '../../runtime/metrics.js';
-import { createClickHouse } from '../../observability/clickhouse.js';
-import { ClickHouseMetricsSink } from '../../observability/clickhouse-sink.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { loadInventoryConfig } from './config.js';
 import { InventoryService } from './service.js';
@@ -13,21 +11,7 @@ logger.info(
   { config: printableCommonConfig(config), group: config.INVENTORY_GROUP_ID },
   'starting stock processor',
 );
-const summary = new LogSummarySink(logger);
-const metrics = config.METRICS_ENABLED
-  ? new FanOutSink([
-      summary,
-      new ClickHouseMetricsSink(
-        createClickHouse({
-          url: config.CLICKHOUSE_URL,
-          username: config.CLICKHOUSE_USER,
-          password: config.CLICKHOUSE_PASSWORD,
-        }),
-        logger,
-      ),
-    ])
-  : summary;
-const service = new InventoryService(config, logger, metrics);
+const service = new InventoryService(config, logger, processorMetrics(config, logger));
 onShutdown(logger, () => service.stop());
 try {
   await service.start();

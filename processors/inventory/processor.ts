@@ -67,7 +67,8 @@ export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec 
         return validateStockEvent(await codec.decode('stock', m.value), now, limits);
       const order = await codec.decode('orders', m.value);
       const signature = verifyOrderSignature(order, deps.orderSigningSecret);
-      if (signature !== 'ok') return { ok: false, reason: signature, detail: 'order event signature check failed' };
+      if (signature !== 'ok')
+        return { ok: false, reason: signature, detail: 'order event signature check failed' };
       return validateOrderEvent(order, now, limits);
     } catch (err) {
       if (err instanceof DecodeError) return err;

@@ -123,14 +123,20 @@ export class OrderStore {
   }
 
   /** Orders past their payment deadline, leased to this caller for `leaseMs`. */
-  async claimDueExpiries(now: number, limit: number, leaseMs: number): Promise<{ orderId: string; due: number }[]> {
-    const flat = (await callScript(this.redis, 'claim-due-expiries', [this.deadlinesKey], [
-      now,
-      limit,
-      leaseMs,
-    ])) as string[];
+  async claimDueExpiries(
+    now: number,
+    limit: number,
+    leaseMs: number,
+  ): Promise<{ orderId: string; due: number }[]> {
+    const flat = (await callScript(
+      this.redis,
+      'claim-due-expiries',
+      [this.deadlinesKey],
+      [now, limit, leaseMs],
+    )) as string[];
     const out: { orderId: string; due: number }[] = [];
-    for (let i = 0; i < flat.length; i += 2) out.push({ orderId: flat[i] as string, due: Number(flat[i + 1]) });
+    for (let i = 0; i < flat.length; i += 2)
+      out.push({ orderId: flat[i] as string, due: Number(flat[i + 1]) });
     return out;
   }
 

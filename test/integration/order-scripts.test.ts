@@ -35,7 +35,11 @@ describe('apply-order-events.lua: the order state machine in Redis', () => {
   beforeEach(async () => {
     if (tag) await deleteTag(redis, tag);
     tag = uniqueTag('orders');
-    store = new OrderStore(redis, { keyTag: tag, paymentDeadlineMs: DEADLINE_MS, finalOrderTtlSeconds: 3600 });
+    store = new OrderStore(redis, {
+      keyTag: tag,
+      paymentDeadlineMs: DEADLINE_MS,
+      finalOrderTtlSeconds: 3600,
+    });
   });
   afterAll(async () => {
     await deleteTag(redis, tag);
@@ -116,7 +120,11 @@ describe('apply-order-events.lua: the order state machine in Redis', () => {
     ]);
     expect(await redis.zscore(store.deadlinesKey, 'o2')).toBeNull();
 
-    const [, , rejected] = await store.apply([ev('o3', 'PLACED', 1), ev('o3', 'PAID', 1), ev('o3', 'REJECTED', 1)]);
+    const [, , rejected] = await store.apply([
+      ev('o3', 'PLACED', 1),
+      ev('o3', 'PAID', 1),
+      ev('o3', 'REJECTED', 1),
+    ]);
     expect(rejected?.transitions.map((t) => t.to)).toEqual(['REJECTED']);
     expect(rejected?.alert).toBe('PAID_REJECTED');
   });

@@ -1,0 +1,88 @@
+import { Redis } from 'ioredis';
+import type { Kafka, Producer } from 'kafkajs';
+import { createKafka, createProducer } from '../../runtime/kafka.js';
+import type { Logger } from '../../runtime/logger.js';
+import type { MetricsSink } from '../../runtime/metrics.js';
+import { ProcessorRunner } from '../../runtime/processor-runner.js';
+import { AvroCodec } from '../../schemas/codec.js';
+import { topicName } from '../../topics/definitions.js';
+import { defaultLimits } from '../inventory/commands.js';
+import type { LogisticsConfig } from './config.js';
+import { logisticsProcessor } from './processor.js';
+import { ShipmentStore } from './store.js';
+import { DelayWatch } from './watch.js';
+
+/** The logistics processor and its delay watch, started and stopped as one. */
+export class LogisticsService {
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private readonly redis: Redis;
+  private runner: ProcessorRunner | null = null;
+  private watch: DelayWatch | null = null;
+  readonly store: ShipmentStore;
+
+  constructor(
+    private readonly config: LogisticsConfig,
+    private readonly logger: Logger,
+    private readonly metrics: MetricsSink,
+  ) {
+    this.kafka = createKafka({
+      brokers: config.KAFKA_BROKERS,
+      clientId: `${config.KAFKA_CLIENT_ID}-logistics`,
+      logger,
+    });
+    this.producer = createProducer(this.kafka);
+    this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });
+    this.redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
+    this.store = new ShipmentStore(this.redis, {
+      keyTag: config.LOGISTICS_KEY_TAG,
+      silenceMs: config.LOGISTICS_SILENCE_MS,
+      finalTtlSeconds: config.LOGISTICS_FINAL_TTL_SECONDS,
+    });
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    const prefix = c.TOPIC_PREFIX;
+    const codec = AvroCodec.connect(c.SCHEMA_REGISTRY_URL, prefix);
+    await this.producer.connect();
+    const spec = logisticsProcessor({
+      groupId: c.LOGISTICS_GROUP_ID,
+      topics: {
+        carrier: topicName(prefix, 'carrier'),
+        shipmentStatus: topicName(prefix, 'shipment-status'),
+        orders: topicName(prefix, 'orders'),
+        alerts: topicName(prefix, 'alerts'),
+        carrierDeadLetter: topicName(prefix, 'carrier.dlq'),
+      },
+      codec,
+      store: this.store,
+      limits: defaultLimits,
+      ...(c.ORDER_SIGNING_SECRET ? { orderSigningSecret: c.ORDER_SIGNING_SECRET } : {}),
+    });
+    this.runner = new ProcessorRunner(this.kafka, this.producer, spec, {
+      maxChunk: c.LOGISTICS_MAX_CHUNK,
+      partitionsConcurrently: 12,
+      sessionTimeoutMs: c.LOGISTICS_SESSION_TIMEOUT_MS,
+      logger: this.logger,
+      metrics: this.metrics,
+    });
+    await this.runner.start();
+    this.watch = new DelayWatch(this.store, this.producer, codec, {
+      alertsTopic: topicName(prefix, 'alerts'),
+      intervalMs: c.LOGISTICS_CHECK_INTERVAL_MS,
+      leaseMs: Math.max(10_000, c.LOGISTICS_CHECK_INTERVAL_MS * 10),
+      batch: 500,
+      logger: this.logger,
+    });
+    this.watch.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.watch?.stop();
+    await this.runner?.stop();
+    await this.metrics.close();
+    await this.producer.disconnect();
+    await this.redis.quit().catch(() => undefined);
+  }
+}

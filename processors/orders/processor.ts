@@ -1,0 +1,195 @@
+import type { DeadLetter, InputMessage } from '../../runtime/dead-letter.js';
+import type {
+  ChunkResult,
+  InputChunk,
+  OutputMessage,
+  ProcessorSpec,
+} from '../../runtime/processor-runner.js';
+import { DecodeError, type AvroCodec } from '../../schemas/codec.js';
+import { verifyOrderSignature } from '../../schemas/order-signature.js';
+import type { Alert, OrderStatusChanged } from '../../schemas/types.js';
+import { validateOrderEvent, type ValidationLimits } from '../inventory/commands.js';
+import type { OrderInput, OrderOutcome, OrderStore, Transition } from './store.js';
+
+export interface OrderTopics {
+  orders: string;
+  reservationResults: string;
+  orderStatus: string;
+  alerts: string;
+  ordersDeadLetter: string;
+}
+
+export interface OrderProcessorDeps {
+  groupId: string;
+  topics: OrderTopics;
+  codec: AvroCodec;
+  store: OrderStore;
+  limits: ValidationLimits;
+  orderSigningSecret?: string;
+}
+
+type Parsed = { input: OrderInput } | { skip: string } | { dead: { reason: string; detail: string } };
+
+const REASON_TEXT: Record<string, string> = {
+  ORDER_UNKNOWN: 'no such order',
+  NOT_PAID: 'the order is not paid',
+  NOT_SHIPPED: 'the order is not shipped',
+  NOT_RESERVED: 'the order was never reserved',
+  CONFLICTING_RESULT: 'contradicts the reservation result already applied',
+  ORDER_REJECTED: 'the order was rejected',
+  ORDER_CANCELLED: 'the order is cancelled',
+  ORDER_EXPIRED: 'the order expired',
+  ALREADY_PAID: 'the order is already paid',
+  ALREADY_SHIPPED: 'the order has already shipped',
+};
+
+export function orderStatusRecord(orderId: string, t: Transition): OrderStatusChanged {
+  return {
+    transitionId: `${orderId}:${t.n}`,
+    orderId,
+    fromState: t.from,
+    toState: t.to,
+    cause: t.cause,
+    sourceEventId: t.src,
+    reason: t.why,
+    changedAt: t.at,
+  };
+}
+
+/**
+ * The order processor's domain: order events and reservation results in, one script call per
+ * set of chunks, every transition out to order-status, illegal ones to the dead-letter topic.
+ */
+export function orderProcessor(deps: OrderProcessorDeps): ProcessorSpec {
+  const { topics, codec, store, limits } = deps;
+
+  async function parse(m: InputMessage, now: number): Promise<Parsed> {
+    if (m.topic === topics.reservationResults) {
+      const r = await codec.decode('reservation-results', m.value);
+      if (r.outcome !== 'RESERVED' && r.outcome !== 'REJECTED') return { skip: `result ${r.outcome}` };
+      return {
+        input: {
+          eventId: r.resultId,
+          orderId: r.orderId,
+          cause: r.outcome,
+          occurredAt: r.processedAt,
+          reason: r.reason,
+        },
+      };
+    }
+    const e = await codec.decode('orders', m.value);
+    const signature = verifyOrderSignature(e, deps.orderSigningSecret);
+    if (signature !== 'ok')
+      return { dead: { reason: signature, detail: 'order event signature check failed' } };
+    const verdict = validateOrderEvent(e, now, limits);
+    if (!verdict.ok) return { dead: { reason: verdict.reason, detail: verdict.detail } };
+    return {
+      input: {
+        eventId: e.eventId,
+        orderId: e.orderId,
+        cause: e.type,
+        occurredAt: e.occurredAt,
+        trackingNumber: e.trackingNumber,
+        carrier: e.carrier,
+        reason: e.reason,
+      },
+    };
+  }
+
+  return {
+    name: 'orders',
+    groupId: deps.groupId,
+    topics: [topics.orders, topics.reservationResults],
+    deadLetterTopic: () => topics.ordersDeadLetter,
+
+    async handleChunks(chunks: InputChunk[]): Promise<ChunkResult[]> {
+      const now = Date.now();
+      const statusId = await codec.writerId('order-status');
+      const alertId = await codec.writerId('alerts');
+      const prepared = [];
+      const all: OrderInput[] = [];
+      for (const chunk of chunks) {
+        const deadLetters: DeadLetter[] = [];
+        const items: { message: InputMessage; at: number }[] = [];
+        let skipped = 0;
+        for (const m of chunk.messages) {
+          let parsed: Parsed;
+          try {
+            parsed = await parse(m, now);
+          } catch (err) {
+            if (!(err instanceof DecodeError)) throw err; // registry down: the runner retries
+            parsed = { dead: { reason: err.kind, detail: err.message } };
+          }
+          if ('dead' in parsed) deadLetters.push({ message: m, ...parsed.dead });
+          else if ('skip' in parsed) skipped += 1;
+          else {
+            items.push({ message: m, at: all.length });
+            all.push(parsed.input);
+          }
+        }
+        prepared.push({ deadLetters, items, skipped });
+      }
+
+      const t0 = performance.now();
+      const outcomes: OrderOutcome[] = await store.apply(all, now);
+      const redisMs = performance.now() - t0;
+      const appliedAt = Date.now();
+
+      return prepared.map((p) => {
+        const outputs: OutputMessage[] = [];
+        let applied = 0;
+        let duplicates = 0;
+        let skipped = p.skipped;
+        for (const { message, at } of p.items) {
+          const input = all[at] as OrderInput;
+          const outcome = outcomes[at] as OrderOutcome;
+          const headers = {
+            src: `${message.topic}:${message.partition}:${message.offset}`,
+            'event.id': input.eventId,
+          };
+          if (outcome.status === 'dup') duplicates += 1;
+          else if (outcome.status === 'ok') applied += 1;
+          else if (outcome.status !== 'dlq') skipped += 1;
+          // a redelivered event's stored outcome is published again: same ids, consumers de-duplicate
+          if (outcome.first === 'dlq') {
+            const why = outcome.why ?? 'ILLEGAL_TRANSITION';
+            p.deadLetters.push({
+              message,
+              reason: why,
+              detail: `${input.cause} not applied to order ${input.orderId}: ${REASON_TEXT[why] ?? why}`,
+            });
+          }
+          for (const t of outcome.transitions) {
+            outputs.push({
+              topic: topics.orderStatus,
+              key: input.orderId,
+              value: codec.encodeWithId('order-status', statusId, orderStatusRecord(input.orderId, t)),
+              headers,
+            });
+          }
+          if (outcome.alert) {
+            const alert: Alert = {
+              alertId: `order:${input.orderId}:${outcome.alert}`,
+              source: 'ORDERS',
+              kind: outcome.alert,
+              severity: 'WARNING',
+              subjectKey: input.orderId,
+              message: `order ${input.orderId} was paid but is ${outcome.alert.replace('PAID_', '').toLowerCase()}: refund the payment`,
+              value: null,
+              attributes: { orderId: input.orderId },
+              sourceEventId: input.eventId,
+              raisedAt: now,
+            };
+            outputs.push({
+              topic: topics.alerts,
+              key: input.orderId,
+              value: codec.encodeWithId('alerts', alertId, alert),
+              headers,
+            });
+          }
+        }
+        return { outputs, deadLetters: p.deadLetters, applied, duplicates, skipped, redisMs, appliedAt };
+      });
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import { Redis } from 'ioredis';
+import type { Kafka, Producer } from 'kafkajs';
+import { createKafka, createProducer } from '../../runtime/kafka.js';
+import type { Logger } from '../../runtime/logger.js';
+import type { MetricsSink } from '../../runtime/metrics.js';
+import { ProcessorRunner } from '../../runtime/processor-runner.js';
+import { AvroCodec } from '../../schemas/codec.js';
+import { topicName } from '../../topics/definitions.js';
+import { defaultLimits } from '../inventory/commands.js';
+import type { OrdersConfig } from './config.js';
+import { ExpirySweeper } from './expiry.js';
+import { orderProcessor } from './processor.js';
+import { OrderStore } from './store.js';
+
+/** The order processor and its payment-deadline sweeper, started and stopped as one. */
+export class OrdersService {
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private readonly redis: Redis;
+  private runner: ProcessorRunner | null = null;
+  private sweeper: ExpirySweeper | null = null;
+  readonly store: OrderStore;
+
+  constructor(
+    private readonly config: OrdersConfig,
+    private readonly logger: Logger,
+    private readonly metrics: MetricsSink,
+  ) {
+    this.kafka = createKafka({
+      brokers: config.KAFKA_BROKERS,
+      clientId: `${config.KAFKA_CLIENT_ID}-orders`,
+      logger,
+    });
+    this.producer = createProducer(this.kafka);
+    this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });
+    this.redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
+    this.store = new OrderStore(this.redis, {
+      keyTag: config.ORDERS_KEY_TAG,
+      paymentDeadlineMs: config.ORDERS_PAYMENT_DEADLINE_MS,
+      finalOrderTtlSeconds: config.ORDERS_FINAL_TTL_SECONDS,
+    });
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    const prefix = c.TOPIC_PREFIX;
+    const codec = AvroCodec.connect(c.SCHEMA_REGISTRY_URL, prefix);
+    await this.producer.connect();
+    const secret = c.ORDER_SIGNING_SECRET ? { orderSigningSecret: c.ORDER_SIGNING_SECRET } : {};
+    const spec = orderProcessor({
+      groupId: c.ORDERS_GROUP_ID,
+      topics: {
+        orders: topicName(prefix, 'orders'),
+        reservationResults: topicName(prefix, 'reservation-results'),
+        orderStatus: topicName(prefix, 'order-status'),
+        alerts: topicName(prefix, 'alerts'),
+        ordersDeadLetter: topicName(prefix, 'orders.dlq'),
+      },
+      codec,
+      store: this.store,
+      // the same order-shape rules as the stock processor's defaults
+      limits: defaultLimits,
+      ...secret,
+    });
+    this.runner = new ProcessorRunner(this.kafka, this.producer, spec, {
+      maxChunk: c.ORDERS_MAX_CHUNK,
+      partitionsConcurrently: 12,
+      sessionTimeoutMs: c.ORDERS_SESSION_TIMEOUT_MS,
+      logger: this.logger,
+      metrics: this.metrics,
+    });
+    await this.runner.start();
+    this.sweeper = new ExpirySweeper(this.store, this.producer, codec, {
+      ordersTopic: topicName(prefix, 'orders'),
+      intervalMs: c.ORDERS_EXPIRY_SWEEP_MS,
+      leaseMs: Math.max(10_000, c.ORDERS_EXPIRY_SWEEP_MS * 10),
+      batch: 500,
+      ...(c.ORDER_SIGNING_SECRET ? { signingSecret: c.ORDER_SIGNING_SECRET } : {}),
+      logger: this.logger,
+    });
+    this.sweeper.start();
+  }
+
+  /** Graceful: stop sweeping and fetching, finish in-flight chunks, commit, flush, close. */
+  async stop(): Promise<void> {
+    await this.sweeper?.stop();
+    await this.runner?.stop();
+    await this.metrics.close();
+    await this.producer.disconnect();
+    await this.redis.quit().catch(() => undefined);
+  }
+}
