@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { GRAFANA_DASHBOARD_PATH, grafanaDashboardJson } from '../observability/dashboard/grafana.js';
 import { createProducer } from '../runtime/kafka.js';
 import { createContext, type CliContext } from './context.js';
+import { orderShow, shipmentShow } from './order-commands.js';
 import { stockRebuild, stockReconcile, stockShow } from './stock-commands.js';
 import { runDemoProducer } from './demo-producer.js';
 import {
@@ -24,6 +25,8 @@ const usage = `usage: npm run pipeline -- <command>
   metrics retention [--keep-days N]
                                 drop metric partitions older than N days (default 30)
   dashboard grafana             rewrite deploy/grafana/pipeline-dashboard.json from the dashboard's queries
+  order show <orderId>          an order's state and every transition it went through
+  shipment show <tracking>      a shipment's status and carrier timeline
   stock show <sku>              a SKU's stock and recent history
   stock rebuild [--force]       rebuild Redis stock state from Kafka (stock processors stopped)
   stock reconcile               compare Redis with the event history; exit 1 on any difference
@@ -104,6 +107,7 @@ async function main(argv: string[]): Promise<number> {
           skus: Number(values.skus),
           seed: Number(values.seed),
           signal: abort.signal,
+          ...(ctx.config.ORDER_SIGNING_SECRET ? { signingSecret: ctx.config.ORDER_SIGNING_SECRET } : {}),
         });
         ctx.logger.info({ sent }, 'demo producer stopped');
       } finally {
@@ -116,6 +120,12 @@ async function main(argv: string[]): Promise<number> {
       console.log(`wrote ${GRAFANA_DASHBOARD_PATH}`);
       return 0;
     }
+    case 'order show':
+      if (!flags[0]) break;
+      return orderShow(flags[0]);
+    case 'shipment show':
+      if (!flags[0]) break;
+      return shipmentShow(flags[0]);
     case 'stock show':
       if (!flags[0]) break;
       return stockShow(flags[0]);

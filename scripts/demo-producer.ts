@@ -1,6 +1,7 @@
 import type { Message, Producer, TopicMessages } from 'kafkajs';
 import type { Logger } from '../runtime/logger.js';
 import type { AvroCodec } from '../schemas/codec.js';
+import { signOrderEvent } from '../schemas/order-signature.js';
 import type { SchemaTopic } from '../schemas/types.js';
 import { DemoTraffic, type DemoMessage } from './demo-traffic.js';
 
@@ -10,6 +11,8 @@ export interface DemoRunOptions {
   skus: number;
   seed: number;
   signal: AbortSignal;
+  /** Order events are signed with it, as upstream checkout would, when signing is configured. */
+  signingSecret?: string;
 }
 
 async function send(
@@ -17,10 +20,12 @@ async function send(
   codec: AvroCodec,
   prefix: string,
   batch: DemoMessage[],
+  signingSecret?: string,
 ): Promise<void> {
   const byTopic = new Map<string, Message[]>();
   for (const m of batch) {
-    const value = codec.encodeWithId(m.topic, await codec.writerId(m.topic as SchemaTopic), m.value as never);
+    const record = m.topic === 'orders' ? signOrderEvent(m.value, signingSecret) : m.value;
+    const value = codec.encodeWithId(m.topic, await codec.writerId(m.topic as SchemaTopic), record as never);
     const topic = prefix + m.topic;
     const list = byTopic.get(topic) ?? [];
     list.push({ key: m.key, value, timestamp: String(Date.now()) });
@@ -42,7 +47,7 @@ export async function runDemoProducer(
   let sent = 0;
   const opening = [...traffic.opening()];
   for (let i = 0; i < opening.length; i += 500)
-    await send(producer, codec, prefix, opening.slice(i, i + 500));
+    await send(producer, codec, prefix, opening.slice(i, i + 500), opts.signingSecret);
   sent += opening.length;
   logger.info({ skus: opts.skus, messages: opening.length }, 'demo opening stock and catalogue produced');
 
@@ -56,7 +61,7 @@ export async function runDemoProducer(
     const tickStart = Date.now();
     const batch: DemoMessage[] = [];
     for (let i = 0; i < perTick; i++) batch.push(traffic.next());
-    await send(producer, codec, prefix, batch);
+    await send(producer, codec, prefix, batch, opts.signingSecret);
     sent += batch.length;
     sinceReport += batch.length;
     if (Date.now() - lastReport >= 10_000) {

@@ -1,7 +1,7 @@
 /**
  * The README's first command: the local stack, topics and schemas, then every long-running
- * part of the product as child processes (stock processor, lag monitor and alert recorder,
- * dashboard, demo producer). Ctrl-C stops the
+ * part of the product as child processes (stock, order and logistics processors, lag monitor
+ * and alert recorder, dashboard, demo producer). Ctrl-C stops the
  * children gracefully; the stack keeps running until `npm run stack -- down`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -21,9 +21,20 @@ function run(cmd: string, args: string[]): void {
 run('bash', ['deploy/stack.sh', 'up']);
 run(tsx[0] as string, [...tsx.slice(1), 'scripts/cli.ts', 'setup']);
 
+// Demo defaults a reader can see happen within minutes; every one can be overridden.
+const demoEnv = {
+  ORDERS_PAYMENT_DEADLINE_MS: '60000',
+  ORDER_SIGNING_SECRET: 'demo-signing-secret-local-only',
+  ...process.env,
+};
+
 const children: ChildProcess[] = [];
 function start(name: string, args: string[]): void {
-  const child = spawn(tsx[0] as string, [...tsx.slice(1), ...args], { cwd: root, stdio: 'inherit' });
+  const child = spawn(tsx[0] as string, [...tsx.slice(1), ...args], {
+    cwd: root,
+    stdio: 'inherit',
+    env: demoEnv,
+  });
   child.on('exit', (code, signal) => {
     if (!stopping) console.error(`${name} exited (code ${code}, signal ${signal})`);
   });
@@ -41,6 +52,8 @@ process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 
 start('stock processor', ['processors/inventory/main.ts']);
+start('order processor', ['processors/orders/main.ts']);
+start('logistics processor', ['processors/logistics/main.ts']);
 start('lag monitor', ['observability/lag/main.ts']);
 start('dashboard', ['observability/dashboard/main.ts']);
 start('demo producer', ['scripts/cli.ts', 'demo', '--rate', process.env.DEMO_RATE ?? '200']);

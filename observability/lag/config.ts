@@ -6,7 +6,7 @@ export const lagEnv = {
   ...commonEnv,
   LAG_TARGETS: {
     kind: 'string',
-    default: 'inventory=stock,orders',
+    default: 'inventory=stock,orders;orders=orders,reservation-results;logistics=carrier',
     pattern: /^[A-Za-z0-9._-]+=[A-Za-z0-9._,-]+(;[A-Za-z0-9._-]+=[A-Za-z0-9._,-]+)*$/,
     doc: 'Groups to watch and their topics: group=topic,topic;group=topic (topics get TOPIC_PREFIX).',
   },
