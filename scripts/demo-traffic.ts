@@ -166,7 +166,9 @@ export class DemoTraffic {
 
   private advanceOrder(): DemoMessage | null {
     if (this.open.length === 0) return null;
-    const index = Math.floor(this.rnd() * this.open.length);
+    // customers pay and carriers scan within minutes: the oldest open orders move first, so an
+    // order's life stays short at any rate instead of growing with the backlog
+    const index = Math.floor(this.rnd() * Math.min(this.open.length, 40));
     const o = this.open[index] as OpenOrder;
     const done = () => this.open.splice(index, 1);
     if (o.stage === 'placed') {
@@ -239,7 +241,8 @@ export class DemoTraffic {
       const r = this.rnd();
       if (r < 0.02 && this.recent.length)
         msg = this.pick(this.recent); // upstream re-send
-      else if (r < 0.36) msg = this.placeOrder();
+      // about eight advances per order: payment, shipment and up to six scans
+      else if (r < 0.11) msg = this.placeOrder();
       else if (r < 0.86) msg = this.advanceOrder();
       else if (r < 0.94) msg = this.stock(this.popularSku(), 'RECEIVED', this.int(10, 100), 'purchase order');
       else if (r < 0.98)

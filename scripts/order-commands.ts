@@ -23,8 +23,7 @@ export async function orderShow(orderId: string): Promise<number> {
     }
     console.log(`${orderId}: ${order.state}`);
     if (order.paymentDeadline) console.log(`  payment due by ${iso(order.paymentDeadline)}`);
-    if (order.waitingPayment)
-      console.log(`  payment ${order.waitingPayment.split('|')[0]} waiting for the reservation`);
+    for (const w of order.waiting) console.log(`  ${w.c} ${w.id} waiting for the reservation`);
     if (order.trackingNumber) console.log(`  shipment ${order.carrier ?? ''} ${order.trackingNumber}`);
     console.log('\ntransitions:');
     for (const t of order.history) {

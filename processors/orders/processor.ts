@@ -167,16 +167,23 @@ export function orderProcessor(deps: OrderProcessorDeps): ProcessorSpec {
               headers,
             });
           }
-          if (outcome.alert) {
+          for (const refused of outcome.alerts) {
+            const [cause = '', state = ''] = refused.kind.split('_');
             const alert: Alert = {
-              alertId: `order:${input.orderId}:${outcome.alert}`,
+              alertId: `order:${input.orderId}:${refused.kind}:${refused.src}`,
               source: 'ORDERS',
-              kind: outcome.alert,
-              severity: 'WARNING',
+              kind: refused.kind,
+              severity: cause === 'PAID' || cause === 'SHIPPED' ? 'CRITICAL' : 'WARNING',
               subjectKey: input.orderId,
-              message: `order ${input.orderId} was paid but is ${outcome.alert.replace('PAID_', '').toLowerCase()}: refund the payment`,
+              message:
+                `order ${input.orderId}: ${cause} (${refused.src}) arrived before the reservation and the order is now ${state}` +
+                (cause === 'PAID'
+                  ? ': refund the payment'
+                  : cause === 'SHIPPED'
+                    ? ': stop or recall the shipment'
+                    : ''),
               value: null,
-              attributes: { orderId: input.orderId },
+              attributes: { orderId: input.orderId, refusedEventId: refused.src },
               sourceEventId: input.eventId,
               raisedAt: now,
             };

@@ -35,15 +35,16 @@ export interface OrderOutcome {
   first: OutcomeStatus;
   why: string | null;
   transitions: Transition[];
-  /** a deferred payment met a rejected or cancelled order: someone must refund it */
-  alert: string | null;
+  /** waiting events the order's new state refused, e.g. PAID_REJECTED: someone must refund */
+  alerts: { kind: string; src: string }[];
 }
 
 export interface OrderRecord {
   orderId: string;
   state: OrderState;
   paymentDeadline: number | null;
-  waitingPayment: string | null;
+  /** events that arrived before the reservation, applied once it is decided */
+  waiting: { id: string; c: string }[];
   trackingNumber: string | null;
   carrier: string | null;
   history: Transition[];
@@ -55,7 +56,7 @@ interface RawOutcome {
   st_first?: OutcomeStatus;
   why?: string | null;
   tr: Transition[] | Record<string, never>;
-  alert?: string;
+  alerts?: { kind: string; src: string }[] | Record<string, never>;
 }
 
 export interface OrderStoreOptions {
@@ -118,7 +119,7 @@ export class OrderStore {
       why: r.why ?? null,
       // cjson encodes an empty table as an object
       transitions: Array.isArray(r.tr) ? r.tr : [],
-      alert: r.alert ?? null,
+      alerts: Array.isArray(r.alerts) ? r.alerts : [],
     }));
   }
 
@@ -150,7 +151,7 @@ export class OrderStore {
       orderId,
       state: fields.st as OrderState,
       paymentDeadline: fields.dl ? Number(fields.dl) : null,
-      waitingPayment: fields.pp ?? null,
+      waiting: fields.pq ? (JSON.parse(fields.pq) as { id: string; c: string }[]) : [],
       trackingNumber: fields.trk ?? null,
       carrier: fields.car || null,
       history: history.map((h) => JSON.parse(h) as Transition),

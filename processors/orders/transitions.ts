@@ -7,7 +7,9 @@
  * EXPIRED) and the stock processor's reservation results (RESERVED, REJECTED). The two topics
  * are read independently, so a result can overtake its PLACED event and a PAID can overtake its
  * reservation: those races are absorbed (a result implies the order was placed; an early PAID
- * waits for the reservation) instead of being dead-lettered.
+ * waits for the reservation, and a SHIPPED or DELIVERED behind a waiting PAID waits with it)
+ * instead of being dead-lettered. Once the reservation is decided the waiting events replay
+ * through this same table; any it refuses (PAID for a rejected order) raises an ORDERS alert.
  */
 
 export const ORDER_STATES = [

@@ -126,7 +126,32 @@ describe('apply-order-events.lua: the order state machine in Redis', () => {
       ev('o3', 'REJECTED', 1),
     ]);
     expect(rejected?.transitions.map((t) => t.to)).toEqual(['REJECTED']);
-    expect(rejected?.alert).toBe('PAID_REJECTED');
+    expect(rejected?.alerts.map((a) => a.kind)).toEqual(['PAID_REJECTED']);
+  });
+
+  it('shipment and delivery behind a waiting payment wait too, and replay in order once reserved', async () => {
+    const outcomes = await store.apply([
+      ev('o8', 'PLACED', 1),
+      ev('o8', 'PAID', 1),
+      ev('o8', 'SHIPPED', 1),
+      ev('o8', 'DELIVERED', 1),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['ok', 'defer', 'defer', 'defer']);
+    expect((await store.get('o8'))?.waiting.map((w) => w.c)).toEqual(['PAID', 'SHIPPED', 'DELIVERED']);
+    const [reserved] = await store.apply([ev('o8', 'RESERVED', 1)]);
+    expect(reserved?.transitions.map((t) => t.to)).toEqual(['RESERVED', 'PAID', 'SHIPPED', 'DELIVERED']);
+    expect((await store.get('o8'))?.waiting).toEqual([]);
+    // without a payment first, a shipment of a placed order is refused at once
+    const [, shipped] = await store.apply([ev('o9', 'PLACED', 1), ev('o9', 'SHIPPED', 1)]);
+    expect(shipped?.status).toBe('dlq');
+    // a cancellation decides too: the waiting payment becomes a refund alert
+    const [, , cancelled] = await store.apply([
+      ev('o10', 'PLACED', 1),
+      ev('o10', 'PAID', 1),
+      ev('o10', 'CANCELLED', 1),
+    ]);
+    expect(cancelled?.transitions.map((t) => t.to)).toEqual(['CANCELLED']);
+    expect(cancelled?.alerts).toEqual([{ kind: 'PAID_CANCELLED', src: 'o10-PAID-1' }]);
   });
 
   it('reservation sets a payment deadline that leaving RESERVED clears; due deadlines are claimed under a lease', async () => {

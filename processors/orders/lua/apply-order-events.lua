@@ -9,7 +9,7 @@
 
   KEYS      referenced from ARGV[1] by index; all share one {tag} (one Redis Cluster slot):
             {tag}:o:<orderId>   hash: st (state), n (transitions so far), dl (payment deadline ms),
-                                pp (deferred PAID: "eventId|occurredAt"), trk, car (shipment)
+                                pq (events waiting for the reservation, JSON), trk, car
             {tag}:h:<orderId>   list of transitions, JSON, oldest first (the CLI's history)
             {tag}:e:<orderId>   hash: event id -> stored outcome JSON
             {tag}:deadlines     zset: orderId by payment deadline (ms)
@@ -20,7 +20,8 @@
   ARGV[4]   TTL seconds of a final order's keys
 
   Returns JSON [ { id, st = 'ok'|'noop'|'defer'|'dlq'|'dup', why, tr = [ transition ],
-  alert = kind or nil } ] in input order; a transition is { n, from, to, cause, src, at, why }.
+  alerts = [ { kind, src } ] } ] in input order; a transition is { n, from, to, cause, src, at,
+  why }; an alert names a waiting event the order's new state refused (e.g. PAID_REJECTED).
 ]]
 
 local input = cjson.decode(ARGV[1])
@@ -96,39 +97,44 @@ for i, e in ipairs(input.ev) do
         redis.call('ZREM', deadlines, e.oid)
       end
     end
+    -- a payment that overtook its reservation waits in the queue; what follows it on the
+    -- order topic (shipment, delivery) waits behind it, so nothing is refused for a race
+    local queue = cjson.decode(redis.call('HGET', okey, 'pq') or '[]')
+    if state == 'PLACED' and #queue > 0 and (e.c == 'SHIPPED' or e.c == 'DELIVERED' or e.c == 'PAID') then
+      rule = 'd'
+    end
     if rule == 'n' then
       r.st = 'noop'
       r.why = state == 'NONE' and 'UNKNOWN' or ('ALREADY_' .. state)
     elseif rule == 'd' then
-      if redis.call('HEXISTS', okey, 'pp') == 1 then
-        r.st = 'noop'
-        r.why = 'PAYMENT_ALREADY_WAITING'
-      else
-        r.st = 'defer'
-        r.why = 'WAITING_FOR_RESERVATION'
-        redis.call('HSET', okey, 'pp', e.id .. '|' .. e.at)
-      end
+      r.st = 'defer'
+      r.why = 'WAITING_FOR_RESERVATION'
+      queue[#queue + 1] = { id = e.id, c = e.c, trk = e.trk, car = e.car, why = e.why }
+      redis.call('HSET', okey, 'pq', cjson.encode(queue))
     elseif string.sub(rule, 1, 2) == 'x:' then
       r.st = 'dlq'
       r.why = string.sub(rule, 3)
     else
       r.st = 'ok'
-      for _, to in ipairs(split(string.sub(rule, 3), ',')) do
-        transition(to, e.c, e.id, e.why)
+      local function apply(to_list, cause, src, why, trk, car)
+        for _, to in ipairs(split(to_list, ',')) do transition(to, cause, src, why) end
+        if trk then redis.call('HSET', okey, 'trk', trk, 'car', car or '') end
       end
-      if e.trk then
-        redis.call('HSET', okey, 'trk', e.trk, 'car', e.car or '')
-      end
-      -- a payment that arrived before its reservation now applies, or is reported
-      local pp = redis.call('HGET', okey, 'pp')
+      apply(string.sub(rule, 3), e.c, e.id, e.why, e.trk, e.car)
+      -- the reservation (or a cancellation) decided: replay what waited, through the same table;
+      -- what the order's new state refuses (a payment for a rejected order) becomes an alert
       local now_state = redis.call('HGET', okey, 'st')
-      if pp and now_state ~= 'PLACED' then
-        redis.call('HDEL', okey, 'pp')
-        local paid = split(pp, '|')
-        if now_state == 'RESERVED' then
-          transition('PAID', 'PAID', paid[1], cjson.null)
-        else
-          r.alert = 'PAID_' .. now_state
+      if #queue > 0 and now_state ~= 'PLACED' then
+        redis.call('HDEL', okey, 'pq')
+        r.alerts = {}
+        for _, q in ipairs(queue) do
+          local qrule = T[now_state][q.c]
+          if string.sub(qrule, 1, 2) == 'm:' then
+            apply(string.sub(qrule, 3), q.c, q.id, q.why, q.trk, q.car)
+            now_state = redis.call('HGET', okey, 'st')
+          elseif string.sub(qrule, 1, 2) == 'x:' then
+            r.alerts[#r.alerts + 1] = { kind = q.c .. '_' .. now_state, src = q.id }
+          end
         end
       end
       if FINAL[redis.call('HGET', okey, 'st')] then
