@@ -213,7 +213,7 @@ export class DemoTraffic {
         // the label carries the promise; now and then a short one, so the demo shows a delay alert
         promisedDeliveryAt:
           next === 'LABEL_CREATED'
-            ? this.now() + (this.rnd() < 0.05 ? 30_000 : this.int(24, 96) * HOUR)
+            ? this.now() + (this.rnd() < 0.01 ? 30_000 : this.int(24, 96) * HOUR)
             : null,
         detail: next === 'EXCEPTION' ? 'address not found' : null,
       },

@@ -30,10 +30,14 @@ const demoEnv = {
 
 const children: ChildProcess[] = [];
 function start(name: string, args: string[]): void {
+  // Each child in its own process group: Ctrl-C reaches only this process, which sends each
+  // child one SIGTERM. Sharing the terminal's group, a child would get SIGINT and SIGTERM and
+  // take the second as "exit without waiting", skipping its graceful stop.
   const child = spawn(tsx[0] as string, [...tsx.slice(1), ...args], {
     cwd: root,
     stdio: 'inherit',
     env: demoEnv,
+    detached: true,
   });
   child.on('exit', (code, signal) => {
     if (!stopping) console.error(`${name} exited (code ${code}, signal ${signal})`);

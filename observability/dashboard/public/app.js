@@ -53,17 +53,29 @@ function fillTable(id, rows, columns, emptyText) {
   }
 }
 
-function fillAlerts(id, alerts, emptyText, render) {
+const ALERTS_LISTED = 15;
+
+function note(list, text, className = 'empty') {
+  const li = document.createElement('li');
+  li.className = className;
+  li.textContent = text;
+  list.appendChild(li);
+}
+
+/** The most pressing alerts one by one; the rest as counts per kind, so the page stays readable. */
+function fillAlerts(id, alerts, emptyText, render, kindOf) {
   const list = $(id);
   list.replaceChildren();
   if (alerts.length === 0) {
-    const li = document.createElement('li');
-    li.className = 'empty';
-    li.textContent = emptyText;
-    list.appendChild(li);
+    note(list, emptyText);
     return;
   }
-  for (const a of alerts) {
+  if (alerts.length > ALERTS_LISTED) {
+    const counts = new Map();
+    for (const a of alerts) counts.set(kindOf(a), (counts.get(kindOf(a)) ?? 0) + 1);
+    note(list, [...counts].map(([k, n]) => `${k} × ${n}`).join(' · '), 'summary');
+  }
+  for (const a of alerts.slice(0, ALERTS_LISTED)) {
     const li = document.createElement('li');
     const { severity, title, message, at } = render(a);
     li.dataset.severity = severity;
@@ -75,6 +87,7 @@ function fillAlerts(id, alerts, emptyText, render) {
     li.append(when, strong, ` ${message}`);
     list.appendChild(li);
   }
+  if (alerts.length > ALERTS_LISTED) note(list, `and ${alerts.length - ALERTS_LISTED} more`);
 }
 
 /** Rows of [t, key, value] into chart series, one per key. */
@@ -177,18 +190,30 @@ function render(data) {
     'no consumer groups sampled in the last 10 minutes',
   );
 
-  fillAlerts('active-alerts', data.activeAlerts, 'no active alerts', (a) => ({
-    severity: a.severity,
-    title: `${a.source} ${a.kind} · ${a.subject_key}`,
-    message: a.message,
-    at: a.raised_ms,
-  }));
-  fillAlerts('stock-alerts', data.stockAlerts, 'no stock alerts in the last day', (a) => ({
-    severity: a.alert_severity,
-    title: `${a.alert_kind} · ${a.sku}`,
-    message: a.alert_message,
-    at: a.at_ms,
-  }));
+  fillAlerts(
+    'active-alerts',
+    data.activeAlerts,
+    'no active alerts',
+    (a) => ({
+      severity: a.severity,
+      title: `${a.source} ${a.kind} · ${a.subject_key}`,
+      message: a.message,
+      at: a.raised_ms,
+    }),
+    (a) => `${a.source} ${a.kind}`,
+  );
+  fillAlerts(
+    'stock-alerts',
+    data.stockAlerts,
+    'no stock alerts in the last day',
+    (a) => ({
+      severity: a.alert_severity,
+      title: `${a.alert_kind} · ${a.sku}`,
+      message: a.alert_message,
+      at: a.at_ms,
+    }),
+    (a) => a.alert_kind,
+  );
 }
 
 function setStatus(state, text) {
