@@ -9,7 +9,18 @@ import type { SchemaTopic, TopicValues } from './types.js';
  * RegistryUnavailableError): that is transient and must never dead-letter good messages.
  */
 export type DecodeErrorKind =
-  'EMPTY' | 'NOT_CONFLUENT_FRAMED' | 'UNKNOWN_SCHEMA_ID' | 'INCOMPATIBLE_SCHEMA' | 'MALFORMED_PAYLOAD';
+  | 'EMPTY'
+  | 'TOO_LARGE'
+  | 'NOT_CONFLUENT_FRAMED'
+  | 'UNKNOWN_SCHEMA_ID'
+  | 'INCOMPATIBLE_SCHEMA'
+  | 'MALFORMED_PAYLOAD';
+
+/**
+ * No event of ours comes near this (a 100-line order is about 4 KiB); anything larger is refused
+ * before decoding, so a hostile producer cannot make a processor allocate huge arrays or strings.
+ */
+export const MAX_EVENT_BYTES = 64 * 1024;
 
 export class DecodeError extends Error {
   override readonly name = 'DecodeError';
@@ -47,6 +58,9 @@ function httpStatus(err: unknown): number | undefined {
 /** Reads the Confluent wire header; exported for tests and for dead-letter diagnostics. */
 export function readFrame(buf: Buffer | null): { schemaId: number; payload: Buffer } {
   if (!buf || buf.length === 0) throw new DecodeError('EMPTY', 'message has no value');
+  if (buf.length > MAX_EVENT_BYTES) {
+    throw new DecodeError('TOO_LARGE', `value is ${buf.length} bytes; the limit is ${MAX_EVENT_BYTES}`);
+  }
   if (buf.length < HEADER_LENGTH || buf[0] !== MAGIC_BYTE) {
     throw new DecodeError(
       'NOT_CONFLUENT_FRAMED',

@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { GRAFANA_DASHBOARD_PATH, grafanaDashboardJson } from '../observability/dashboard/grafana.js';
 import { createProducer } from '../runtime/kafka.js';
 import { createContext, type CliContext } from './context.js';
+import { summarizeDeadLetters, redriveDeadLetters } from '../runtime/dlq-ops.js';
+import { DEAD_LETTER_INPUTS, produceHostile } from './hostile-commands.js';
 import { orderShow, shipmentShow } from './order-commands.js';
 import { stockRebuild, stockReconcile, stockShow } from './stock-commands.js';
 import { runDemoProducer } from './demo-producer.js';
@@ -27,6 +29,10 @@ const usage = `usage: npm run pipeline -- <command>
   dashboard grafana             rewrite deploy/grafana/pipeline-dashboard.json from the dashboard's queries
   order show <orderId>          an order's state and every transition it went through
   shipment show <tracking>      a shipment's status and carrier timeline
+  dlq list                      dead letters of every input by processor and reason, with an example
+  dlq redrive --topic T --reason R [--processor P] [--limit N] [--dry-run]
+                                send dead letters with that reason back to their original topic
+  hostile [--rounds N]          produce every class of bad message (tagged hostile.class) into the inputs
   stock show <sku>              a SKU's stock and recent history
   stock rebuild [--force]       rebuild Redis stock state from Kafka (stock processors stopped)
   stock reconcile               compare Redis with the event history; exit 1 on any difference
@@ -133,6 +139,57 @@ async function main(argv: string[]): Promise<number> {
       return stockRebuild(flags.includes('--force'));
     case 'stock reconcile':
       return stockReconcile();
+    case 'dlq list': {
+      const ctx = createContext('dlq');
+      const topics = DEAD_LETTER_INPUTS.map((t) => `${ctx.config.TOPIC_PREFIX}${t}.dlq`);
+      const groups = await summarizeDeadLetters(ctx.kafka, topics);
+      if (groups.length === 0) console.log('no dead letters');
+      for (const g of groups) {
+        console.log(
+          `${String(g.count).padStart(8)}  ${g.topic.padEnd(24)} ${g.processor.padEnd(10)} ${g.reason.padEnd(24)} ${new Date(g.newestAt).toISOString()}  ${g.example.slice(0, 100)}`,
+        );
+      }
+      return 0;
+    }
+    case 'dlq redrive': {
+      const { values } = parseArgs({
+        args: flags,
+        options: {
+          topic: { type: 'string' },
+          reason: { type: 'string' },
+          processor: { type: 'string' },
+          limit: { type: 'string' },
+          'dry-run': { type: 'boolean', default: false },
+        },
+      });
+      if (!values.topic || !values.reason) break;
+      const ctx = createContext('dlq');
+      const dlqTopic = values.topic.endsWith('.dlq') ? values.topic : `${values.topic}.dlq`;
+      const report = await redriveDeadLetters(ctx.kafka, ctx.config.TOPIC_PREFIX + dlqTopic, {
+        reason: values.reason,
+        ...(values.processor ? { processor: values.processor } : {}),
+        ...(values.limit ? { limit: Number(values.limit) } : {}),
+        dryRun: values['dry-run'],
+      });
+      console.log(
+        `${report.matched} dead letters with reason ${values.reason}; ${values['dry-run'] ? 'would redrive' : 'redriven'} ` +
+          `${values['dry-run'] ? report.matched - report.sameOriginal : report.redriven} (${report.sameOriginal} were copies of the same original)`,
+      );
+      return 0;
+    }
+    case 'hostile': {
+      const { values } = parseArgs({ args: flags, options: { rounds: { type: 'string', default: '1' } } });
+      const ctx = createContext('hostile');
+      const producer = createProducer(ctx.kafka);
+      await producer.connect();
+      try {
+        const sent = await produceHostile(ctx, producer, Number(values.rounds));
+        console.log(`produced ${sent} bad messages; see them with: npm run pipeline -- dlq list`);
+      } finally {
+        await producer.disconnect();
+      }
+      return 0;
+    }
     default:
       break;
   }

@@ -99,6 +99,10 @@ export function logisticsProcessor(deps: LogisticsProcessorDeps): ProcessorSpec 
         const deadLetters: DeadLetter[] = [];
         const items: number[] = [];
         for (const m of chunk.messages) {
+          if (m.key === null) {
+            deadLetters.push({ message: m, reason: 'MISSING_KEY', detail: 'message has no key' });
+            continue;
+          }
           try {
             const e = await codec.decode('carrier', m.value);
             const bad = validateCarrierEvent(e, now, limits);

@@ -113,6 +113,10 @@ export function orderProcessor(deps: OrderProcessorDeps): ProcessorSpec {
         const items: { message: InputMessage; at: number }[] = [];
         let skipped = 0;
         for (const m of chunk.messages) {
+          if (m.key === null) {
+            deadLetters.push({ message: m, reason: 'MISSING_KEY', detail: 'message has no key' });
+            continue;
+          }
           let parsed: Parsed;
           try {
             parsed = await parse(m, now);
