@@ -16,7 +16,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-RUN=${STACK_RUN_DIR:-$ROOT/.run}
+# absolute: services chdir into their own directories
+RUN=$(realpath -m "${STACK_RUN_DIR:-$ROOT/.run}")
 DEPS=${STACK_DEPS_DIR:-$ROOT/.deps}
 KAFKA_PORT=${KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
@@ -26,6 +27,7 @@ CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-18123}
 CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-19000}
 CLICKHOUSE_WRITER_PASSWORD=${CLICKHOUSE_WRITER_PASSWORD:-writer-local-only}
 CLICKHOUSE_READER_PASSWORD=${CLICKHOUSE_READER_PASSWORD:-reader-local-only}
+REDIS_PIPELINE_PASSWORD=${REDIS_PIPELINE_PASSWORD:-pipeline-local-only}
 KAFKA_HEAP=${KAFKA_HEAP:--Xms256m -Xmx1g}
 REGISTRY_HEAP=${REGISTRY_HEAP:--Xms128m -Xmx512m}
 
@@ -231,7 +233,11 @@ redis_ready() { [[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
 start_redis() {
   local dir=$RUN/redis
   mkdir -p "$dir"
-  sed -e "s#@RUN@#$RUN#g" -e "s#@PORT@#$REDIS_PORT#g" "$ROOT/deploy/redis/redis.conf.in" >"$dir/redis.conf"
+  local psha
+  psha=$(printf '%s' "$REDIS_PIPELINE_PASSWORD" | sha256sum | cut -d' ' -f1)
+  sed -e "s#@RUN@#$RUN#g" -e "s#@PORT@#$REDIS_PORT#g" -e "s#@PIPELINE_SHA256@#$psha#g" \
+    "$ROOT/deploy/redis/redis.conf.in" >"$dir/redis.conf"
+  chmod 600 "$dir/redis.conf"
   spawn redis "$dir/stdout.log" redis-server "$dir/redis.conf"
   wait_until redis 30 redis_ready
 }
@@ -325,7 +331,7 @@ cmd_env() {
   cat <<EOF
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 SCHEMA_REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7
-REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+REDIS_URL=redis://pipeline:$REDIS_PIPELINE_PASSWORD@127.0.0.1:$REDIS_PORT
 CLICKHOUSE_URL=http://127.0.0.1:$CLICKHOUSE_HTTP_PORT
 EOF
 }

@@ -18,8 +18,8 @@ export const commonEnv = {
   REDIS_URL: {
     kind: 'url',
     protocols: ['redis', 'rediss'],
-    default: 'redis://127.0.0.1:16379',
-    doc: 'Redis holding the authoritative stock state (credentials allowed in the URL, never logged).',
+    default: 'redis://pipeline:pipeline-local-only@127.0.0.1:16379',
+    doc: "Redis holding the state, as an ACL user (default: the local stack's `pipeline` user); never logged.",
   },
   CLICKHOUSE_URL: {
     kind: 'url',

@@ -6,7 +6,9 @@ describe('configuration from the environment', () => {
   it('uses the documented defaults for the local stack', () => {
     const c = loadCommonConfig({});
     expect(c.KAFKA_BROKERS).toEqual(['127.0.0.1:19092']);
-    expect(c.REDIS_URL).toBe('redis://127.0.0.1:16379');
+    expect(c.REDIS_URL).toBe('redis://pipeline:pipeline-local-only@127.0.0.1:16379');
+    // the password never reaches a log line
+    expect(JSON.stringify(printableCommonConfig(c))).not.toContain('pipeline-local-only');
     expect(c.TOPIC_PREFIX).toBe('');
   });
 
