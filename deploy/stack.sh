@@ -21,6 +21,9 @@ RUN=$(realpath -m "${STACK_RUN_DIR:-$ROOT/.run}")
 DEPS=${STACK_DEPS_DIR:-$ROOT/.deps}
 KAFKA_PORT=${KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
+KAFKA_SASL_PORT=${KAFKA_SASL_PORT:-$((KAFKA_PORT + 2))}
+KAFKA_SASL_USERNAME=${KAFKA_SASL_USERNAME:-pipeline}
+KAFKA_SASL_PASSWORD=${KAFKA_SASL_PASSWORD:-kafka-local-only}
 REGISTRY_PORT=${REGISTRY_PORT:-18081}
 REDIS_PORT=${REDIS_PORT:-16379}
 CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-18123}
@@ -174,11 +177,14 @@ start_kafka() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+# clients that must authenticate use SCRAM on their own listener; the user is created after start
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=$dir/data
 num.partitions=3
 default.replication.factor=1
@@ -205,6 +211,17 @@ EOF
     -Dlog4j.configuration="file:$ROOT/deploy/kafka/log4j.properties" \
     -Dkafka.logs.dir="$dir/logs" -cp "$DEPS/kafka/libs/*" kafka.Kafka "$dir/server.properties"
   wait_until kafka 120 kafka_ready
+  add_scram_user
+}
+
+# Idempotent: (re)sets the SCRAM credentials of the client user through the broker (KRaft keeps
+# them in the metadata log), so a changed KAFKA_SASL_PASSWORD takes effect on the next start.
+add_scram_user() {
+  local dir=$RUN/kafka
+  kafka_java kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter \
+    --add-config "SCRAM-SHA-512=[iterations=4096,password=$KAFKA_SASL_PASSWORD]" \
+    --entity-type users --entity-name "$KAFKA_SASL_USERNAME" >"$dir/scram.log" 2>&1 ||
+    { cat "$dir/scram.log" >&2; die "could not create the Kafka SCRAM user"; }
 }
 
 registry_ready() {
@@ -266,6 +283,7 @@ start_one() {
   fi
   refuse_foreign_port "$name" "$(port_of "$name")"
   [[ $name == kafka ]] && refuse_foreign_port kafka-controller "$KAFKA_CONTROLLER_PORT"
+  [[ $name == kafka ]] && refuse_foreign_port kafka-sasl "$KAFKA_SASL_PORT"
   local t0=$SECONDS
   "start_$name"
   log "$name up on port $(port_of "$name") in $((SECONDS - t0))s"
@@ -330,6 +348,7 @@ cmd_status() {
 cmd_env() {
   cat <<EOF
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+# or, authenticated: KAFKA_BROKERS=127.0.0.1:$KAFKA_SASL_PORT KAFKA_SASL_MECHANISM=scram-sha-512 KAFKA_SASL_USERNAME=$KAFKA_SASL_USERNAME KAFKA_SASL_PASSWORD=...
 SCHEMA_REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7
 REDIS_URL=redis://pipeline:$REDIS_PIPELINE_PASSWORD@127.0.0.1:$REDIS_PORT
 CLICKHOUSE_URL=http://127.0.0.1:$CLICKHOUSE_HTTP_PORT

@@ -8,6 +8,19 @@ export const commonEnv = {
     doc: 'Kafka bootstrap servers, comma-separated.',
   },
   KAFKA_CLIENT_ID: { kind: 'string', default: 'ecom-pipeline', doc: 'Client id sent to Kafka.' },
+  KAFKA_SASL_MECHANISM: {
+    kind: 'enum',
+    values: ['none', 'plain', 'scram-sha-256', 'scram-sha-512'],
+    default: 'none',
+    doc: 'SASL mechanism for Kafka; with one set, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required.',
+  },
+  KAFKA_SASL_USERNAME: { kind: 'string', doc: 'Kafka SASL user.' },
+  KAFKA_SASL_PASSWORD: { kind: 'string', secret: true, doc: 'Kafka SASL password.' },
+  KAFKA_SSL: { kind: 'bool', default: false, doc: 'Connect to Kafka over TLS.' },
+  KAFKA_SSL_CA_FILE: {
+    kind: 'string',
+    doc: "PEM file of the CA that signed the brokers' certificates (TLS).",
+  },
   SCHEMA_REGISTRY_URL: {
     kind: 'url',
     protocols: ['http', 'https'],
@@ -79,10 +92,27 @@ export function printableCommonConfig(config: CommonConfig): Record<string, unkn
   return redact(commonEnv, config);
 }
 
+/** Rules across variables, which the per-variable schema cannot express. */
+export function checkCommonConfig(config: Partial<CommonConfig>): void {
+  const problems: string[] = [];
+  if (config.KAFKA_SASL_MECHANISM && config.KAFKA_SASL_MECHANISM !== 'none') {
+    if (!config.KAFKA_SASL_USERNAME || !config.KAFKA_SASL_PASSWORD) {
+      problems.push(
+        `KAFKA_SASL_MECHANISM=${config.KAFKA_SASL_MECHANISM} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`,
+      );
+    }
+  }
+  if (config.KAFKA_SSL_CA_FILE && !config.KAFKA_SSL)
+    problems.push('KAFKA_SSL_CA_FILE is set but KAFKA_SSL is not true');
+  if (problems.length) throw new ConfigError(problems);
+}
+
 /** For entry points: a configuration problem ends the process with every problem listed. */
 export function configOrExit<T>(load: () => T): T {
   try {
-    return load();
+    const config = load();
+    checkCommonConfig(config as Partial<CommonConfig>);
+    return config;
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);

@@ -5,6 +5,9 @@ import kafkajs, {
   type Producer,
   type ProducerConfig,
 } from 'kafkajs';
+import { readFileSync } from 'node:fs';
+import type { KafkaConfig, SASLOptions } from 'kafkajs';
+import { checkCommonConfig, type CommonConfig } from './config.js';
 import type { Logger } from './logger.js';
 
 // kafkajs is CommonJS: its classes and enums are only reachable through the default export
@@ -27,16 +30,45 @@ function pinoLogCreator(logger: Logger): logCreator {
     };
 }
 
+export interface KafkaSecurity {
+  sasl?: SASLOptions;
+  ssl?: KafkaConfig['ssl'];
+}
+
+/**
+ * SASL and TLS settings from the configuration. A mechanism without both credentials is a
+ * configuration error at start (checkCommonConfig), not an authentication failure later.
+ */
+export function kafkaSecurity(
+  config: Pick<
+    CommonConfig,
+    'KAFKA_SASL_MECHANISM' | 'KAFKA_SASL_USERNAME' | 'KAFKA_SASL_PASSWORD' | 'KAFKA_SSL' | 'KAFKA_SSL_CA_FILE'
+  >,
+): KafkaSecurity {
+  checkCommonConfig(config);
+  const security: KafkaSecurity = {};
+  if (config.KAFKA_SASL_MECHANISM !== 'none') {
+    const { KAFKA_SASL_USERNAME: username, KAFKA_SASL_PASSWORD: password } = config;
+    security.sasl = { mechanism: config.KAFKA_SASL_MECHANISM, username, password } as SASLOptions;
+  }
+  if (config.KAFKA_SSL) {
+    security.ssl = config.KAFKA_SSL_CA_FILE ? { ca: [readFileSync(config.KAFKA_SSL_CA_FILE, 'utf8')] } : true;
+  }
+  return security;
+}
+
 export interface KafkaClientOptions {
   brokers: string[];
   clientId: string;
   logger: Logger;
+  security?: KafkaSecurity;
 }
 
-export function createKafka({ brokers, clientId, logger }: KafkaClientOptions): KafkaClient {
+export function createKafka({ brokers, clientId, logger, security = {} }: KafkaClientOptions): KafkaClient {
   return new Kafka({
     clientId,
     brokers,
+    ...security,
     // kafkajs' INFO level logs every group join; WARN keeps the log to notable events
     logLevel: logLevel.WARN,
     logCreator: pinoLogCreator(logger.child({ lib: 'kafkajs' })),

@@ -5,7 +5,7 @@ import {
   printableCommonConfig,
   type CommonConfig,
 } from '../runtime/config.js';
-import { createKafka } from '../runtime/kafka.js';
+import { createKafka, kafkaSecurity } from '../runtime/kafka.js';
 import { createLogger, type Logger } from '../runtime/logger.js';
 import { AvroCodec } from '../schemas/codec.js';
 
@@ -21,7 +21,12 @@ export function createContext(component: string): CliContext {
   const config = configOrExit(loadCommonConfig);
   const logger = createLogger(component, config.LOG_LEVEL);
   logger.debug({ config: printableCommonConfig(config) }, 'configuration');
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: config.KAFKA_CLIENT_ID,
+    logger,
+    security: kafkaSecurity(config),
+  });
   const codec = AvroCodec.connect(config.SCHEMA_REGISTRY_URL, config.TOPIC_PREFIX);
   return { config, logger, kafka, codec };
 }

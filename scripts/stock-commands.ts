@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { configOrExit } from '../runtime/config.js';
-import { createKafka } from '../runtime/kafka.js';
+import { createKafka, kafkaSecurity } from '../runtime/kafka.js';
 import { createLogger } from '../runtime/logger.js';
 import { AvroCodec } from '../schemas/codec.js';
 import { loadInventoryConfig } from '../processors/inventory/config.js';
@@ -13,7 +13,12 @@ async function withOps<T>(fn: (ctx: OpsContext) => Promise<T>): Promise<T> {
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });
   try {
     return await fn({
-      kafka: createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'stock-ops', logger }),
+      kafka: createKafka({
+        brokers: config.KAFKA_BROKERS,
+        clientId: 'stock-ops',
+        logger,
+        security: kafkaSecurity(config),
+      }),
       codec: AvroCodec.connect(config.SCHEMA_REGISTRY_URL, config.TOPIC_PREFIX),
       store: new StockStore(redis, { keyTag: config.INVENTORY_KEY_TAG }),
       prefix: config.TOPIC_PREFIX,

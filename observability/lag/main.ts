@@ -1,5 +1,5 @@
 import { configOrExit, printableCommonConfig } from '../../runtime/config.js';
-import { createKafka, createProducer } from '../../runtime/kafka.js';
+import { createKafka, createProducer, kafkaSecurity } from '../../runtime/kafka.js';
 import { createLogger } from '../../runtime/logger.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { AvroCodec } from '../../schemas/codec.js';
@@ -19,6 +19,7 @@ const kafka = createKafka({
   brokers: config.KAFKA_BROKERS,
   clientId: `${config.KAFKA_CLIENT_ID}-lag`,
   logger,
+  security: kafkaSecurity(config),
 });
 const admin = kafka.admin();
 const producer = createProducer(kafka);

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Kafka, Producer } from 'kafkajs';
-import { createKafka, createProducer } from '../../runtime/kafka.js';
+import { createKafka, createProducer, kafkaSecurity } from '../../runtime/kafka.js';
 import type { Logger } from '../../runtime/logger.js';
 import { LogSummarySink, type MetricsSink } from '../../runtime/metrics.js';
 import { ProcessorRunner } from '../../runtime/processor-runner.js';
@@ -26,7 +26,12 @@ export class InventoryService {
     private readonly logger: Logger,
     private readonly metrics: MetricsSink = new LogSummarySink(logger),
   ) {
-    this.kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
+    this.kafka = createKafka({
+      brokers: config.KAFKA_BROKERS,
+      clientId: config.KAFKA_CLIENT_ID,
+      logger,
+      security: kafkaSecurity(config),
+    });
     this.producer = createProducer(this.kafka);
     this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: false });
     this.redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Kafka, Producer } from 'kafkajs';
-import { createKafka, createProducer } from '../../runtime/kafka.js';
+import { createKafka, createProducer, kafkaSecurity } from '../../runtime/kafka.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { MetricsSink } from '../../runtime/metrics.js';
 import { ProcessorRunner } from '../../runtime/processor-runner.js';
@@ -30,6 +30,7 @@ export class LogisticsService {
       brokers: config.KAFKA_BROKERS,
       clientId: `${config.KAFKA_CLIENT_ID}-logistics`,
       logger,
+      security: kafkaSecurity(config),
     });
     this.producer = createProducer(this.kafka);
     this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 export interface TestStack {
   runDir: string;
   brokers: string[];
+  /** the SASL_PLAINTEXT (SCRAM) listener, user pipeline / kafka-local-only */
+  saslBrokers: string[];
   registryUrl: string;
   redisUrl: string;
   clickhouseUrl: string;
@@ -20,6 +22,7 @@ export function stackEnvFor(runDir: string, basePort: number): Record<string, st
     STACK_RUN_DIR: runDir,
     KAFKA_PORT: String(basePort + 92),
     KAFKA_CONTROLLER_PORT: String(basePort + 93),
+    KAFKA_SASL_PORT: String(basePort + 94),
     REGISTRY_PORT: String(basePort + 81),
     REDIS_PORT: String(basePort + 79),
     CLICKHOUSE_HTTP_PORT: String(basePort + 23),
@@ -32,6 +35,7 @@ export function describeStack(runDir: string, basePort: number): TestStack {
   return {
     runDir,
     brokers: [`127.0.0.1:${env.KAFKA_PORT}`],
+    saslBrokers: [`127.0.0.1:${env.KAFKA_SASL_PORT}`],
     registryUrl: `http://127.0.0.1:${env.REGISTRY_PORT}/apis/ccompat/v7`,
     redisUrl: `redis://127.0.0.1:${env.REDIS_PORT}`,
     clickhouseUrl: `http://127.0.0.1:${env.CLICKHOUSE_HTTP_PORT}`,

@@ -13,6 +13,7 @@ const services = ['kafka', 'registry', 'redis', 'clickhouse'] as const;
 const ports = [
   env.KAFKA_PORT,
   env.KAFKA_CONTROLLER_PORT,
+  env.KAFKA_SASL_PORT,
   env.REGISTRY_PORT,
   env.REDIS_PORT,
   env.CLICKHOUSE_HTTP_PORT,
@@ -59,6 +60,7 @@ describe('deploy/stack.sh', () => {
     // each port is held by one process, and it is the one the pid file names
     expect(listeners(Number(env.KAFKA_PORT))).toEqual([pids.kafka]);
     expect(listeners(Number(env.KAFKA_CONTROLLER_PORT))).toEqual([pids.kafka]);
+    expect(listeners(Number(env.KAFKA_SASL_PORT))).toEqual([pids.kafka]);
     expect(listeners(Number(env.REGISTRY_PORT))).toEqual([pids.registry]);
     expect(listeners(Number(env.REDIS_PORT))).toEqual([pids.redis]);
     expect(listeners(Number(env.CLICKHOUSE_HTTP_PORT))).toEqual([pids.clickhouse]);
