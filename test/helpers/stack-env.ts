@@ -1,4 +1,7 @@
 import { fileURLToPath } from 'node:url';
+import { stackEnvFor } from '../../scripts/stack-env.js';
+
+export { stackEnvFor };
 
 /**
  * The stack the integration tests run against: its own ports and run directory, so a demo
@@ -16,19 +19,6 @@ export interface TestStack {
 }
 
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
-
-export function stackEnvFor(runDir: string, basePort: number): Record<string, string> {
-  return {
-    STACK_RUN_DIR: runDir,
-    KAFKA_PORT: String(basePort + 92),
-    KAFKA_CONTROLLER_PORT: String(basePort + 93),
-    KAFKA_SASL_PORT: String(basePort + 94),
-    REGISTRY_PORT: String(basePort + 81),
-    REDIS_PORT: String(basePort + 79),
-    CLICKHOUSE_HTTP_PORT: String(basePort + 23),
-    CLICKHOUSE_TCP_PORT: String(basePort + 90),
-  };
-}
 
 export function describeStack(runDir: string, basePort: number): TestStack {
   const env = stackEnvFor(runDir, basePort);

@@ -1,0 +1,17 @@
+/**
+ * The variables that put a private copy of the local stack on its own ports and run directory
+ * (tests, the fault run): base+92 Kafka, +93 its controller, +94 its SASL listener, +81 the
+ * registry, +79 Redis, +23/+90 ClickHouse HTTP/native.
+ */
+export function stackEnvFor(runDir: string, basePort: number): Record<string, string> {
+  return {
+    STACK_RUN_DIR: runDir,
+    KAFKA_PORT: String(basePort + 92),
+    KAFKA_CONTROLLER_PORT: String(basePort + 93),
+    KAFKA_SASL_PORT: String(basePort + 94),
+    REGISTRY_PORT: String(basePort + 81),
+    REDIS_PORT: String(basePort + 79),
+    CLICKHOUSE_HTTP_PORT: String(basePort + 23),
+    CLICKHOUSE_TCP_PORT: String(basePort + 90),
+  };
+}
