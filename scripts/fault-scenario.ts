@@ -265,7 +265,9 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
     p.stopping = true;
     p.child?.kill('SIGTERM');
   }
-  await Promise.all(procs.map((p) => (p.child ? new Promise((r) => p.child?.once('exit', r)) : null)));
+  await Promise.all(
+    procs.map((p) => (p.child ? new Promise((r) => p.child?.once('exit', r)) : Promise.resolve())),
+  );
 
   o.log('checking the state against the model');
   const redis = new Redis(redisUrl);
