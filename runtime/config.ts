@@ -68,6 +68,13 @@ export const commonEnv = {
     pattern: /^.{16,}$/,
     doc: 'When set, order events must carry an HMAC-SHA256 signature made with it (16+ characters); others are dead-lettered.',
   },
+  HEALTH_PORT: {
+    kind: 'int',
+    default: 0,
+    min: 0,
+    max: 65_535,
+    doc: 'Serve /healthz and /readyz on this port (0: off).',
+  },
   TOPIC_PREFIX: {
     kind: 'string',
     default: '',

@@ -94,6 +94,8 @@ export class ProcessorRunner {
   private stopping = false;
   private queue: Pending[] = [];
   private inFlight = 0;
+  private joined = false;
+  private crashed: string | null = null;
 
   constructor(
     private readonly kafka: Kafka,
@@ -115,6 +117,14 @@ export class ProcessorRunner {
       heartbeatInterval: Math.min(3_000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
     });
     this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.joined = true;
+    });
+    // kafkajs restarts the consumer after retriable failures; one it gives up on leaves the
+    // process alive but idle, which only a liveness probe can see
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) this.crashed = e.payload.error.message;
+    });
     await consumer.connect();
     for (const topic of this.spec.topics) await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
@@ -279,6 +289,13 @@ export class ProcessorRunner {
         await onRetry().catch(() => undefined);
       }
     }
+  }
+
+  /** For probes: live unless the consumer gave up; ready once it has joined its group. */
+  health(): { live: boolean; ready: boolean; detail: string } {
+    if (this.crashed) return { live: false, ready: false, detail: `consumer crashed: ${this.crashed}` };
+    if (this.stopping) return { live: true, ready: false, detail: 'stopping' };
+    return { live: true, ready: this.joined, detail: this.joined ? 'consuming' : 'joining its group' };
   }
 
   /** Stops fetching, lets the in-flight chunk finish, commits what was resolved, leaves the group. */

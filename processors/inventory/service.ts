@@ -1,8 +1,10 @@
+import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
 import type { Kafka, Producer } from 'kafkajs';
 import { createKafka, createProducer, kafkaSecurity } from '../../runtime/kafka.js';
 import type { Logger } from '../../runtime/logger.js';
 import { LogSummarySink, type MetricsSink } from '../../runtime/metrics.js';
+import { startHealthServer } from '../../runtime/health.js';
 import { ProcessorRunner } from '../../runtime/processor-runner.js';
 import { AvroCodec } from '../../schemas/codec.js';
 import { topicName } from '../../topics/definitions.js';
@@ -18,6 +20,7 @@ export class InventoryService {
   private producer: Producer;
   private redis: Redis;
   private runner: ProcessorRunner | null = null;
+  private health: Server | null = null;
   private catalogue: CatalogueTable | null = null;
   readonly store: StockStore;
 
@@ -99,10 +102,15 @@ export class InventoryService {
       metrics: this.metrics,
     });
     await this.runner.start();
+    if (c.HEALTH_PORT) {
+      const runner = this.runner;
+      this.health = startHealthServer(c.HEALTH_PORT, () => runner.health(), this.logger);
+    }
   }
 
   /** Graceful: stop fetching, finish the in-flight chunk, commit, flush metrics, close. */
   async stop(): Promise<void> {
+    this.health?.close();
     await this.runner?.stop();
     await this.catalogue?.stop();
     await this.metrics.close();

@@ -1,8 +1,10 @@
+import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
 import type { Kafka, Producer } from 'kafkajs';
 import { createKafka, createProducer, kafkaSecurity } from '../../runtime/kafka.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { MetricsSink } from '../../runtime/metrics.js';
+import { startHealthServer } from '../../runtime/health.js';
 import { ProcessorRunner } from '../../runtime/processor-runner.js';
 import { AvroCodec } from '../../schemas/codec.js';
 import { topicName } from '../../topics/definitions.js';
@@ -18,6 +20,7 @@ export class LogisticsService {
   private readonly producer: Producer;
   private readonly redis: Redis;
   private runner: ProcessorRunner | null = null;
+  private health: Server | null = null;
   private watch: DelayWatch | null = null;
   readonly store: ShipmentStore;
 
@@ -69,6 +72,10 @@ export class LogisticsService {
       metrics: this.metrics,
     });
     await this.runner.start();
+    if (c.HEALTH_PORT) {
+      const runner = this.runner;
+      this.health = startHealthServer(c.HEALTH_PORT, () => runner.health(), this.logger);
+    }
     this.watch = new DelayWatch(this.store, this.producer, codec, {
       alertsTopic: topicName(prefix, 'alerts'),
       intervalMs: c.LOGISTICS_CHECK_INTERVAL_MS,
@@ -80,6 +87,7 @@ export class LogisticsService {
   }
 
   async stop(): Promise<void> {
+    this.health?.close();
     await this.watch?.stop();
     await this.runner?.stop();
     await this.metrics.close();

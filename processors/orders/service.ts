@@ -1,8 +1,10 @@
+import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
 import type { Kafka, Producer } from 'kafkajs';
 import { createKafka, createProducer, kafkaSecurity } from '../../runtime/kafka.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { MetricsSink } from '../../runtime/metrics.js';
+import { startHealthServer } from '../../runtime/health.js';
 import { ProcessorRunner } from '../../runtime/processor-runner.js';
 import { AvroCodec } from '../../schemas/codec.js';
 import { topicName } from '../../topics/definitions.js';
@@ -18,6 +20,7 @@ export class OrdersService {
   private readonly producer: Producer;
   private readonly redis: Redis;
   private runner: ProcessorRunner | null = null;
+  private health: Server | null = null;
   private sweeper: ExpirySweeper | null = null;
   readonly store: OrderStore;
 
@@ -71,6 +74,10 @@ export class OrdersService {
       metrics: this.metrics,
     });
     await this.runner.start();
+    if (c.HEALTH_PORT) {
+      const runner = this.runner;
+      this.health = startHealthServer(c.HEALTH_PORT, () => runner.health(), this.logger);
+    }
     this.sweeper = new ExpirySweeper(this.store, this.producer, codec, {
       ordersTopic: topicName(prefix, 'orders'),
       intervalMs: c.ORDERS_EXPIRY_SWEEP_MS,
@@ -84,6 +91,7 @@ export class OrdersService {
 
   /** Graceful: stop sweeping and fetching, finish in-flight chunks, commit, flush, close. */
   async stop(): Promise<void> {
+    this.health?.close();
     await this.sweeper?.stop();
     await this.runner?.stop();
     await this.metrics.close();

@@ -4,7 +4,7 @@ import { StockStore } from '../../processors/inventory/store.js';
 import { OrderStore } from '../../processors/orders/store.js';
 import { testKafka, testStack } from '../helpers/pipeline.js';
 import { inventoryRun, type InventoryRun } from '../helpers/inventory-run.js';
-import { killAll } from '../helpers/processes.js';
+import { killAll, waitFor } from '../helpers/processes.js';
 import { order, product, stock } from '../helpers/produce.js';
 import { deleteTag, uniqueTag } from '../helpers/redis.js';
 
@@ -71,11 +71,19 @@ describe('Redis ACL user of the processors (real Redis)', () => {
     expect(errors.join(' ')).toMatch(/WRONGPASS/);
   });
 
-  it('a stock processor connected as that user does its whole job', async () => {
+  it('a stock processor connected as that user does its whole job, and says so on its health endpoints', async () => {
     const sku = `${run.prefix}ACL-1`;
     await run.producer.send('catalogue', [{ key: sku, value: product(sku) }]);
     await run.producer.send('stock', [{ key: sku, value: stock(`${run.prefix}s`, sku, 'RECEIVED', 5) }]);
-    run.start({ REDIS_URL: pipelineUrl() });
+    const healthPort = 29_095;
+    run.start({ REDIS_URL: pipelineUrl(), HEALTH_PORT: String(healthPort) });
+    // the probes an orchestrator would use: ready once the consumer has joined its group
+    await waitFor(
+      'readiness',
+      async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status === 200,
+      60_000,
+    );
+    expect((await fetch(`http://127.0.0.1:${healthPort}/healthz`)).status).toBe(200);
     await run.caughtUp();
     await run.producer.send('orders', [
       {
