@@ -7,6 +7,7 @@
 #   deploy/stack.sh status    one line per service; exit 0 only when all answer
 #   deploy/stack.sh install   only fetch/install (apt packages, Maven jars)
 #   deploy/stack.sh install-browser   Debian chromium for the dashboard browser test
+#   deploy/stack.sh cluster-up|cluster-down   a Redis Cluster on REDIS_CLUSTER_PORTS (scale-out tests)
 #   deploy/stack.sh clean     down, then delete the run directory (data and logs)
 #   deploy/stack.sh env       print the connection variables for the processors
 #   deploy/stack.sh restart-one SERVICE   stop and start one service (fault tests use this)
@@ -31,6 +32,8 @@ CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-19000}
 CLICKHOUSE_WRITER_PASSWORD=${CLICKHOUSE_WRITER_PASSWORD:-writer-local-only}
 CLICKHOUSE_READER_PASSWORD=${CLICKHOUSE_READER_PASSWORD:-reader-local-only}
 REDIS_PIPELINE_PASSWORD=${REDIS_PIPELINE_PASSWORD:-pipeline-local-only}
+# Redis Cluster for scale-out tests: not part of `up`, started by `cluster-up`
+REDIS_CLUSTER_PORTS=${REDIS_CLUSTER_PORTS:-16400 16401 16402}
 KAFKA_HEAP=${KAFKA_HEAP:--Xms256m -Xmx1g}
 REGISTRY_HEAP=${REGISTRY_HEAP:--Xms128m -Xmx512m}
 
@@ -320,6 +323,7 @@ stop_one() {
 
 cmd_down() {
   local i
+  cmd_cluster_down
   # reverse order: clients of Kafka (the registry's readers) go before the broker
   for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do stop_one "${SERVICES[i]}"; done
   local p
@@ -345,6 +349,59 @@ cmd_status() {
   return $ok
 }
 
+# ------------------------------------------------------------------------------- redis cluster
+
+cluster_node_pid() { # prints the pid of a running cluster node, fails if none
+  local f=$RUN/redis-cluster/$1/pid
+  [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"
+}
+
+cmd_cluster_up() {
+  local port dir psha nodes=()
+  psha=$(printf '%s' "$REDIS_PIPELINE_PASSWORD" | sha256sum | cut -d' ' -f1)
+  for port in $REDIS_CLUSTER_PORTS; do
+    nodes+=("127.0.0.1:$port")
+    cluster_node_pid "$port" >/dev/null && continue
+    refuse_foreign_port "redis-cluster" "$port"
+    dir=$RUN/redis-cluster/$port
+    mkdir -p "$dir"
+    sed -e "s#@RUN@/redis#$dir#g" -e "s#@PORT@#$port#g" -e "s#@PIPELINE_SHA256@#$psha#g" \
+      "$ROOT/deploy/redis/redis.conf.in" >"$dir/redis.conf"
+    printf 'cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-node-timeout 5000\n' >>"$dir/redis.conf"
+    chmod 600 "$dir/redis.conf"
+    spawn "redis-cluster/$port" "$dir/stdout.log" redis-server "$dir/redis.conf"
+    local deadline=$((SECONDS + 20))
+    until [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; do
+      ((SECONDS < deadline)) || die "cluster node $port did not start; logs in $dir"
+      sleep 0.2
+    done
+  done
+  local first=${nodes[0]#*:}
+  if ! redis-cli -p "$first" cluster info | grep -q 'cluster_state:ok'; then
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$RUN/redis-cluster/create.log" 2>&1 ||
+      { cat "$RUN/redis-cluster/create.log" >&2; die "redis-cli --cluster create failed"; }
+    local deadline=$((SECONDS + 30))
+    until redis-cli -p "$first" cluster info | grep -q 'cluster_state:ok'; do
+      ((SECONDS < deadline)) || die "the cluster did not reach state ok"
+      sleep 0.2
+    done
+  fi
+  log "redis cluster up on ${nodes[*]}"
+}
+
+cmd_cluster_down() {
+  local port pid
+  for port in $REDIS_CLUSTER_PORTS; do
+    if pid=$(cluster_node_pid "$port"); then
+      kill -TERM "$pid" 2>/dev/null || true
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+      log "redis cluster node $port stopped"
+    fi
+  done
+  # a cluster's identity lives in nodes.conf: a new cluster-up starts from scratch
+  rm -rf "$RUN/redis-cluster"
+}
+
 cmd_env() {
   cat <<EOF
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
@@ -363,6 +420,8 @@ case ${1:-} in
   install-browser) cmd_install_browser ;;
   clean) cmd_down && rm -rf "$RUN" && log "removed $RUN" ;;
   env) cmd_env ;;
+  cluster-up) cmd_cluster_up ;;
+  cluster-down) cmd_cluster_down ;;
   restart-one)
     [[ -n ${2:-} ]] || die "usage: $0 restart-one SERVICE"
     stop_one "$2" && start_one "$2"

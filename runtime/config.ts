@@ -34,6 +34,11 @@ export const commonEnv = {
     default: 'redis://pipeline:pipeline-local-only@127.0.0.1:16379',
     doc: "Redis holding the state, as an ACL user (default: the local stack's `pipeline` user); never logged.",
   },
+  REDIS_CLUSTER_NODES: {
+    kind: 'list',
+    default: [],
+    doc: 'host:port of Redis Cluster nodes; when set, used instead of the host in REDIS_URL (its user and password still apply).',
+  },
   CLICKHOUSE_URL: {
     kind: 'url',
     protocols: ['http', 'https'],

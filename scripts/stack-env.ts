@@ -1,7 +1,7 @@
 /**
  * The variables that put a private copy of the local stack on its own ports and run directory
  * (tests, the fault run): base+92 Kafka, +93 its controller, +94 its SASL listener, +81 the
- * registry, +79 Redis, +23/+90 ClickHouse HTTP/native.
+ * registry, +79 Redis, +23/+90 ClickHouse HTTP/native, +170..172 a Redis Cluster (cluster-up).
  */
 export function stackEnvFor(runDir: string, basePort: number): Record<string, string> {
   return {
@@ -13,5 +13,6 @@ export function stackEnvFor(runDir: string, basePort: number): Record<string, st
     REDIS_PORT: String(basePort + 79),
     CLICKHOUSE_HTTP_PORT: String(basePort + 23),
     CLICKHOUSE_TCP_PORT: String(basePort + 90),
+    REDIS_CLUSTER_PORTS: [170, 171, 172].map((d) => basePort + d).join(' '),
   };
 }

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
-import { Redis } from 'ioredis';
 import type { Kafka, Producer } from 'kafkajs';
+import type { RedisClient } from '../../runtime/lua-scripts.js';
+import { createRedis } from '../../runtime/redis.js';
 import { createKafka, createProducer, kafkaSecurity } from '../../runtime/kafka.js';
 import type { Logger } from '../../runtime/logger.js';
 import { LogSummarySink, type MetricsSink } from '../../runtime/metrics.js';
@@ -18,7 +19,7 @@ import { StockStore } from './store.js';
 export class InventoryService {
   private kafka: Kafka;
   private producer: Producer;
-  private redis: Redis;
+  private redis: RedisClient;
   private runner: ProcessorRunner | null = null;
   private health: Server | null = null;
   private catalogue: CatalogueTable | null = null;
@@ -36,7 +37,7 @@ export class InventoryService {
       security: kafkaSecurity(config),
     });
     this.producer = createProducer(this.kafka);
-    this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: false });
+    this.redis = createRedis(config, { maxRetriesPerRequest: 2, enableAutoPipelining: false });
     this.redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
     this.store = new StockStore(this.redis, {
       keyTag: config.INVENTORY_KEY_TAG,

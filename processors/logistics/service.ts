@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
-import { Redis } from 'ioredis';
 import type { Kafka, Producer } from 'kafkajs';
+import type { RedisClient } from '../../runtime/lua-scripts.js';
+import { createRedis } from '../../runtime/redis.js';
 import { createKafka, createProducer, kafkaSecurity } from '../../runtime/kafka.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { MetricsSink } from '../../runtime/metrics.js';
@@ -18,7 +19,7 @@ import { DelayWatch } from './watch.js';
 export class LogisticsService {
   private readonly kafka: Kafka;
   private readonly producer: Producer;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private runner: ProcessorRunner | null = null;
   private health: Server | null = null;
   private watch: DelayWatch | null = null;
@@ -36,7 +37,7 @@ export class LogisticsService {
       security: kafkaSecurity(config),
     });
     this.producer = createProducer(this.kafka);
-    this.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });
+    this.redis = createRedis(config, { maxRetriesPerRequest: 2 });
     this.redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
     this.store = new ShipmentStore(this.redis, {
       keyTag: config.LOGISTICS_KEY_TAG,
