@@ -23,6 +23,7 @@ DEPS=${STACK_DEPS_DIR:-$ROOT/.deps}
 KAFKA_PORT=${KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
 KAFKA_SASL_PORT=${KAFKA_SASL_PORT:-$((KAFKA_PORT + 2))}
+KAFKA_TLS_PORT=${KAFKA_TLS_PORT:-$((KAFKA_PORT + 3))}
 KAFKA_SASL_USERNAME=${KAFKA_SASL_USERNAME:-pipeline}
 KAFKA_SASL_PASSWORD=${KAFKA_SASL_PASSWORD:-kafka-local-only}
 REGISTRY_PORT=${REGISTRY_PORT:-18081}
@@ -180,14 +181,18 @@ start_kafka() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,SASL_SSL://127.0.0.1:$KAFKA_TLS_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,SASL_SSL://127.0.0.1:$KAFKA_TLS_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
-# clients that must authenticate use SCRAM on their own listener; the user is created after start
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
+# clients that must authenticate use SCRAM on their own listeners (plain and TLS); the user is
+# created after start
 sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$dir/tls/server-keystore.pem
 log.dirs=$dir/data
 num.partitions=3
 default.replication.factor=1
@@ -201,6 +206,7 @@ auto.create.topics.enable=false
 log.retention.hours=168
 log.segment.bytes=268435456
 EOF
+  make_kafka_tls "$dir/tls"
   if [[ ! -f $dir/data/meta.properties ]]; then
     local cluster_id
     cluster_id=$(kafka_java kafka.tools.StorageTool random-uuid)
@@ -215,6 +221,26 @@ EOF
     -Dkafka.logs.dir="$dir/logs" -cp "$DEPS/kafka/libs/*" kafka.Kafka "$dir/server.properties"
   wait_until kafka 120 kafka_ready
   add_scram_user
+}
+
+# A private CA and a broker certificate for 127.0.0.1, once per run directory. Clients trust
+# $RUN/kafka/tls/ca.pem (KAFKA_SSL_CA_FILE).
+make_kafka_tls() {
+  local tls=$1
+  [[ -f $tls/server-keystore.pem ]] && return 0
+  mkdir -p "$tls"
+  (
+    cd "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=ecom-pipeline local CA" \
+      -keyout ca.key -out ca.pem
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout server.key -out server.csr
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >san.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile san.ext -out server.crt
+    # Kafka's PEM keystore: the PKCS#8 key, then the certificate chain
+    cat server.key server.crt ca.pem >server-keystore.pem
+    chmod 600 ca.key server.key server-keystore.pem
+  ) >"$RUN/kafka/tls.log" 2>&1 || { cat "$RUN/kafka/tls.log" >&2; die "could not make the Kafka TLS certificate"; }
 }
 
 # Idempotent: (re)sets the SCRAM credentials of the client user through the broker (KRaft keeps
@@ -287,6 +313,7 @@ start_one() {
   refuse_foreign_port "$name" "$(port_of "$name")"
   [[ $name == kafka ]] && refuse_foreign_port kafka-controller "$KAFKA_CONTROLLER_PORT"
   [[ $name == kafka ]] && refuse_foreign_port kafka-sasl "$KAFKA_SASL_PORT"
+  [[ $name == kafka ]] && refuse_foreign_port kafka-tls "$KAFKA_TLS_PORT"
   local t0=$SECONDS
   "start_$name"
   log "$name up on port $(port_of "$name") in $((SECONDS - t0))s"

@@ -40,6 +40,8 @@ export interface FaultScenarioResult {
   eventsPerSecond: number;
   processorKills: number;
   unexpectedExits: number;
+  /** how each unexpected exit ended: the last log line that said why */
+  exitReasons: string[];
   kafkaRestarts: number;
   redisRestarts: number;
   clickhouseStoppedSeconds: number;
@@ -59,7 +61,8 @@ interface Proc {
 }
 
 /**
- * The fault run: a private stack, every processor (two stock-processor instances), demo traffic
+ * The fault run: a private stack, every processor (two stock and two order processor instances in
+ * their groups), demo traffic
  * at a steady rate, and meanwhile processors SIGKILLed again and again, the Kafka broker and
  * Redis restarted once each, ClickHouse stopped for a while. At the end the stock state must
  * equal the model computed from Kafka (reconcile), nothing oversold, every order present with
@@ -106,24 +109,38 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
   const procs: Proc[] = [
     { name: 'inventory-a', entry: 'processors/inventory/main.ts', env: {}, child: null, stopping: false },
     { name: 'inventory-b', entry: 'processors/inventory/main.ts', env: {}, child: null, stopping: false },
-    { name: 'orders', entry: 'processors/orders/main.ts', env: {}, child: null, stopping: false },
+    { name: 'orders-a', entry: 'processors/orders/main.ts', env: {}, child: null, stopping: false },
+    { name: 'orders-b', entry: 'processors/orders/main.ts', env: {}, child: null, stopping: false },
     { name: 'logistics', entry: 'processors/logistics/main.ts', env: {}, child: null, stopping: false },
   ];
   let unexpectedExits = 0;
+  const exitReasons: string[] = [];
   const start = (p: Proc) => {
     p.stopping = false;
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, p.entry)], {
       cwd: root,
       env: { ...process.env, ...processEnv, ...p.env },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stderr?.resume();
-    child.once('exit', () => {
+    let tail = '';
+    const keepTail = (d: Buffer) => {
+      tail = (tail + d.toString()).slice(-4_000);
+    };
+    child.stderr?.on('data', keepTail);
+    child.stdout?.on('data', keepTail);
+    child.once('exit', (code, signal) => {
       if (p.child !== child) return;
       p.child = null;
       // a supervisor (Kubernetes, systemd) restarts a processor that died: so do we, and count it
       if (!p.stopping) {
         unexpectedExits += 1;
+        const why = tail
+          .split('\n')
+          .filter((l) => /"level":(50|60)/.test(l))
+          .at(-1);
+        exitReasons.push(
+          `${p.name} exit ${code ?? signal}: ${(why ?? tail.split('\n').at(-2) ?? '').slice(0, 300)}`,
+        );
         setTimeout(() => start(p), 1_000);
       }
     });
@@ -316,6 +333,7 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
       eventsPerSecond: Math.round(o.events / seconds),
       processorKills: kills,
       unexpectedExits,
+      exitReasons,
       kafkaRestarts,
       redisRestarts,
       clickhouseStoppedSeconds: Math.round(clickhouseStoppedMs / 1000),

@@ -1,6 +1,6 @@
 /**
  * The variables that put a private copy of the local stack on its own ports and run directory
- * (tests, the fault run): base+92 Kafka, +93 its controller, +94 its SASL listener, +81 the
+ * (tests, the fault run): base+92 Kafka, +93 its controller, +94/+95 its SASL listeners (plain, TLS), +81 the
  * registry, +79 Redis, +23/+90 ClickHouse HTTP/native, +170..172 a Redis Cluster (cluster-up).
  */
 export function stackEnvFor(runDir: string, basePort: number): Record<string, string> {
@@ -9,6 +9,7 @@ export function stackEnvFor(runDir: string, basePort: number): Record<string, st
     KAFKA_PORT: String(basePort + 92),
     KAFKA_CONTROLLER_PORT: String(basePort + 93),
     KAFKA_SASL_PORT: String(basePort + 94),
+    KAFKA_TLS_PORT: String(basePort + 95),
     REGISTRY_PORT: String(basePort + 81),
     REDIS_PORT: String(basePort + 79),
     CLICKHOUSE_HTTP_PORT: String(basePort + 23),

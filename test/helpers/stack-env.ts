@@ -12,6 +12,9 @@ export interface TestStack {
   brokers: string[];
   /** the SASL_PLAINTEXT (SCRAM) listener, user pipeline / kafka-local-only */
   saslBrokers: string[];
+  /** the SASL_SSL listener, and the CA that signed its certificate */
+  tlsBrokers: string[];
+  tlsCaFile: string;
   registryUrl: string;
   redisUrl: string;
   clickhouseUrl: string;
@@ -26,6 +29,8 @@ export function describeStack(runDir: string, basePort: number): TestStack {
     runDir,
     brokers: [`127.0.0.1:${env.KAFKA_PORT}`],
     saslBrokers: [`127.0.0.1:${env.KAFKA_SASL_PORT}`],
+    tlsBrokers: [`127.0.0.1:${env.KAFKA_TLS_PORT}`],
+    tlsCaFile: `${runDir}/kafka/tls/ca.pem`,
     registryUrl: `http://127.0.0.1:${env.REGISTRY_PORT}/apis/ccompat/v7`,
     redisUrl: `redis://127.0.0.1:${env.REDIS_PORT}`,
     clickhouseUrl: `http://127.0.0.1:${env.CLICKHOUSE_HTTP_PORT}`,

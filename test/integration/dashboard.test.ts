@@ -113,6 +113,12 @@ describe('dashboard in a real browser, data from a real run', () => {
     const writeAttempt = await fetch(`${url}api/overview`, { method: 'POST' });
     expect(writeAttempt.status).toBe(405);
     expect((await fetch(`${url}api/overview?minutes=1;DROP`)).status).toBe(400);
+    // nothing the dashboard serves carries a credential
+    for (const path of ['', 'api/config', 'api/overview?minutes=15', 'app.js']) {
+      const body = await (await fetch(`${url}${path}`)).text();
+      expect(body, path).not.toMatch(/reader-local-only|writer-local-only|pipeline-local-only/);
+    }
+    expect(dashboard.output()).not.toMatch(/reader-local-only/);
 
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',

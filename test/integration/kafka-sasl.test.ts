@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka, kafkaSecurity } from '../../runtime/kafka.js';
 import { loadCommonConfig } from '../../runtime/config.js';
+import { createLogger } from '../../runtime/logger.js';
 import { readTopicToEnd } from '../../runtime/topic-reader.js';
 import { inventoryRun, type InventoryRun } from '../helpers/inventory-run.js';
 import { testKafka, testLogger, testStack } from '../helpers/pipeline.js';
@@ -23,7 +24,7 @@ const saslKafka = (password = SASL_ENV.KAFKA_SASL_PASSWORD) =>
     security: kafkaSecurity(loadCommonConfig({ ...SASL_ENV, KAFKA_SASL_PASSWORD: password })),
   });
 
-describe('Kafka with SASL/SCRAM (the local broker, its SASL_PLAINTEXT listener)', () => {
+describe('Kafka with SASL/SCRAM, plain and over TLS (the local broker)', () => {
   let run: InventoryRun;
   beforeAll(async () => {
     run = await inventoryRun(testKafka('sasl'), 'sasl');
@@ -53,6 +54,40 @@ describe('Kafka with SASL/SCRAM (the local broker, its SASL_PLAINTEXT listener)'
     const intruder = saslKafka('not-the-password').admin();
     await expect(intruder.connect()).rejects.toThrow(/SASL|authentication/i);
     await intruder.disconnect().catch(() => undefined);
+  }, 60_000);
+
+  it('over TLS (SASL_SSL): trusting the stack CA works; a client that does not trust it is refused', async () => {
+    const tlsKafka = (caFile?: string) =>
+      createKafka({
+        brokers: testStack().tlsBrokers,
+        clientId: 'tls-test',
+        // the untrusting client's retries would fill the log with the expected refusal
+        logger: caFile ? testLogger : createLogger('test', 'silent'),
+        security: kafkaSecurity(
+          loadCommonConfig({
+            ...SASL_ENV,
+            KAFKA_SSL: 'true',
+            ...(caFile ? { KAFKA_SSL_CA_FILE: caFile } : {}),
+          }),
+        ),
+      });
+    const producer = tlsKafka(testStack().tlsCaFile).producer();
+    await producer.connect();
+    await producer.send({
+      topic: `${run.prefix}alerts`,
+      messages: [{ key: 't', value: 'over TLS' }],
+      acks: -1,
+    });
+    await producer.disconnect();
+    const seen: string[] = [];
+    await readTopicToEnd(tlsKafka(testStack().tlsCaFile), `${run.prefix}alerts`, (m) => {
+      seen.push(m.value?.toString() ?? '');
+    });
+    expect(seen).toContain('over TLS');
+
+    const untrusting = tlsKafka().admin();
+    await expect(untrusting.connect()).rejects.toThrow(/certificate|self.signed|SSL/i);
+    await untrusting.disconnect().catch(() => undefined);
   }, 60_000);
 
   it('a stock processor configured for SCRAM does its job; missing credentials stop it at start', async () => {

@@ -14,6 +14,7 @@ const ports = [
   env.KAFKA_PORT,
   env.KAFKA_CONTROLLER_PORT,
   env.KAFKA_SASL_PORT,
+  env.KAFKA_TLS_PORT,
   env.REGISTRY_PORT,
   env.REDIS_PORT,
   env.CLICKHOUSE_HTTP_PORT,
@@ -61,6 +62,7 @@ describe('deploy/stack.sh', () => {
     expect(listeners(Number(env.KAFKA_PORT))).toEqual([pids.kafka]);
     expect(listeners(Number(env.KAFKA_CONTROLLER_PORT))).toEqual([pids.kafka]);
     expect(listeners(Number(env.KAFKA_SASL_PORT))).toEqual([pids.kafka]);
+    expect(listeners(Number(env.KAFKA_TLS_PORT))).toEqual([pids.kafka]);
     expect(listeners(Number(env.REGISTRY_PORT))).toEqual([pids.registry]);
     expect(listeners(Number(env.REDIS_PORT))).toEqual([pids.redis]);
     expect(listeners(Number(env.CLICKHOUSE_HTTP_PORT))).toEqual([pids.clickhouse]);
