@@ -11,7 +11,7 @@ export interface Health {
  * /healthz (liveness) and /readyz (readiness) for orchestrators: 200 or 503 with a one-line
  * reason. Nothing else is served, and nothing about the configuration.
  */
-export function startHealthServer(port: number, health: () => Health, logger: Logger): Server {
+export async function startHealthServer(port: number, health: () => Health, logger: Logger): Promise<Server> {
   const server = createServer((req, res) => {
     const h = health();
     const ok = req.url === '/healthz' ? h.live : req.url === '/readyz' ? h.ready : null;
@@ -21,6 +21,14 @@ export function startHealthServer(port: number, health: () => Health, logger: Lo
     }
     res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(`${h.detail}\n`);
   });
-  server.listen(port, () => logger.info({ port }, 'health endpoints listening'));
+  // a port already taken is a start-up failure, not a process crash later
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  logger.info({ port }, 'health endpoints listening');
   return server;
 }

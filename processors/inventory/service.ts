@@ -105,7 +105,7 @@ export class InventoryService {
     await this.runner.start();
     if (c.HEALTH_PORT) {
       const runner = this.runner;
-      this.health = startHealthServer(c.HEALTH_PORT, () => runner.health(), this.logger);
+      this.health = await startHealthServer(c.HEALTH_PORT, () => runner.health(), this.logger);
     }
   }
 

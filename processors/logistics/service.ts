@@ -75,7 +75,7 @@ export class LogisticsService {
     await this.runner.start();
     if (c.HEALTH_PORT) {
       const runner = this.runner;
-      this.health = startHealthServer(c.HEALTH_PORT, () => runner.health(), this.logger);
+      this.health = await startHealthServer(c.HEALTH_PORT, () => runner.health(), this.logger);
     }
     this.watch = new DelayWatch(this.store, this.producer, codec, {
       alertsTopic: topicName(prefix, 'alerts'),

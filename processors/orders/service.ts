@@ -77,7 +77,7 @@ export class OrdersService {
     await this.runner.start();
     if (c.HEALTH_PORT) {
       const runner = this.runner;
-      this.health = startHealthServer(c.HEALTH_PORT, () => runner.health(), this.logger);
+      this.health = await startHealthServer(c.HEALTH_PORT, () => runner.health(), this.logger);
     }
     this.sweeper = new ExpirySweeper(this.store, this.producer, codec, {
       ordersTopic: topicName(prefix, 'orders'),

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { projectRoot } from './stack-env.js';
@@ -103,4 +104,14 @@ async function groupLagOnce(kafka: Kafka, groupId: string, topics: string[]): Pr
   } finally {
     await admin.disconnect();
   }
+}
+
+/** A port nothing listens on right now, for a server a test starts. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
 }

@@ -2,7 +2,6 @@
 // page.evaluate callbacks run in the browser
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,21 +11,12 @@ import { runDashboardQuery } from '../../observability/dashboard/queries.js';
 import { migrate } from '../../observability/migrate.js';
 import { testKafka, testStack } from '../helpers/pipeline.js';
 import { inventoryRun, type InventoryRun } from '../helpers/inventory-run.js';
-import { killAll, spawnProcessor, waitFor, type Spawned } from '../helpers/processes.js';
+import { freePort, killAll, spawnProcessor, waitFor, type Spawned } from '../helpers/processes.js';
 import { order, product, stock } from '../helpers/produce.js';
 import { deleteTag } from '../helpers/redis.js';
 import { projectRoot } from '../helpers/stack-env.js';
 
 const artefacts = join(projectRoot, 'test-artifacts');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 describe('dashboard in a real browser, data from a real run', () => {
   const kafka = testKafka('dashboard-test');

@@ -4,7 +4,7 @@ import { StockStore } from '../../processors/inventory/store.js';
 import { OrderStore } from '../../processors/orders/store.js';
 import { testKafka, testStack } from '../helpers/pipeline.js';
 import { inventoryRun, type InventoryRun } from '../helpers/inventory-run.js';
-import { killAll, waitFor } from '../helpers/processes.js';
+import { freePort, killAll, waitFor } from '../helpers/processes.js';
 import { order, product, stock } from '../helpers/produce.js';
 import { deleteTag, uniqueTag } from '../helpers/redis.js';
 
@@ -75,7 +75,7 @@ describe('Redis ACL user of the processors (real Redis)', () => {
     const sku = `${run.prefix}ACL-1`;
     await run.producer.send('catalogue', [{ key: sku, value: product(sku) }]);
     await run.producer.send('stock', [{ key: sku, value: stock(`${run.prefix}s`, sku, 'RECEIVED', 5) }]);
-    const healthPort = 29_095;
+    const healthPort = await freePort();
     run.start({ REDIS_URL: pipelineUrl(), HEALTH_PORT: String(healthPort) });
     // the probes an orchestrator would use: ready once the consumer has joined its group
     await waitFor(
