@@ -73,6 +73,13 @@ export const commonEnv = {
     pattern: /^.{16,}$/,
     doc: 'When set, order events must carry an HMAC-SHA256 signature made with it (16+ characters); others are dead-lettered.',
   },
+  STARTUP_ATTEMPTS: {
+    kind: 'int',
+    default: 10,
+    min: 1,
+    doc: 'Attempts to start a processor while Kafka or Redis is not reachable yet, before exiting 1.',
+  },
+  STARTUP_RETRY_MS: { kind: 'int', default: 3_000, min: 100, doc: 'Wait between those attempts.' },
   HEALTH_PORT: {
     kind: 'int',
     default: 0,

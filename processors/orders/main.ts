@@ -1,7 +1,7 @@
 import { processorMetrics } from '../../observability/processor-metrics.js';
 import { configOrExit, printableCommonConfig } from '../../runtime/config.js';
 import { createLogger } from '../../runtime/logger.js';
-import { onShutdown } from '../../runtime/shutdown.js';
+import { runService } from '../../runtime/service-main.js';
 import { loadOrdersConfig } from './config.js';
 import { OrdersService } from './service.js';
 
@@ -16,12 +16,10 @@ logger.info(
   },
   'starting order processor',
 );
-const service = new OrdersService(config, logger, processorMetrics(config, logger));
-onShutdown(logger, () => service.stop());
-try {
-  await service.start();
-} catch (err) {
-  logger.fatal({ err }, 'order processor failed to start');
-  await service.stop().catch(() => undefined);
-  process.exit(1);
-}
+await runService({
+  name: 'order processor',
+  logger,
+  create: () => new OrdersService(config, logger, processorMetrics(config, logger)),
+  attempts: config.STARTUP_ATTEMPTS,
+  retryDelayMs: config.STARTUP_RETRY_MS,
+});
