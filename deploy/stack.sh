@@ -394,7 +394,10 @@ cmd_cluster_up() {
     mkdir -p "$dir"
     sed -e "s#@RUN@/redis#$dir#g" -e "s#@PORT@#$port#g" -e "s#@PIPELINE_SHA256@#$psha#g" \
       "$ROOT/deploy/redis/redis.conf.in" >"$dir/redis.conf"
-    printf 'cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-node-timeout 5000\n' >>"$dir/redis.conf"
+    # the bus port defaults to port + 10000, inside the kernel's ephemeral range for our ports,
+    # where an outgoing connection can hold it: keep it next to the node's own port
+    printf 'cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-node-timeout 5000\ncluster-port %s\n' \
+      "$((port + 100))" >>"$dir/redis.conf"
     chmod 600 "$dir/redis.conf"
     spawn "redis-cluster/$port" "$dir/stdout.log" redis-server "$dir/redis.conf"
     local deadline=$((SECONDS + 20))
