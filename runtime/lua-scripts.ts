@@ -37,3 +37,22 @@ export async function callScript(
   if (typeof fn !== 'function') throw new Error(`script ${name} is not defined on this client`);
   return fn.call(client, keys.length, ...keys, ...args);
 }
+
+/**
+ * The KEYS of one script call, each declared once: `ref` returns a key's 1-based index (Lua's),
+ * which the call's JSON argument uses to name it.
+ */
+export class ScriptKeys {
+  readonly keys: string[] = [];
+  private readonly index = new Map<string, number>();
+
+  ref(key: string): number {
+    let i = this.index.get(key);
+    if (i === undefined) {
+      this.keys.push(key);
+      i = this.keys.length;
+      this.index.set(key, i);
+    }
+    return i;
+  }
+}

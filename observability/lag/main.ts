@@ -1,6 +1,7 @@
 import { configOrExit, printableCommonConfig } from '../../runtime/config.js';
 import { createKafka, createProducer, kafkaSecurity } from '../../runtime/kafka.js';
 import { createLogger } from '../../runtime/logger.js';
+import { Periodic } from '../../runtime/periodic.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { AvroCodec } from '../../schemas/codec.js';
 import { topicName } from '../../topics/definitions.js';
@@ -70,22 +71,15 @@ const monitor = new LagMonitor(admin, targets, {
   },
 });
 
-let timer: NodeJS.Timeout | null = null;
-let running: Promise<unknown> = Promise.resolve();
-const tick = () => {
-  running = monitor
-    .sampleOnce()
-    .catch((err: Error) => logger.warn({ err: err.message }, 'lag sample failed'))
-    .finally(() => {
-      timer = setTimeout(tick, config.LAG_SAMPLE_INTERVAL_MS);
-    });
-};
-tick();
+const sampling = new Periodic(
+  config.LAG_SAMPLE_INTERVAL_MS,
+  () => monitor.sampleOnce(),
+  (err) => logger.warn({ err: err.message }, 'lag sample failed'),
+);
+sampling.start();
 
 onShutdown(logger, async () => {
-  if (timer) clearTimeout(timer);
-  await running;
-  if (timer) clearTimeout(timer);
+  await sampling.stop();
   await recorder?.stop();
   await producer.disconnect();
   await admin.disconnect();

@@ -1,11 +1,9 @@
 import type { Server } from 'node:http';
 import type { Kafka, Producer } from 'kafkajs';
 import type { RedisClient } from '../../runtime/lua-scripts.js';
-import { createRedis } from '../../runtime/redis.js';
-import { createKafka, createProducer, kafkaSecurity } from '../../runtime/kafka.js';
+import { healthFor, processorClients } from '../../runtime/processor-clients.js';
 import type { Logger } from '../../runtime/logger.js';
 import { LogSummarySink, type MetricsSink } from '../../runtime/metrics.js';
-import { startHealthServer } from '../../runtime/health.js';
 import { ProcessorRunner } from '../../runtime/processor-runner.js';
 import { AvroCodec } from '../../schemas/codec.js';
 import { topicName } from '../../topics/definitions.js';
@@ -30,15 +28,11 @@ export class InventoryService {
     private readonly logger: Logger,
     private readonly metrics: MetricsSink = new LogSummarySink(logger),
   ) {
-    this.kafka = createKafka({
-      brokers: config.KAFKA_BROKERS,
-      clientId: config.KAFKA_CLIENT_ID,
-      logger,
-      security: kafkaSecurity(config),
-    });
-    this.producer = createProducer(this.kafka);
-    this.redis = createRedis(config, { maxRetriesPerRequest: 2, enableAutoPipelining: false });
-    this.redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
+    ({
+      kafka: this.kafka,
+      producer: this.producer,
+      redis: this.redis,
+    } = processorClients(config, config.KAFKA_CLIENT_ID, logger, { enableAutoPipelining: false }));
     this.store = new StockStore(this.redis, {
       keyTag: config.INVENTORY_KEY_TAG,
       eventIdTtlSeconds: config.INVENTORY_EVENT_ID_TTL_SECONDS,
@@ -103,10 +97,7 @@ export class InventoryService {
       metrics: this.metrics,
     });
     await this.runner.start();
-    if (c.HEALTH_PORT) {
-      const runner = this.runner;
-      this.health = await startHealthServer(c.HEALTH_PORT, () => runner.health(), this.logger);
-    }
+    this.health = await healthFor(c, this.runner, this.logger);
   }
 
   /** Graceful: stop fetching, finish the in-flight chunk, commit, flush metrics, close. */

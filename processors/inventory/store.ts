@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { callScript, defineScripts, type RedisClient } from '../../runtime/lua-scripts.js';
+import { callScript, defineScripts, type RedisClient, ScriptKeys } from '../../runtime/lua-scripts.js';
 import type { CatalogueCommand, StockCommand } from './commands.js';
 import { InventoryKeys } from './keys.js';
 
@@ -180,17 +180,9 @@ export class StockStore {
     for (let attempt = 0; ; attempt++) {
       // the first attempt trusts the lines this instance saw reserved; a retry reads Redis
       const held = await this.readHeldLines(allItems, attempt === 0);
-      const keys: string[] = [];
-      const index = new Map<string, number>();
-      const ref = (key: string): number => {
-        let i = index.get(key);
-        if (i === undefined) {
-          keys.push(key);
-          i = keys.length; // Lua is 1-based
-          index.set(key, i);
-        }
-        return i;
-      };
+      const scriptKeys = new ScriptKeys();
+      const ref = (key: string): number => scriptKeys.ref(key);
+      const keys = scriptKeys.keys;
       const segs = segments.map(({ topic, partition, items, trimUpTo }) => ({
         w: ref(this.keys.watermark(topic, partition)),
         b: ref(this.keys.outbox(topic, partition)),
@@ -320,19 +312,17 @@ export class StockStore {
     updates: readonly CatalogueCommand[],
   ): Promise<{ sku: string; status: 'ok' | 'stale'; outputs: ScriptOutput[] }[]> {
     if (updates.length === 0) return [];
-    const keys: string[] = [];
-    const index = new Map<string, number>();
-    const args = updates.map((u) => {
-      const key = this.keys.sku(u.sku);
-      let i = index.get(key);
-      if (i === undefined) {
-        keys.push(key);
-        i = keys.length;
-        index.set(key, i);
-      }
-      return { s: i, sku: u.sku, v: u.version, th: u.lowStockThreshold, sf: u.safetyStock };
-    });
-    const raw = (await callScript(this.redis, 'apply-catalogue', keys, [JSON.stringify(args)])) as string;
+    const keys = new ScriptKeys();
+    const args = updates.map((u) => ({
+      s: keys.ref(this.keys.sku(u.sku)),
+      sku: u.sku,
+      v: u.version,
+      th: u.lowStockThreshold,
+      sf: u.safetyStock,
+    }));
+    const raw = (await callScript(this.redis, 'apply-catalogue', keys.keys, [
+      JSON.stringify(args),
+    ])) as string;
     return list<{ sku: string; st: 'ok' | 'stale'; out: unknown }>(JSON.parse(raw)).map((r) => ({
       sku: r.sku,
       status: r.st,

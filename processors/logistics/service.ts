@@ -1,11 +1,9 @@
 import type { Server } from 'node:http';
 import type { Kafka, Producer } from 'kafkajs';
 import type { RedisClient } from '../../runtime/lua-scripts.js';
-import { createRedis } from '../../runtime/redis.js';
-import { createKafka, createProducer, kafkaSecurity } from '../../runtime/kafka.js';
+import { healthFor, processorClients } from '../../runtime/processor-clients.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { MetricsSink } from '../../runtime/metrics.js';
-import { startHealthServer } from '../../runtime/health.js';
 import { ProcessorRunner } from '../../runtime/processor-runner.js';
 import { AvroCodec } from '../../schemas/codec.js';
 import { topicName } from '../../topics/definitions.js';
@@ -30,15 +28,11 @@ export class LogisticsService {
     private readonly logger: Logger,
     private readonly metrics: MetricsSink,
   ) {
-    this.kafka = createKafka({
-      brokers: config.KAFKA_BROKERS,
-      clientId: `${config.KAFKA_CLIENT_ID}-logistics`,
-      logger,
-      security: kafkaSecurity(config),
-    });
-    this.producer = createProducer(this.kafka);
-    this.redis = createRedis(config, { maxRetriesPerRequest: 2 });
-    this.redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
+    ({
+      kafka: this.kafka,
+      producer: this.producer,
+      redis: this.redis,
+    } = processorClients(config, `${config.KAFKA_CLIENT_ID}-logistics`, logger));
     this.store = new ShipmentStore(this.redis, {
       keyTag: config.LOGISTICS_KEY_TAG,
       silenceMs: config.LOGISTICS_SILENCE_MS,
@@ -73,10 +67,7 @@ export class LogisticsService {
       metrics: this.metrics,
     });
     await this.runner.start();
-    if (c.HEALTH_PORT) {
-      const runner = this.runner;
-      this.health = await startHealthServer(c.HEALTH_PORT, () => runner.health(), this.logger);
-    }
+    this.health = await healthFor(c, this.runner, this.logger);
     this.watch = new DelayWatch(this.store, this.producer, codec, {
       alertsTopic: topicName(prefix, 'alerts'),
       intervalMs: c.LOGISTICS_CHECK_INTERVAL_MS,

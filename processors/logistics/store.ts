@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { callScript, defineScripts, type RedisClient } from '../../runtime/lua-scripts.js';
+import { callScript, defineScripts, ScriptKeys, type RedisClient } from '../../runtime/lua-scripts.js';
 import type { CarrierEvent } from '../../schemas/types.js';
 
 const luaDir = fileURLToPath(new URL('./lua/', import.meta.url));
@@ -54,32 +54,24 @@ export class ShipmentStore {
 
   async apply(events: CarrierEvent[], now = Date.now()): Promise<CarrierOutcome[]> {
     if (events.length === 0) return [];
-    const keys = [this.watchKey('DELAYED'), this.watchKey('SILENT')];
-    const index = new Map<string, number>();
-    const idx = (k: string) => {
-      let i = index.get(k);
-      if (i === undefined) {
-        keys.push(k);
-        i = keys.length;
-        index.set(k, i);
-      }
-      return i;
-    };
+    const keys = new ScriptKeys();
+    keys.ref(this.watchKey('DELAYED')); // index 1: `pz`
+    keys.ref(this.watchKey('SILENT')); // index 2: `sz`
     const ev = events.map((e) => ({
       id: e.eventId,
       trk: e.trackingNumber,
       car: e.carrier,
       ty: e.type,
       at: e.occurredAt,
-      s: idx(this.key('s', e.trackingNumber)),
-      t: idx(this.key('t', e.trackingNumber)),
-      e: idx(this.key('e', e.trackingNumber)),
+      s: keys.ref(this.key('s', e.trackingNumber)),
+      t: keys.ref(this.key('t', e.trackingNumber)),
+      e: keys.ref(this.key('e', e.trackingNumber)),
       ...(e.orderId ? { oid: e.orderId } : {}),
       ...(e.location ? { loc: e.location } : {}),
       ...(e.detail ? { det: e.detail } : {}),
       ...(e.promisedDeliveryAt ? { pdl: e.promisedDeliveryAt } : {}),
     }));
-    const raw = (await callScript(this.redis, 'apply-carrier-events', keys, [
+    const raw = (await callScript(this.redis, 'apply-carrier-events', keys.keys, [
       JSON.stringify({ pz: 1, sz: 2, ev }),
       now,
       this.options.silenceMs,

@@ -1,5 +1,6 @@
 import type { Producer } from 'kafkajs';
 import type { Logger } from '../../runtime/logger.js';
+import { Periodic } from '../../runtime/periodic.js';
 import type { AvroCodec } from '../../schemas/codec.js';
 import { logisticsAlert } from './processor.js';
 import type { ShipmentStore } from './store.js';
@@ -18,27 +19,23 @@ export interface DelayWatchOptions {
  * it is recorded as raised, so a crash in between repeats it (same alert id) rather than losing it.
  */
 export class DelayWatch {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> = Promise.resolve();
-  private stopped = false;
+  private readonly loop: Periodic;
 
   constructor(
     private readonly store: ShipmentStore,
     private readonly producer: Producer,
     private readonly codec: AvroCodec,
     private readonly options: DelayWatchOptions,
-  ) {}
+  ) {
+    this.loop = new Periodic(
+      options.intervalMs,
+      () => this.checkOnce(),
+      (err) => options.logger.warn({ err: err.message }, 'delay check failed; retrying'),
+    );
+  }
 
   start(): void {
-    const tick = () => {
-      this.running = this.checkOnce()
-        .then(() => undefined)
-        .catch((err: Error) => this.options.logger.warn({ err: err.message }, 'delay check failed; retrying'))
-        .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(tick, this.options.intervalMs);
-        });
-    };
-    tick();
+    this.loop.start();
   }
 
   async checkOnce(now = Date.now()): Promise<number> {
@@ -75,8 +72,6 @@ export class DelayWatch {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 }

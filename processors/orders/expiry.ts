@@ -1,5 +1,6 @@
 import type { Producer } from 'kafkajs';
 import type { Logger } from '../../runtime/logger.js';
+import { Periodic } from '../../runtime/periodic.js';
 import type { AvroCodec } from '../../schemas/codec.js';
 import { orderEvent } from '../../schemas/factories.js';
 import { signOrderEvent } from '../../schemas/order-signature.js';
@@ -22,9 +23,7 @@ export interface ExpiryOptions {
  * processor releases its hold, exactly as for an EXPIRED sent by upstream.
  */
 export class ExpirySweeper {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> = Promise.resolve();
-  private stopped = false;
+  private readonly loop: Periodic;
   private expiredTotal = 0;
 
   constructor(
@@ -32,20 +31,16 @@ export class ExpirySweeper {
     private readonly producer: Producer,
     private readonly codec: AvroCodec,
     private readonly options: ExpiryOptions,
-  ) {}
+  ) {
+    this.loop = new Periodic(
+      options.intervalMs,
+      () => this.sweepOnce(),
+      (err) => options.logger.warn({ err: err.message }, 'expiry sweep failed; retrying'),
+    );
+  }
 
   start(): void {
-    const tick = () => {
-      this.running = this.sweepOnce()
-        .then(() => undefined)
-        .catch((err: Error) =>
-          this.options.logger.warn({ err: err.message }, 'expiry sweep failed; retrying'),
-        )
-        .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(tick, this.options.intervalMs);
-        });
-    };
-    tick();
+    this.loop.start();
   }
 
   /** One sweep; returns how many orders it published as expired. */
@@ -75,8 +70,6 @@ export class ExpirySweeper {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 }

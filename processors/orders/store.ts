@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { callScript, defineScripts, type RedisClient } from '../../runtime/lua-scripts.js';
+import { callScript, defineScripts, ScriptKeys, type RedisClient } from '../../runtime/lua-scripts.js';
 import type { OrderCause, OrderState } from './transitions.js';
 
 const luaDir = fileURLToPath(new URL('./lua/', import.meta.url));
@@ -84,29 +84,20 @@ export class OrderStore {
 
   async apply(events: OrderInput[], now = Date.now()): Promise<OrderOutcome[]> {
     if (events.length === 0) return [];
-    const keys: string[] = [this.deadlinesKey];
-    const index = new Map<string, number>();
-    const idx = (k: string) => {
-      let i = index.get(k);
-      if (i === undefined) {
-        keys.push(k);
-        i = keys.length;
-        index.set(k, i);
-      }
-      return i;
-    };
+    const keys = new ScriptKeys();
+    keys.ref(this.deadlinesKey); // index 1: the script's `dz`
     const ev = events.map((e) => ({
       id: e.eventId,
       oid: e.orderId,
       c: e.cause,
       at: e.occurredAt,
-      o: idx(this.key('o', e.orderId)),
-      h: idx(this.key('h', e.orderId)),
-      e: idx(this.key('e', e.orderId)),
+      o: keys.ref(this.key('o', e.orderId)),
+      h: keys.ref(this.key('h', e.orderId)),
+      e: keys.ref(this.key('e', e.orderId)),
       ...(e.trackingNumber ? { trk: e.trackingNumber, car: e.carrier ?? '' } : {}),
       ...(e.reason ? { why: e.reason } : {}),
     }));
-    const raw = (await callScript(this.redis, 'apply-order-events', keys, [
+    const raw = (await callScript(this.redis, 'apply-order-events', keys.keys, [
       JSON.stringify({ dz: 1, ev }),
       now,
       this.options.paymentDeadlineMs,

@@ -21,6 +21,10 @@ export interface InventoryRun {
   producer: TestProducer;
   inputs: string[];
   start: (extra?: Record<string, string>) => Spawned;
+  /** an order processor on this run's topics, its state under `keyTag` */
+  startOrders: (keyTag: string, extra?: Record<string, string>) => Spawned;
+  /** a logistics processor on this run's topics, its state under `keyTag` */
+  startLogistics: (keyTag: string, extra?: Record<string, string>) => Spawned;
   caughtUp: (topics?: string[]) => Promise<void>;
   results: () => Promise<Map<string, ReservationResult[]>>;
   ops: () => OpsContext;
@@ -52,6 +56,22 @@ export async function inventoryRun(kafka: Kafka, name: string): Promise<Inventor
         INVENTORY_KEY_TAG: tag,
         INVENTORY_GROUP_ID: group,
         INVENTORY_SESSION_TIMEOUT_MS: '6000',
+        ...extra,
+      }),
+    startOrders: (keyTag, extra = {}) =>
+      spawnProcessor('processors/orders/main.ts', {
+        TOPIC_PREFIX: prefix,
+        ORDERS_KEY_TAG: keyTag,
+        ORDERS_GROUP_ID: `${prefix}orders`,
+        ORDERS_SESSION_TIMEOUT_MS: '6000',
+        ...extra,
+      }),
+    startLogistics: (keyTag, extra = {}) =>
+      spawnProcessor('processors/logistics/main.ts', {
+        TOPIC_PREFIX: prefix,
+        LOGISTICS_KEY_TAG: keyTag,
+        LOGISTICS_GROUP_ID: `${prefix}logistics`,
+        LOGISTICS_SESSION_TIMEOUT_MS: '6000',
         ...extra,
       }),
     caughtUp: (topics = inputs) =>

@@ -7,7 +7,7 @@ import { signOrderEvent } from '../../schemas/order-signature.js';
 import type { StockEvent } from '../../schemas/types.js';
 import { HOSTILE_CLASSES, hostileMessages, type HostileMessage } from '../../scripts/hostile-input.js';
 import { inventoryRun, type InventoryRun } from '../helpers/inventory-run.js';
-import { groupLag, killAll, spawnProcessor, waitFor, type Spawned } from '../helpers/processes.js';
+import { groupLag, killAll, waitFor, type Spawned } from '../helpers/processes.js';
 import { testKafka } from '../helpers/pipeline.js';
 import { order, product, stock } from '../helpers/produce.js';
 import { deleteTag, uniqueTag } from '../helpers/redis.js';
@@ -47,20 +47,8 @@ describe('hostile input mixed into a good stream (real Kafka, Redis, three proce
     }
     processes.push(run.start({ ORDER_SIGNING_SECRET: SECRET }));
     processes.push(
-      spawnProcessor('processors/orders/main.ts', {
-        TOPIC_PREFIX: prefix,
-        ORDERS_KEY_TAG: orderTag,
-        ORDERS_GROUP_ID: `${prefix}orders`,
-        ORDERS_SESSION_TIMEOUT_MS: '6000',
-        ORDER_SIGNING_SECRET: SECRET,
-      }),
-      spawnProcessor('processors/logistics/main.ts', {
-        TOPIC_PREFIX: prefix,
-        LOGISTICS_KEY_TAG: shipTag,
-        LOGISTICS_GROUP_ID: `${prefix}logistics`,
-        LOGISTICS_SESSION_TIMEOUT_MS: '6000',
-        ORDER_SIGNING_SECRET: SECRET,
-      }),
+      run.startOrders(orderTag, { ORDER_SIGNING_SECRET: SECRET }),
+      run.startLogistics(shipTag, { ORDER_SIGNING_SECRET: SECRET }),
     );
 
     const hostile: HostileMessage[] = [];

@@ -7,7 +7,7 @@ import { signOrderEvent } from '../../schemas/order-signature.js';
 import type { CarrierEvent, OrderEvent, OrderStatusChanged } from '../../schemas/types.js';
 import { inventoryRun, type InventoryRun } from '../helpers/inventory-run.js';
 import { testKafka } from '../helpers/pipeline.js';
-import { killAll, spawnProcessor, waitFor, type Spawned } from '../helpers/processes.js';
+import { killAll, waitFor, type Spawned } from '../helpers/processes.js';
 import { order, product, stock } from '../helpers/produce.js';
 import { deleteTag, uniqueTag } from '../helpers/redis.js';
 
@@ -24,13 +24,9 @@ describe('orders and logistics end to end (real Kafka, Redis, three processor pr
   let orderProcess: Spawned;
 
   const startOrders = () =>
-    spawnProcessor('processors/orders/main.ts', {
-      TOPIC_PREFIX: run.prefix,
-      ORDERS_KEY_TAG: orderTag,
-      ORDERS_GROUP_ID: `${run.prefix}orders`,
+    run.startOrders(orderTag, {
       ORDERS_PAYMENT_DEADLINE_MS: String(DEADLINE_MS),
       ORDERS_EXPIRY_SWEEP_MS: '200',
-      ORDERS_SESSION_TIMEOUT_MS: '6000',
       ORDER_SIGNING_SECRET: SECRET,
     });
 
@@ -79,13 +75,7 @@ describe('orders and logistics end to end (real Kafka, Redis, three processor pr
     ]);
     run.start({ ORDER_SIGNING_SECRET: SECRET });
     orderProcess = startOrders();
-    spawnProcessor('processors/logistics/main.ts', {
-      TOPIC_PREFIX: run.prefix,
-      LOGISTICS_KEY_TAG: shipTag,
-      LOGISTICS_GROUP_ID: `${run.prefix}logistics`,
-      LOGISTICS_SESSION_TIMEOUT_MS: '6000',
-      ORDER_SIGNING_SECRET: SECRET,
-    });
+    run.startLogistics(shipTag, { ORDER_SIGNING_SECRET: SECRET });
   }, 120_000);
 
   afterAll(async () => {

@@ -8,7 +8,7 @@ import { OrderStore } from '../../processors/orders/store.js';
 import { createRedis } from '../../runtime/redis.js';
 import { inventoryRun, type InventoryRun } from '../helpers/inventory-run.js';
 import { testKafka, testStack } from '../helpers/pipeline.js';
-import { groupLag, killAll, spawnProcessor, waitFor } from '../helpers/processes.js';
+import { groupLag, killAll, waitFor } from '../helpers/processes.js';
 import { order, product, stock } from '../helpers/produce.js';
 import { deleteTag, uniqueTag } from '../helpers/redis.js';
 import { projectRoot } from '../helpers/stack-env.js';
@@ -39,8 +39,10 @@ describe('Redis Cluster: three redis-server nodes in cluster mode, the same scri
   afterAll(async () => {
     await killAll();
     cluster?.disconnect();
-    await deleteTag(run.redis, run.tag);
-    await run.close();
+    if (run) {
+      await deleteTag(run.redis, run.tag);
+      await run.close();
+    }
     const down = clusterCommand('cluster-down');
     expect(down.status, down.stderr).toBe(0);
   });
@@ -137,13 +139,7 @@ describe('Redis Cluster: three redis-server nodes in cluster mode, the same scri
       REDIS_CLUSTER_NODES: nodes.join(','),
     };
     run.start(clusterEnv);
-    spawnProcessor('processors/orders/main.ts', {
-      ...clusterEnv,
-      TOPIC_PREFIX: prefix,
-      ORDERS_KEY_TAG: tags.ord,
-      ORDERS_GROUP_ID: `${prefix}orders`,
-      ORDERS_SESSION_TIMEOUT_MS: '6000',
-    });
+    run.startOrders(tags.ord, clusterEnv);
     const store = new StockStore(cluster, { keyTag: run.tag });
     await waitFor(
       'receipt applied on the cluster',
