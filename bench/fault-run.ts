@@ -19,6 +19,7 @@ const result = await runFaultScenario({
   events: env('FAULT_EVENTS', 1_000_000),
   rate: env('FAULT_RATE', 4_000),
   skus: env('FAULT_SKUS', 500),
+  stockShards: env('FAULT_STOCK_SHARDS', 4),
   killEveryMs: env('FAULT_KILL_EVERY_MS', 10_000),
   basePort: 27_000,
   runDir: join(process.cwd(), '.run/fault-run'),

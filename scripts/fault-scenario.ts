@@ -23,6 +23,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 export interface FaultScenarioOptions {
   events: number;
   skus: number;
+  /** hash tags the stock state is spread over (INVENTORY_SHARDS): >1 exercises orders whose
+   * lines span shards (tentative holds, confirm or abort) under the same faults */
+  stockShards: number;
   /** events per second the upstream producer aims at */
   rate: number;
   /** a processor is SIGKILLed this often while events flow */
@@ -103,6 +106,7 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
     CLICKHOUSE_URL: clickhouseUrl,
     LOG_LEVEL: 'warn',
     INVENTORY_SESSION_TIMEOUT_MS: '6000',
+    INVENTORY_SHARDS: String(o.stockShards),
     ORDERS_SESSION_TIMEOUT_MS: '6000',
     LOGISTICS_SESSION_TIMEOUT_MS: '6000',
   };
@@ -289,7 +293,7 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
   o.log('checking the state against the model');
   const redis = new Redis(redisUrl);
   try {
-    const store = new StockStore(redis, { keyTag: 'inv' });
+    const store = new StockStore(redis, { keyTag: 'inv', shards: o.stockShards });
     const stockDifferences = await reconcile({ kafka, codec, store, prefix: '', groupId: 'inventory' });
     const counted = new Set<string>();
     await readTopicToEnd(kafka, 'stock', async (m) => {

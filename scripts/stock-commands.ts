@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
 import { configOrExit } from '../runtime/config.js';
 import { createKafka, kafkaSecurity } from '../runtime/kafka.js';
 import { createLogger } from '../runtime/logger.js';
+import { createRedis } from '../runtime/redis.js';
 import { AvroCodec } from '../schemas/codec.js';
 import { loadInventoryConfig } from '../processors/inventory/config.js';
 import { rebuild, reconcile, showSku, type OpsContext } from '../processors/inventory/ops.js';
@@ -10,7 +10,7 @@ import { StockStore } from '../processors/inventory/store.js';
 async function withOps<T>(fn: (ctx: OpsContext) => Promise<T>): Promise<T> {
   const config = configOrExit(loadInventoryConfig);
   const logger = createLogger('stock-ops', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });
+  const redis = createRedis(config, { maxRetriesPerRequest: 2 });
   try {
     return await fn({
       kafka: createKafka({
@@ -20,7 +20,7 @@ async function withOps<T>(fn: (ctx: OpsContext) => Promise<T>): Promise<T> {
         security: kafkaSecurity(config),
       }),
       codec: AvroCodec.connect(config.SCHEMA_REGISTRY_URL, config.TOPIC_PREFIX),
-      store: new StockStore(redis, { keyTag: config.INVENTORY_KEY_TAG }),
+      store: new StockStore(redis, { keyTag: config.INVENTORY_KEY_TAG, shards: config.INVENTORY_SHARDS }),
       prefix: config.TOPIC_PREFIX,
       groupId: config.INVENTORY_GROUP_ID,
     });

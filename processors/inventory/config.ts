@@ -10,6 +10,13 @@ export const inventoryEnv = {
     pattern: /^[A-Za-z0-9_.-]+$/,
     doc: 'Redis hash tag of every inventory key ({inv}:...).',
   },
+  INVENTORY_SHARDS: {
+    kind: 'int',
+    default: 1,
+    min: 1,
+    max: 1024,
+    doc: 'Hash tags the stock state is spread over ({inv.0}..); >1 lets Redis Cluster put SKUs on several shards. Fixed per data set: changing it needs `stock rebuild`.',
+  },
   INVENTORY_MAX_CHUNK: {
     kind: 'int',
     default: 500,

@@ -19,6 +19,11 @@ export class InventoryKeys {
     return `${this.p}o:${orderId}`;
   }
 
+  /** Which PLACE left this shard's record of an order spanning shards, until it is settled. */
+  tentative(orderId: string): string {
+    return `${this.p}t:${orderId}`;
+  }
+
   eventMarker(eventId: string): string {
     return `${this.p}e:${eventId}`;
   }

@@ -1,4 +1,5 @@
 import type { Kafka } from 'kafkajs';
+import { Cluster, type Redis } from 'ioredis';
 import type { RedisClient } from '../../runtime/lua-scripts.js';
 import type { AvroCodec } from '../../schemas/codec.js';
 import { readTopicToEnd } from '../../runtime/topic-reader.js';
@@ -23,19 +24,22 @@ function levelOf(onHand: number, reserved: number, threshold: number): number {
   return available <= threshold ? 1 : 0;
 }
 
+// SCAN walks one server: on a Cluster every master is walked
 async function scanKeys(redis: RedisClient, pattern: string, onKeys: (keys: string[]) => Promise<void>) {
-  let cursor = '0';
-  do {
-    const [next, keys] = await (redis as { scan: (...a: unknown[]) => Promise<[string, string[]]> }).scan(
-      cursor,
-      'MATCH',
-      pattern,
-      'COUNT',
-      1000,
-    );
-    if (keys.length) await onKeys(keys);
-    cursor = next;
-  } while (cursor !== '0');
+  const servers: Redis[] = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const server of servers) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      if (keys.length) await onKeys(keys);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+}
+
+/** Every inventory key of every shard (for rebuild into an empty Redis). */
+async function scanAllShards(store: StockStore, onKeys: (keys: string[]) => Promise<void>) {
+  for (const keys of store.shards.keys) await scanKeys(store.redis, keys.allPattern(), onKeys);
 }
 
 async function committedOffsets(ctx: OpsContext, inputs: string[]): Promise<Map<string, number>> {
@@ -88,7 +92,7 @@ export async function rebuild(ctx: OpsContext, options: { force?: boolean } = {}
     throw new Error(`consumer group ${ctx.groupId} has live members: stop the stock processors first`);
   }
   let existing = 0;
-  await scanKeys(redis, store.keys.allPattern(), async (keys) => {
+  await scanAllShards(store, async (keys) => {
     existing += keys.length;
   });
   if (existing > 0 && !options.force) {
@@ -96,8 +100,9 @@ export async function rebuild(ctx: OpsContext, options: { force?: boolean } = {}
       `Redis already holds ${existing} inventory keys; rebuild writes into an empty Redis (--force wipes them)`,
     );
   }
+  // one key per command: on a Cluster the keys of one scan page may lie in several slots
   if (existing > 0)
-    await scanKeys(redis, store.keys.allPattern(), async (keys) => void (await redis.del(...keys)));
+    await scanAllShards(store, async (keys) => void (await Promise.all(keys.map((k) => redis.unlink(k)))));
 
   const history = await readInventoryHistory(ctx.kafka, ctx.codec, ctx.prefix);
   const stockTopic = topicName(ctx.prefix, 'stock');
@@ -112,7 +117,10 @@ export async function rebuild(ctx: OpsContext, options: { force?: boolean } = {}
     }
   }
 
-  const pipeline = redis.pipeline();
+  // one pipeline per shard: a shard is one hash slot, so on a Cluster each goes to one node
+  const shards = store.shards;
+  const pipelines = shards.keys.map(() => redis.pipeline());
+  const pipelineOf = (sku: string) => pipelines[shards.ofSku(sku)] as (typeof pipelines)[number];
   const skus = new Set([...history.catalogue.keys(), ...history.levels.keys()]);
   for (const sku of skus) {
     const c = history.catalogue.get(sku);
@@ -122,7 +130,7 @@ export async function rebuild(ctx: OpsContext, options: { force?: boolean } = {}
     const th = c?.lowStockThreshold ?? 0;
     // a SKU never stocked keeps level -1, as the scripts would have it
     const lv = l ? levelOf(on, rs, th) : -1;
-    pipeline.hset(store.keys.sku(sku), {
+    pipelineOf(sku).hset(shards.keysOfSku(sku).sku(sku), {
       on,
       rs,
       v: l?.version ?? 0,
@@ -138,23 +146,39 @@ export async function rebuild(ctx: OpsContext, options: { force?: boolean } = {}
     if (!last) continue;
     const st = { RESERVED: 'R', REJECTED: 'X', RELEASED: 'L', COMMITTED: 'C' }[last.outcome];
     const lines = (results.find((r) => r.outcome === 'RESERVED' || r.outcome === 'REJECTED') ?? last).lines;
-    const record = `${st}|${lines.map((l) => `${l.sku}:${l.quantity}`).join(',')}`;
-    if (st === 'R') pipeline.set(store.keys.order(orderId), record);
-    else pipeline.set(store.keys.order(orderId), record, 'EX', 30 * 24 * 3600);
+    for (const [shard, part] of shards.group(lines)) {
+      const key = (shards.keys[shard] as (typeof shards.keys)[number]).order(orderId);
+      const record = `${st}|${part.map((l) => `${l.sku}:${l.quantity}`).join(',')}`;
+      const pipeline = pipelines[shard] as (typeof pipelines)[number];
+      if (st === 'R') pipeline.set(key, record);
+      else pipeline.set(key, record, 'EX', 30 * 24 * 3600);
+    }
     orders += 1;
   }
   let markers = 0;
   for (const { partition, offset, event } of history.stockEvents) {
     if (offset <= (watermarks.get(`${stockTopic}:${partition}`) ?? -1)) {
-      pipeline.set(store.keys.eventMarker(event.eventId), '1', 'EX', 7 * 24 * 3600);
+      pipelineOf(event.sku).set(
+        shards.keysOfSku(event.sku).eventMarker(event.eventId),
+        '1',
+        'EX',
+        7 * 24 * 3600,
+      );
       markers += 1;
     }
   }
   for (const [tp, o] of watermarks) {
     const i = tp.lastIndexOf(':');
-    pipeline.set(store.keys.watermark(tp.slice(0, i), Number(tp.slice(i + 1))), String(o));
+    shards.keys.forEach((keys, shard) =>
+      (pipelines[shard] as (typeof pipelines)[number]).set(
+        keys.watermark(tp.slice(0, i), Number(tp.slice(i + 1))),
+        String(o),
+      ),
+    );
   }
-  await pipeline.exec();
+  for (const pipeline of pipelines) {
+    for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+  }
   return { skus: skus.size, orders, markers, watermarks: Object.fromEntries(watermarks) };
 }
 
@@ -190,10 +214,13 @@ export async function reconcile(ctx: OpsContext, history?: InventoryHistory): Pr
   const expectedRs = new Map<string, number>();
   const counted = new Set<string>();
   const seenIds = new Set<string>();
-  const wm = new Map<number, number>();
+  // per shard and partition: a stock event is applied on its SKU's shard
+  const wm = new Map<string, number>();
   for (const { partition, offset, event } of h.stockEvents) {
-    if (!wm.has(partition)) wm.set(partition, await store.watermark(stockTopic, partition));
-    if (offset > (wm.get(partition) as number)) continue; // not applied yet
+    const shard = store.shards.ofSku(event.sku);
+    const at = `${shard}:${partition}`;
+    if (!wm.has(at)) wm.set(at, await store.watermark(stockTopic, partition, shard));
+    if (offset > (wm.get(at) as number)) continue; // not applied yet
     if (h.deadLettered.has(`${stockTopic}:${partition}:${offset}`)) continue;
     if (seenIds.has(event.eventId)) continue;
     seenIds.add(event.eventId);
@@ -216,12 +243,25 @@ export async function reconcile(ctx: OpsContext, history?: InventoryHistory): Pr
     diff(`order ${orderId}`, 'state', last.outcome, order?.state ?? '(missing)');
   }
 
+  // an order spanning shards is held tentatively only within one batch: one left means a
+  // batch died between its calls and its redelivery has not settled it yet
+  for (const shardKeys of store.shards.keys) {
+    await scanKeys(store.redis, shardKeys.order('*'), async (keys) => {
+      const values = await Promise.all(keys.map((k) => store.redis.get(k)));
+      values.forEach((v, i) => {
+        if (v?.startsWith('T|')) diff(`order key ${keys[i]}`, 'hold', 'confirmed or aborted', 'tentative');
+      });
+    });
+  }
+
   const skus = new Set<string>([...h.catalogue.keys(), ...expectedOn.keys(), ...expectedRs.keys()]);
-  await scanKeys(store.redis, store.keys.skuPattern(), async (keys) => {
-    for (const k of keys) skus.add(store.keys.skuFromKey(k));
-  });
+  for (const shardKeys of store.shards.keys) {
+    await scanKeys(store.redis, shardKeys.skuPattern(), async (keys) => {
+      for (const k of keys) skus.add(shardKeys.skuFromKey(k));
+    });
+  }
   for (const sku of [...skus].sort()) {
-    const raw = await store.redis.hgetall(store.keys.sku(sku));
+    const raw = await store.redis.hgetall(store.shards.keysOfSku(sku).sku(sku));
     const actual = Object.keys(raw).length ? skuStateFromHash(sku, raw) : null;
     const c = h.catalogue.get(sku);
     const subject = `sku ${sku}`;

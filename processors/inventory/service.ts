@@ -35,6 +35,7 @@ export class InventoryService {
     } = processorClients(config, config.KAFKA_CLIENT_ID, logger, { enableAutoPipelining: false }));
     this.store = new StockStore(this.redis, {
       keyTag: config.INVENTORY_KEY_TAG,
+      shards: config.INVENTORY_SHARDS,
       eventIdTtlSeconds: config.INVENTORY_EVENT_ID_TTL_SECONDS,
       finalOrderTtlSeconds: config.INVENTORY_FINAL_ORDER_TTL_SECONDS,
     });

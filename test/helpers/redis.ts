@@ -14,7 +14,7 @@ export function uniqueTag(name: string): string {
 export async function deleteTag(redis: Redis, tag: string): Promise<void> {
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `{${tag}}:*`, 'COUNT', 1000);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `{${tag}[.}]*`, 'COUNT', 1000);
     if (keys.length) await redis.del(...keys);
     cursor = next;
   } while (cursor !== '0');

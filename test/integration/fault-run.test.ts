@@ -11,6 +11,7 @@ describe('fault run, short: kills and restarts while every processor works', () 
       events: Number(process.env.FAULT_TEST_EVENTS ?? 20_000),
       rate: 1_000,
       skus: 100,
+      stockShards: 4,
       killEveryMs: 3_000,
       basePort: Number(process.env.FAULT_TEST_BASE_PORT ?? 27_000),
       runDir: join(projectRoot, '.run/fault-test'),

@@ -129,47 +129,171 @@ describe('Redis Cluster: three redis-server nodes in cluster mode, the same scri
     admin.disconnect();
   });
 
+  it('sharded stock spreads SKUs over the nodes; an order spanning nodes is reserved all-or-nothing', async () => {
+    const tag = uniqueTag('cshard');
+    const store = new StockStore(cluster, { keyTag: tag, shards: 6 });
+    const skus = Array.from({ length: 12 }, (_, i) => `S-${i}`);
+    try {
+      await store.applyCatalogue(
+        skus.map((sku) => ({ sku, version: 1, lowStockThreshold: 0, safetyStock: 0 })),
+      );
+      await store.applyBatch(
+        'stock',
+        0,
+        skus.map((sku, i) => ({
+          offset: i,
+          command: { kind: 'RECEIVED' as const, eventId: `r-${sku}`, sku, quantity: 3 },
+        })),
+        -1,
+      );
+      const holders = new Map<number, number>();
+      for (const node of cluster.nodes('master')) {
+        for (const keys of store.shards.keys) {
+          const [, found] = await node.scan('0', 'MATCH', keys.skuPattern(), 'COUNT', 1000);
+          holders.set(
+            node.options.port as number,
+            (holders.get(node.options.port as number) ?? 0) + found.length,
+          );
+        }
+      }
+      // six tags over three masters: SKU state on more than one node
+      expect([...holders.values()].filter((n) => n > 0).length, JSON.stringify([...holders])).toBeGreaterThan(
+        1,
+      );
+
+      // two SKUs on different nodes, one of them short: nothing held anywhere
+      // the processors' ACL user may not ask CLUSTER KEYSLOT: an admin connection does
+      const admin = createRedis({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_CLUSTER_NODES: nodes }) as Cluster;
+      await admin.cluster('SLOTS');
+      const slotTable = (admin as unknown as { slots: string[][] }).slots;
+      const nodeOf = async (sku: string) => {
+        const slot = Number(await admin.call('CLUSTER', 'KEYSLOT', store.shards.keysOfSku(sku).sku(sku)));
+        return slotTable[slot]?.[0];
+      };
+      const located = await Promise.all(skus.map(async (sku) => [sku, await nodeOf(sku)] as const));
+      const a = located[0] as readonly [string, string];
+      const b = located.find(([, node]) => node !== a[1]) as readonly [string, string];
+      expect(b, 'a SKU on another node').toBeDefined();
+      admin.disconnect();
+      const short = await store.applyBatch(
+        'orders',
+        0,
+        [
+          {
+            offset: 0,
+            command: {
+              kind: 'PLACE',
+              eventId: 'p1',
+              orderId: 'o1',
+              lines: [
+                { sku: a[0], quantity: 2 },
+                { sku: b[0], quantity: 4 },
+              ],
+            },
+          },
+        ],
+        -1,
+      );
+      expect(short.applied.find((r) => r.eventId === 'p1')?.outputs[0]).toMatchObject({
+        outcome: 'REJECTED',
+      });
+      expect((await store.getSku(a[0]))?.reserved).toBe(0);
+      expect((await store.getSku(b[0]))?.reserved).toBe(0);
+      const covered = await store.applyBatch(
+        'orders',
+        0,
+        [
+          {
+            offset: 1,
+            command: {
+              kind: 'PLACE',
+              eventId: 'p2',
+              orderId: 'o2',
+              lines: [
+                { sku: a[0], quantity: 2 },
+                { sku: b[0], quantity: 3 },
+              ],
+            },
+          },
+        ],
+        0,
+      );
+      expect(covered.applied.find((r) => r.eventId === 'p2')?.outputs[0]).toMatchObject({
+        outcome: 'RESERVED',
+      });
+      expect((await store.getSku(a[0]))?.reserved).toBe(2);
+      expect((await store.getSku(b[0]))?.reserved).toBe(3);
+      expect((await store.getOrder('o2'))?.state).toBe('RESERVED');
+    } finally {
+      for (const keys of store.shards.keys) {
+        for (const node of cluster.nodes('master')) {
+          const [, found] = await node.scan('0', 'MATCH', keys.allPattern(), 'COUNT', 1000);
+          for (const k of found) await cluster.unlink(k);
+        }
+      }
+    }
+  });
+
   it('stock and order processors configured with REDIS_CLUSTER_NODES do their job on the cluster', async () => {
     const { prefix, producer } = run;
+    // the stock processor spreads its state over six tags; the two SKUs are on different ones
+    const SHARDS = 6;
+    const store = new StockStore(cluster, { keyTag: run.tag, shards: SHARDS });
     const sku = `${prefix}CL-1`;
-    await producer.send('catalogue', [{ key: sku, value: product(sku) }]);
-    await producer.send('stock', [{ key: sku, value: stock(`${prefix}s`, sku, 'RECEIVED', 6) }]);
+    let n = 2;
+    while (store.shards.ofSku(`${prefix}CL-${n}`) === store.shards.ofSku(sku)) n++;
+    const sku2 = `${prefix}CL-${n}`;
+    for (const s of [sku, sku2]) {
+      await producer.send('catalogue', [{ key: s, value: product(s) }]);
+      await producer.send('stock', [{ key: s, value: stock(`${prefix}s-${s}`, s, 'RECEIVED', 6) }]);
+    }
     const clusterEnv = {
       REDIS_URL: 'redis://pipeline:pipeline-local-only@127.0.0.1:1',
       REDIS_CLUSTER_NODES: nodes.join(','),
     };
-    run.start(clusterEnv);
+    run.start({ ...clusterEnv, INVENTORY_SHARDS: String(SHARDS) });
     run.startOrders(tags.ord, clusterEnv);
-    const store = new StockStore(cluster, { keyTag: run.tag });
     await waitFor(
-      'receipt applied on the cluster',
-      async () => (await store.getSku(sku))?.onHand === 6,
+      'receipts applied on the cluster',
+      async () => (await store.getSku(sku))?.onHand === 6 && (await store.getSku(sku2))?.onHand === 6,
       60_000,
     );
+    // two orders fit on both SKUs; the third is short on the second: held nowhere
+    const orderLines: [number, number][] = [
+      [2, 2],
+      [2, 2],
+      [1, 5],
+    ];
     await producer.send(
       'orders',
-      [1, 2].map((i) => ({
-        key: `${prefix}o${i}`,
+      orderLines.map(([q1, q2], i) => ({
+        key: `${prefix}o${i + 1}`,
         value: order({
-          eventId: `${prefix}o${i}`,
-          orderId: `${prefix}o${i}`,
+          eventId: `${prefix}o${i + 1}`,
+          orderId: `${prefix}o${i + 1}`,
           type: 'PLACED',
-          lines: [{ sku, quantity: 2, unitPriceMinor: null }],
+          lines: [
+            { sku, quantity: q1, unitPriceMinor: null },
+            { sku: sku2, quantity: q2, unitPriceMinor: null },
+          ],
         }),
       })),
     );
     await run.caughtUp();
     expect(await store.getSku(sku)).toMatchObject({ onHand: 6, reserved: 4 });
+    expect(await store.getSku(sku2)).toMatchObject({ onHand: 6, reserved: 4 });
+    expect((await store.getOrder(`${prefix}o3`))?.state).toBe('REJECTED');
     const orders = new OrderStore(cluster, {
       keyTag: tags.ord,
       paymentDeadlineMs: 1,
       finalOrderTtlSeconds: 1,
     });
     await waitFor(
-      'orders reserved on the cluster',
+      'orders reserved and rejected on the cluster',
       async () =>
         (await groupLag(testKafka('cluster-lag'), `${prefix}orders`, [`${prefix}orders`])) === 0 &&
-        (await orders.get(`${prefix}o2`))?.state === 'RESERVED',
+        (await orders.get(`${prefix}o2`))?.state === 'RESERVED' &&
+        (await orders.get(`${prefix}o3`))?.state === 'REJECTED',
       60_000,
     );
     // nothing of it went to the single Redis the other tests use

@@ -25,11 +25,25 @@
             { o, t='PLACE', id, oid, ok=<order key idx>, l = { {s, q, sku}, ... } }
             { o, t='RELEASE'|'COMMIT', id, oid, ok, l = { {s, q, sku}, ... } as read beforehand;
               an order placed in the same call needs none: its PLACE declared the keys }
+            Sharded stock (several tags, see shards.ts) adds, for an order whose lines span tags:
+            { ..., t='PLACE', tent=1, tk=<key idx> }  reserve this tag's lines tentatively: record 'T|...', no
+                                        alert yet (the order may still fail on another tag)
+            { o, t='CONFIRM'|'ABORT'|'DROP', id, oid, ok, tk, l }  settle a tentative hold: CONFIRM
+                                        makes it 'R' and fires the alerts it deferred; ABORT
+                                        gives the units back and records the order rejected
+                                        ('X'); DROP gives them back and forgets the order, as
+                                        if never placed here (dead-lettered or a re-send).
+                                        {tag}:t:<orderId> holds the id of the PLACE that left
+                                        a record to settle (tentative, or rejected here)
+            A segment with w = 0 has no watermark (CONFIRM/ABORT segments): its events are
+            idempotent by the order record's state; its results carry ph = 2 and are stored in
+            the outbox at their offsets, so a redelivery of that offset replays them.
   ARGV[2]   TTL seconds of stock event-id markers (the re-send window)
   ARGV[3]   TTL seconds of an order record once final (released, committed, rejected)
 
   Returns JSON { stale = <bool>, segs = [ { r = [ results ], replay = [ stored results ],
-  ok = <events applied now>, redelivered = <events at or below the watermark> } ] } where a
+  ok = <events applied now>, redelivered = <events at or below the watermark>, rm = <the highest
+  of those, or -1> } ] } where a
   result is { o, id, st = 'ok'|'dup'|'skip'|'dlq', why, out = [ outputs ] }. `stale` means an
   order holds a SKU whose key was not declared: nothing was written, read again and retry.
 ]]
@@ -40,7 +54,7 @@ local segs = cjson.decode(ARGV[1])
 local marker_ttl = tonumber(ARGV[2])
 local order_ttl = tonumber(ARGV[3])
 for _, seg in ipairs(segs) do
-  seg.wm = tonumber(redis.call('GET', KEYS[seg.w]) or '-1')
+  seg.wm = seg.w > 0 and tonumber(redis.call('GET', KEYS[seg.w]) or '-1') or -1
 end
 
 -- Every SKU key the caller declared, by SKU: a held order's stored lines are resolved here.
@@ -92,7 +106,7 @@ end
 -- may be written: the caller reads again and retries.
 for _, seg in ipairs(segs) do
   for _, e in ipairs(seg.ev) do
-    if e.o > seg.wm and (e.t == 'RELEASE' or e.t == 'COMMIT') then
+    if e.o > seg.wm and (e.t == 'RELEASE' or e.t == 'COMMIT' or e.t == 'CONFIRM' or e.t == 'ABORT' or e.t == 'DROP') then
       local rec = get_order(e.ok)
       if rec then
         for _, line in ipairs(stored_lines(string.sub(rec, 3))) do
@@ -120,6 +134,13 @@ local function sku_state(idx)
   return s
 end
 local seg_touched, seg_touched_order = {}, {}
+-- written back at the end without a new version: only its alert level moved
+local function mark_dirty(idx)
+  if not touched[idx] then
+    touched[idx] = true
+    touched_order[#touched_order + 1] = idx
+  end
+end
 local function changed(idx, s, sku, event_id)
   s.v = s.v + 1
   s.sku = sku
@@ -137,6 +158,7 @@ end
 local seg_replies = {}
 for _, seg in ipairs(segs) do
 local wm = seg.wm
+local settle = seg.w == 0 and 2 or nil
 seg_touched, seg_touched_order = {}, {}
 local results = {}
 local min_redelivered, max_redelivered = nil, nil
@@ -191,16 +213,19 @@ for _, e in ipairs(seg.ev) do
           st, why = 'dlq', 'UNKNOWN_SKU'
         elseif #shortages > 0 then
           set_order(e.ok, 'X|' .. lines_string(e.l), order_ttl)
+          if e.tent then redis.call('SET', KEYS[e.tk], e.id, 'EX', order_ttl) end
           out[#out + 1] = { k = 'result', outcome = 'REJECTED', oid = e.oid, l = e.l, sh = shortages }
         else
           for _, line in ipairs(e.l) do
             local s = sku_state(line[1])
             s.rs = s.rs + line[2]
             changed(line[1], s, line[3], e.id)
-            follow_level(s, line[3], out)
+            -- a tentative hold's alerts wait for CONFIRM: an aborted order must not raise any
+            if not e.tent then follow_level(s, line[3], out) end
           end
-          set_order(e.ok, 'R|' .. lines_string(e.l))
-          table.insert(out, 1, { k = 'result', outcome = 'RESERVED', oid = e.oid, l = e.l })
+          set_order(e.ok, (e.tent and 'T|' or 'R|') .. lines_string(e.l))
+          if e.tent then redis.call('SET', KEYS[e.tk], e.id, 'EX', order_ttl) end
+          table.insert(out, 1, { k = 'result', outcome = 'RESERVED', oid = e.oid, l = e.l, tent = e.tent })
         end
       end
 
@@ -209,7 +234,7 @@ for _, e in ipairs(seg.ev) do
       local state = rec and string.sub(rec, 1, 1)
       if not state then
         st, why = 'dlq', 'UNKNOWN_ORDER'
-      elseif state == 'R' then
+      elseif state == 'R' or state == 'T' then
         local lines = stored_lines(string.sub(rec, 3))
         for _, line in ipairs(lines) do
           local s = sku_state(line[1])
@@ -226,13 +251,45 @@ for _, e in ipairs(seg.ev) do
         -- e.g. cancel after commit (returns come back as stock events) or pay a rejected order
         st, why = 'skip', 'NOTHING_HELD_' .. state
       end
+    elseif t == 'CONFIRM' or t == 'ABORT' or t == 'DROP' then
+      local rec = get_order(e.ok)
+      local state = rec and string.sub(rec, 1, 1)
+      -- only the PLACE that made the record may settle it: a settle repeated by a redelivery
+      -- must not touch a record a later re-send of the order made meanwhile
+      if redis.call('GET', KEYS[e.tk]) ~= e.id or (state ~= 'T' and state ~= 'X') then
+        st, why = 'dup', 'SETTLED_' .. (state or 'NONE')
+      else
+        redis.call('DEL', KEYS[e.tk])
+        if state == 'T' then
+          for _, line in ipairs(stored_lines(string.sub(rec, 3))) do
+            local s = sku_state(line[1])
+            if t ~= 'CONFIRM' then
+              s.rs = s.rs - line[2]
+              changed(line[1], s, line[3], e.id)
+            else
+              mark_dirty(line[1])
+            end
+            follow_level(s, line[3], out)
+          end
+        end
+        if t == 'CONFIRM' and state == 'T' then
+          set_order(e.ok, 'R|' .. string.sub(rec, 3))
+        elseif t == 'ABORT' then
+          set_order(e.ok, 'X|' .. string.sub(rec, 3), order_ttl)
+          why = 'ABORTED'
+        elseif t == 'DROP' then
+          redis.call('DEL', KEYS[e.ok])
+          orders[e.ok] = false
+          why = 'DROPPED'
+        end
+      end
     else
       st, why = 'dlq', 'UNKNOWN_EVENT_KIND'
     end
 
     if st == 'ok' then n_ok = n_ok + 1 end
-    if st ~= 'ok' or #out > 0 then
-      results[#results + 1] = { o = e.o, id = e.id, st = st, why = why, out = out }
+    if st ~= 'ok' or #out > 0 or why then
+      results[#results + 1] = { o = e.o, id = e.id, st = st, why = why, out = out, ph = settle }
     end
   end
 end
@@ -244,7 +301,7 @@ for _, idx in ipairs(seg_touched_order) do
   levels[#levels + 1] = { k = 'level', sku = s.sku, on = s.on, rs = s.rs, v = s.v, src = s.src }
 end
 if #levels > 0 then
-  results[#results + 1] = { o = max_applied, st = 'ok', out = levels }
+  results[#results + 1] = { o = max_applied, st = 'ok', out = levels, ph = settle }
 end
 
 -- outbox and watermark move in the same atomic call as the state they describe
@@ -255,7 +312,7 @@ if #results > 0 then
   encoded = cjson.encode(results)
   redis.call('ZADD', KEYS[seg.b], max_applied, encoded)
 end
-if max_applied > wm then
+if seg.w > 0 and max_applied > wm then
   redis.call('SET', KEYS[seg.w], string.format('%d', max_applied))
 end
 
@@ -270,7 +327,7 @@ if min_redelivered then
   if #stored > 0 then replay = cjson.encode(stored) end
 end
 seg_replies[#seg_replies + 1] = '{"r":' .. encoded .. ',"replay":' .. replay .. ',"ok":' .. n_ok
-  .. ',"redelivered":' .. n_redelivered .. '}'
+  .. ',"redelivered":' .. n_redelivered .. ',"rm":' .. string.format('%d', max_redelivered or -1) .. '}'
 end
 
 -- every SKU the call changed is written once, after all segments
