@@ -23,11 +23,9 @@ import { StockStore } from '../processors/inventory/store.js';
 import { loadCommonConfig } from '../runtime/config.js';
 import { createKafka, createProducer } from '../runtime/kafka.js';
 import { createLogger } from '../runtime/logger.js';
-import { percentile, type BatchMetric, type MetricsSink } from '../runtime/metrics.js';
+import { percentile } from '../runtime/metrics.js';
 import { AvroCodec } from '../schemas/codec.js';
-import type { TopicValues } from '../schemas/types.js';
-import { registerAllSchemas } from '../schemas/register.js';
-import { applyTopics } from '../topics/apply.js';
+import { CollectingSink, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
 import { describeMachine, writeResults } from './machine.js';
 import { produce, sku, SKUS } from './workload.js';
 
@@ -46,33 +44,6 @@ const kafka = createKafka({ brokers: common.KAFKA_BROKERS, clientId: 'bench', lo
 const codec = AvroCodec.connect(common.SCHEMA_REGISTRY_URL, prefix);
 const redis = new Redis(common.REDIS_URL);
 const log = (msg: string) => console.log(`[bench] ${msg}`);
-
-async function setupTopics(p: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  await applyTopics(admin, p);
-  await admin.disconnect();
-  await registerAllSchemas(AvroCodec.connect(common.SCHEMA_REGISTRY_URL, p), common.SCHEMA_REGISTRY_URL);
-}
-
-/** One record per bench SKU on `topic`, produced in batches of 1,000. */
-async function producePerSku<T extends 'catalogue' | 'stock'>(
-  p: string,
-  topic: T,
-  valueOf: (s: string, i: number) => TopicValues[T],
-): Promise<void> {
-  const producer = createProducer(kafka);
-  await producer.connect();
-  const id = await codec.writerId(topic);
-  for (let i = 0; i < SKUS; i += 1000) {
-    const messages = [];
-    for (let j = i; j < Math.min(SKUS, i + 1000); j++) {
-      messages.push({ key: sku(j), value: codec.encodeWithId(topic, id, valueOf(sku(j), j)) });
-    }
-    await producer.send({ topic: `${p}${topic}`, messages, acks: -1 });
-  }
-  await producer.disconnect();
-}
 
 /** Baseline 1: a kafkajs consumer that does nothing but resolve and commit. */
 async function doNothingConsumer(k: Kafka, topics: string[], total: number): Promise<number> {
@@ -98,21 +69,6 @@ async function doNothingConsumer(k: Kafka, topics: string[], total: number): Pro
   const ms = await done;
   await consumer.disconnect();
   return (total / ms) * 1000;
-}
-
-class CollectingSink implements MetricsSink {
-  events = 0;
-  first = 0;
-  last = 0;
-  latencies: number[] = [];
-  collectLatency = false;
-  record(m: BatchMetric): void {
-    if (!this.first) this.first = performance.now() - m.processingMs;
-    this.events += m.eventsIn;
-    this.last = performance.now();
-    if (this.collectLatency) for (const l of m.latenciesMs) this.latencies.push(l);
-  }
-  async close(): Promise<void> {}
 }
 
 /** Baseline 2: the same scripts, called once per message, outputs sent per message. */
@@ -233,27 +189,8 @@ async function memoryPerSku(): Promise<Record<string, number>> {
 async function main() {
   const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
   log(`prefix ${prefix}: ${EVENTS} events over ${SKUS} SKUs`);
-  await setupTopics(prefix);
-  await producePerSku(prefix, 'catalogue', (s) => ({
-    sku: s,
-    version: 1,
-    name: s,
-    category: 'bench',
-    lowStockThreshold: 5,
-    safetyStock: 0,
-    active: true,
-    updatedAt: Date.now(),
-  }));
-  // opening stock so that most orders reserve
-  await producePerSku(prefix, 'stock', (s, j) => ({
-    eventId: `open-${j}`,
-    sku: s,
-    type: 'RECEIVED',
-    quantity: 1000,
-    occurredAt: Date.now(),
-    reason: null,
-    warehouseId: null,
-  }));
+  await setupTopics(kafka, common.SCHEMA_REGISTRY_URL, prefix);
+  await seedCatalogueAndStock(kafka, codec, prefix);
   const t0 = Date.now();
   const produced = (await produce(kafka, codec, prefix, EVENTS, 1)) + SKUS;
   log(`produced ${produced} input events in ${((Date.now() - t0) / 1000).toFixed(1)}s`);

@@ -1,6 +1,9 @@
 import type { Logger } from './logger.js';
 import { onShutdown } from './shutdown.js';
 
+/** A start-up failure that waiting cannot fix (a wrong setting): no retry, exit 2. */
+export class PermanentStartError extends Error {}
+
 export interface Startable {
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -36,6 +39,10 @@ export async function runService(o: RunServiceOptions): Promise<void> {
     } catch (err) {
       await service.stop().catch(() => undefined);
       if (stopping) return;
+      if (err instanceof PermanentStartError) {
+        o.logger.fatal({ err: err.message }, `${o.name} cannot start`);
+        process.exit(2);
+      }
       if (attempt >= o.attempts) {
         o.logger.fatal({ err, attempts: attempt }, `${o.name} failed to start`);
         process.exit(1);

@@ -179,6 +179,7 @@ export async function rebuild(ctx: OpsContext, options: { force?: boolean } = {}
   for (const pipeline of pipelines) {
     for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
   }
+  await store.checkLayout();
   return { skus: skus.size, orders, markers, watermarks: Object.fromEntries(watermarks) };
 }
 

@@ -44,6 +44,7 @@ export class InventoryService {
   async start(): Promise<void> {
     const c = this.config;
     const prefix = c.TOPIC_PREFIX;
+    await this.store.checkLayout();
     const codec = AvroCodec.connect(c.SCHEMA_REGISTRY_URL, prefix);
     const outputs = new InventoryOutputs(codec, {
       reservationResults: topicName(prefix, 'reservation-results'),

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { PermanentStartError } from '../../runtime/service-main.js';
 import { callScript, defineScripts, type RedisClient, ScriptKeys } from '../../runtime/lua-scripts.js';
 import type { CatalogueCommand, StockCommand } from './commands.js';
 import type { InventoryKeys } from './keys.js';
@@ -585,6 +586,25 @@ export class StockStore {
           ? 'L'
           : 'C';
     return { orderId, state: ORDER_STATES[letter] ?? 'REJECTED', lines: parts.flatMap((p) => p.lines) };
+  }
+
+  /**
+   * The shard count is part of the data: SKUs and holds written under one count are not found
+   * under another. The first process records it; later ones with another count refuse to start.
+   */
+  async checkLayout(): Promise<void> {
+    const { baseTag, count } = this.shards;
+    const one = `{${baseTag}}:layout`;
+    const many = `{${baseTag}.0}:layout`;
+    const [own, other] = count === 1 ? [one, many] : [many, one];
+    const recorded = (await this.redis.get(own)) ?? (await this.redis.get(other));
+    if (recorded !== null && Number(recorded) !== count) {
+      throw new PermanentStartError(
+        `the stock state under tag "${baseTag}" was written with INVENTORY_SHARDS=${recorded}; this process has ${count}. ` +
+          'Use the same count, or rebuild the state under the new one (stock rebuild into an empty Redis).',
+      );
+    }
+    if (recorded === null) await this.redis.set(own, String(count), 'NX');
   }
 
   /** A partition's applied-offset watermark on one shard. */

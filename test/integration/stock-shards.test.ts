@@ -72,6 +72,16 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
     return out;
   };
 
+  it('the shard count is recorded with the data; a process with another count refuses to start', async () => {
+    await store.checkLayout();
+    await store.checkLayout(); // the same count again: fine
+    for (const other of [1, 2]) {
+      await expect(new StockStore(redis, { keyTag: tag, shards: other }).checkLayout()).rejects.toThrow(
+        `written with INVENTORY_SHARDS=${SHARDS}; this process has ${other}`,
+      );
+    }
+  });
+
   it('keys of each shard are in one slot, and SKUs are spread over the shards', async () => {
     const slots = await Promise.all(
       store.shards.keys.map((k) => redis.call('CLUSTER', 'KEYSLOT', k.sku('x')).catch(() => null)),

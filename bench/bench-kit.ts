@@ -1,0 +1,76 @@
+/** Pieces the stock benchmarks share: topics, the seeded catalogue and stock, a metrics sink. */
+import type { Kafka } from 'kafkajs';
+import { createProducer } from '../runtime/kafka.js';
+import type { BatchMetric, MetricsSink } from '../runtime/metrics.js';
+import { AvroCodec } from '../schemas/codec.js';
+import { registerAllSchemas } from '../schemas/register.js';
+import type { TopicValues } from '../schemas/types.js';
+import { applyTopics } from '../topics/apply.js';
+import { sku, SKUS } from './workload.js';
+
+export async function setupTopics(kafka: Kafka, registryUrl: string, p: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await applyTopics(admin, p);
+  await admin.disconnect();
+  await registerAllSchemas(AvroCodec.connect(registryUrl, p), registryUrl);
+}
+
+/** One record per bench SKU on `topic`, produced in batches of 1,000. */
+async function producePerSku<T extends 'catalogue' | 'stock'>(
+  kafka: Kafka,
+  codec: AvroCodec,
+  p: string,
+  topic: T,
+  valueOf: (s: string, i: number) => TopicValues[T],
+): Promise<void> {
+  const producer = createProducer(kafka);
+  await producer.connect();
+  const id = await codec.writerId(topic);
+  for (let i = 0; i < SKUS; i += 1000) {
+    const messages = [];
+    for (let j = i; j < Math.min(SKUS, i + 1000); j++) {
+      messages.push({ key: sku(j), value: codec.encodeWithId(topic, id, valueOf(sku(j), j)) });
+    }
+    await producer.send({ topic: `${p}${topic}`, messages, acks: -1 });
+  }
+  await producer.disconnect();
+}
+
+/** The catalogue of every bench SKU and opening stock, so that most orders reserve. */
+export async function seedCatalogueAndStock(kafka: Kafka, codec: AvroCodec, p: string): Promise<void> {
+  await producePerSku(kafka, codec, p, 'catalogue', (s) => ({
+    sku: s,
+    version: 1,
+    name: s,
+    category: 'bench',
+    lowStockThreshold: 5,
+    safetyStock: 0,
+    active: true,
+    updatedAt: Date.now(),
+  }));
+  await producePerSku(kafka, codec, p, 'stock', (s, j) => ({
+    eventId: `open-${j}`,
+    sku: s,
+    type: 'RECEIVED',
+    quantity: 1000,
+    occurredAt: Date.now(),
+    reason: null,
+    warehouseId: null,
+  }));
+}
+
+export class CollectingSink implements MetricsSink {
+  events = 0;
+  first = 0;
+  last = 0;
+  latencies: number[] = [];
+  collectLatency = false;
+  record(m: BatchMetric): void {
+    if (!this.first) this.first = performance.now() - m.processingMs;
+    this.events += m.eventsIn;
+    this.last = performance.now();
+    if (this.collectLatency) for (const l of m.latenciesMs) this.latencies.push(l);
+  }
+  async close(): Promise<void> {}
+}
