@@ -30,6 +30,7 @@ REGISTRY_PORT=${REGISTRY_PORT:-18081}
 REDIS_PORT=${REDIS_PORT:-16379}
 CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-18123}
 CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-19000}
+CLICKHOUSE_HTTPS_PORT=${CLICKHOUSE_HTTPS_PORT:-18443}
 CLICKHOUSE_WRITER_PASSWORD=${CLICKHOUSE_WRITER_PASSWORD:-writer-local-only}
 CLICKHOUSE_READER_PASSWORD=${CLICKHOUSE_READER_PASSWORD:-reader-local-only}
 REDIS_PIPELINE_PASSWORD=${REDIS_PIPELINE_PASSWORD:-pipeline-local-only}
@@ -223,8 +224,9 @@ EOF
   add_scram_user
 }
 
-# A private CA and a broker certificate for 127.0.0.1, once per run directory. Clients trust
-# $RUN/kafka/tls/ca.pem (KAFKA_SSL_CA_FILE).
+# A private CA and a server certificate for 127.0.0.1, once per run directory, used by Kafka's
+# SASL_SSL listener and ClickHouse's HTTPS port. Clients trust $RUN/kafka/tls/ca.pem
+# (KAFKA_SSL_CA_FILE, CLICKHOUSE_CA_FILE).
 make_kafka_tls() {
   local tls=$1
   [[ -f $tls/server-keystore.pem ]] && return 0
@@ -293,8 +295,10 @@ clickhouse_ready() { [[ $(curl -fsS "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/ping
 start_clickhouse() {
   local dir=$RUN/clickhouse
   mkdir -p "$dir/data" "$dir/tmp" "$dir/log" "$dir/user_files" "$dir/format_schemas"
+  make_kafka_tls "$RUN/kafka/tls"
   sed -e "s#@RUN@#$RUN#g" -e "s#@HTTP_PORT@#$CLICKHOUSE_HTTP_PORT#g" \
-    -e "s#@TCP_PORT@#$CLICKHOUSE_TCP_PORT#g" "$ROOT/deploy/clickhouse/config.xml.in" >"$dir/config.xml"
+    -e "s#@TCP_PORT@#$CLICKHOUSE_TCP_PORT#g" -e "s#@HTTPS_PORT@#$CLICKHOUSE_HTTPS_PORT#g" \
+    -e "s#@TLS_DIR@#$RUN/kafka/tls#g" "$ROOT/deploy/clickhouse/config.xml.in" >"$dir/config.xml"
   local wsha rsha
   wsha=$(printf '%s' "$CLICKHOUSE_WRITER_PASSWORD" | sha256sum | cut -d' ' -f1)
   rsha=$(printf '%s' "$CLICKHOUSE_READER_PASSWORD" | sha256sum | cut -d' ' -f1)
@@ -314,6 +318,7 @@ start_one() {
   [[ $name == kafka ]] && refuse_foreign_port kafka-controller "$KAFKA_CONTROLLER_PORT"
   [[ $name == kafka ]] && refuse_foreign_port kafka-sasl "$KAFKA_SASL_PORT"
   [[ $name == kafka ]] && refuse_foreign_port kafka-tls "$KAFKA_TLS_PORT"
+  [[ $name == clickhouse ]] && refuse_foreign_port clickhouse-https "$CLICKHOUSE_HTTPS_PORT"
   local t0=$SECONDS
   "start_$name"
   log "$name up on port $(port_of "$name") in $((SECONDS - t0))s"
@@ -439,6 +444,7 @@ KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 SCHEMA_REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7
 REDIS_URL=redis://pipeline:$REDIS_PIPELINE_PASSWORD@127.0.0.1:$REDIS_PORT
 CLICKHOUSE_URL=http://127.0.0.1:$CLICKHOUSE_HTTP_PORT
+# or, over TLS: CLICKHOUSE_URL=https://127.0.0.1:$CLICKHOUSE_HTTPS_PORT CLICKHOUSE_CA_FILE=$RUN/kafka/tls/ca.pem
 EOF
 }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 
 export const METRICS_DATABASE = 'pipeline_metrics';
@@ -8,6 +9,8 @@ export interface ClickHouseOptions {
   password: string;
   /** Fail fast: a metrics write must never hold up the caller for long. */
   requestTimeoutMs?: number;
+  /** PEM of the CA that signed the server's certificate, for an https:// url */
+  caFile?: string | undefined;
 }
 
 export function createClickHouse(options: ClickHouseOptions): ClickHouseClient {
@@ -19,6 +22,7 @@ export function createClickHouse(options: ClickHouseOptions): ClickHouseClient {
     // 18.16 has no async_insert; batching happens in our sink
     clickhouse_settings: {},
     compression: { request: false, response: false },
+    ...(options.caFile ? { tls: { ca_cert: readFileSync(options.caFile) } } : {}),
   });
 }
 

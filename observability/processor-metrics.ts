@@ -12,6 +12,7 @@ export function processorMetrics(config: CommonConfig, logger: Logger): MetricsS
     url: config.CLICKHOUSE_URL,
     username: config.CLICKHOUSE_USER,
     password: config.CLICKHOUSE_PASSWORD,
+    caFile: config.CLICKHOUSE_CA_FILE,
   });
   return new FanOutSink([summary, new ClickHouseMetricsSink(clickhouse, logger)]);
 }

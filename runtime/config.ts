@@ -45,6 +45,10 @@ export const commonEnv = {
     default: 'http://127.0.0.1:18123',
     doc: 'ClickHouse HTTP endpoint for metrics.',
   },
+  CLICKHOUSE_CA_FILE: {
+    kind: 'string',
+    doc: "PEM file of the CA that signed ClickHouse's certificate (an https:// CLICKHOUSE_URL).",
+  },
   CLICKHOUSE_USER: {
     kind: 'string',
     default: 'pipeline_writer',
@@ -123,6 +127,8 @@ export function checkCommonConfig(config: Partial<CommonConfig>): void {
   }
   if (config.KAFKA_SSL_CA_FILE && !config.KAFKA_SSL)
     problems.push('KAFKA_SSL_CA_FILE is set but KAFKA_SSL is not true');
+  if (config.CLICKHOUSE_CA_FILE && !config.CLICKHOUSE_URL?.startsWith('https:'))
+    problems.push('CLICKHOUSE_CA_FILE is set but CLICKHOUSE_URL is not https://');
   if (problems.length) throw new ConfigError(problems);
 }
 

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { ClickHouseOptions } from '../observability/clickhouse.js';
 import { GRAFANA_DASHBOARD_PATH, grafanaDashboardJson } from '../observability/dashboard/grafana.js';
 import { createProducer } from '../runtime/kafka.js';
 import { createContext, type CliContext } from './context.js';
@@ -38,14 +39,19 @@ const usage = `usage: npm run pipeline -- <command>
   stock reconcile               compare Redis with the event history; exit 1 on any difference
 `;
 
+/** The migrating user, over TLS when the URL is https:// */
+function clickHouseAdmin(c: CliContext['config']): ClickHouseOptions {
+  return {
+    url: c.CLICKHOUSE_URL,
+    username: c.CLICKHOUSE_ADMIN_USER,
+    password: c.CLICKHOUSE_ADMIN_PASSWORD,
+    caFile: c.CLICKHOUSE_CA_FILE,
+  };
+}
+
 function migrateClickHouse(ctx: CliContext): Promise<void> {
   const c = ctx.config;
-  return migrateClickHouseCommand(
-    c.CLICKHOUSE_URL,
-    c.CLICKHOUSE_ADMIN_USER,
-    c.CLICKHOUSE_ADMIN_PASSWORD,
-    ctx.logger,
-  );
+  return migrateClickHouseCommand(clickHouseAdmin(c), ctx.logger);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -71,13 +77,7 @@ async function main(argv: string[]): Promise<number> {
         options: { 'keep-days': { type: 'string', default: '30' } },
       });
       const ctx = createContext('metrics');
-      await retentionCommand(
-        ctx.config.CLICKHOUSE_URL,
-        ctx.config.CLICKHOUSE_ADMIN_USER,
-        ctx.config.CLICKHOUSE_ADMIN_PASSWORD,
-        Number(values['keep-days']),
-        ctx.logger,
-      );
+      await retentionCommand(clickHouseAdmin(ctx.config), Number(values['keep-days']), ctx.logger);
       return 0;
     }
     case 'topics apply': {

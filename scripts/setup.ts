@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { createClickHouse } from '../observability/clickhouse.js';
+import { createClickHouse, type ClickHouseOptions } from '../observability/clickhouse.js';
 import { dropOldPartitions, migrate } from '../observability/migrate.js';
 import type { Logger } from '../runtime/logger.js';
 import type { AvroCodec } from '../schemas/codec.js';
@@ -33,12 +33,10 @@ export async function registerSchemasCommand(
 }
 
 async function withClickHouse(
-  url: string,
-  username: string,
-  password: string,
+  options: ClickHouseOptions,
   fn: (client: ReturnType<typeof createClickHouse>) => Promise<void>,
 ): Promise<void> {
-  const client = createClickHouse({ url, username, password });
+  const client = createClickHouse(options);
   try {
     await fn(client);
   } finally {
@@ -46,13 +44,8 @@ async function withClickHouse(
   }
 }
 
-export function migrateClickHouseCommand(
-  url: string,
-  username: string,
-  password: string,
-  logger: Logger,
-): Promise<void> {
-  return withClickHouse(url, username, password, async (client) => {
+export function migrateClickHouseCommand(options: ClickHouseOptions, logger: Logger): Promise<void> {
+  return withClickHouse(options, async (client) => {
     const report = await migrate(client);
     logger.info(
       { applied: report.applied, alreadyApplied: report.alreadyApplied.length },
@@ -62,13 +55,11 @@ export function migrateClickHouseCommand(
 }
 
 export function retentionCommand(
-  url: string,
-  username: string,
-  password: string,
+  options: ClickHouseOptions,
   keepDays: number,
   logger: Logger,
 ): Promise<void> {
-  return withClickHouse(url, username, password, async (client) => {
+  return withClickHouse(options, async (client) => {
     const dropped = await dropOldPartitions(client, keepDays);
     logger.info({ keepDays, dropped }, 'old metric partitions dropped');
   });

@@ -3,6 +3,7 @@ import { commonEnv } from '../../runtime/config.js';
 
 export const dashboardEnv = {
   CLICKHOUSE_URL: commonEnv.CLICKHOUSE_URL,
+  CLICKHOUSE_CA_FILE: commonEnv.CLICKHOUSE_CA_FILE,
   LOG_LEVEL: commonEnv.LOG_LEVEL,
   DASHBOARD_HOST: { kind: 'string', default: '127.0.0.1', doc: 'Address the dashboard listens on.' },
   DASHBOARD_PORT: { kind: 'int', default: 18080, min: 0, max: 65_535, doc: 'Port of the dashboard page.' },

@@ -13,6 +13,7 @@ const clickhouse = createClickHouse({
   url: config.CLICKHOUSE_URL,
   username: config.DASHBOARD_CLICKHOUSE_USER,
   password: config.DASHBOARD_CLICKHOUSE_PASSWORD,
+  caFile: config.CLICKHOUSE_CA_FILE,
 });
 // a writable user is fatal at once; an unreachable ClickHouse gets half a minute to come up
 for (let attempt = 1; ; attempt++) {

@@ -30,6 +30,7 @@ const clickhouse = config.METRICS_ENABLED
       url: config.CLICKHOUSE_URL,
       username: config.CLICKHOUSE_USER,
       password: config.CLICKHOUSE_PASSWORD,
+      caFile: config.CLICKHOUSE_CA_FILE,
     })
   : undefined;
 await admin.connect();

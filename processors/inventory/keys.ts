@@ -1,7 +1,6 @@
 /**
- * Redis key names of the inventory state. Every key carries the same hash tag, so a batch
- * script's keys are one slot in Redis Cluster. The price: all inventory state sits in one slot
- * (one Cluster shard); see README "Scaling the stock state" for why and what changes it.
+ * Redis key names of one tag's inventory state. Every key carries the same hash tag, so a
+ * script call's keys are one slot in Redis Cluster; StockShards spreads SKUs over several tags.
  */
 export class InventoryKeys {
   private readonly p: string;

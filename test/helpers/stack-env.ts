@@ -18,6 +18,8 @@ export interface TestStack {
   registryUrl: string;
   redisUrl: string;
   clickhouseUrl: string;
+  /** ClickHouse's HTTPS port; its certificate is signed by the same CA as Kafka's (tlsCaFile) */
+  clickhouseHttpsUrl: string;
   env: Record<string, string>;
 }
 
@@ -34,6 +36,7 @@ export function describeStack(runDir: string, basePort: number): TestStack {
     registryUrl: `http://127.0.0.1:${env.REGISTRY_PORT}/apis/ccompat/v7`,
     redisUrl: `redis://127.0.0.1:${env.REDIS_PORT}`,
     clickhouseUrl: `http://127.0.0.1:${env.CLICKHOUSE_HTTP_PORT}`,
+    clickhouseHttpsUrl: `https://127.0.0.1:${env.CLICKHOUSE_HTTPS_PORT}`,
     env,
   };
 }

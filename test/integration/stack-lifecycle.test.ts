@@ -19,6 +19,7 @@ const ports = [
   env.REDIS_PORT,
   env.CLICKHOUSE_HTTP_PORT,
   env.CLICKHOUSE_TCP_PORT,
+  env.CLICKHOUSE_HTTPS_PORT,
 ].map(Number);
 
 function stack(command: string) {
@@ -66,6 +67,7 @@ describe('deploy/stack.sh', () => {
     expect(listeners(Number(env.REGISTRY_PORT))).toEqual([pids.registry]);
     expect(listeners(Number(env.REDIS_PORT))).toEqual([pids.redis]);
     expect(listeners(Number(env.CLICKHOUSE_HTTP_PORT))).toEqual([pids.clickhouse]);
+    expect(listeners(Number(env.CLICKHOUSE_HTTPS_PORT))).toEqual([pids.clickhouse]);
 
     const down = stack('down');
     expect(down.status, down.stderr).toBe(0);

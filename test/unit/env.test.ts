@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadCommonConfig, printableCommonConfig } from '../../runtime/config.js';
+import { checkCommonConfig, loadCommonConfig, printableCommonConfig } from '../../runtime/config.js';
 import { ConfigError, redactUrl } from '../../runtime/env.js';
 
 describe('configuration from the environment', () => {
@@ -30,6 +30,24 @@ describe('configuration from the environment', () => {
     expect(problems).toMatch(/LOG_LEVEL must be one of/);
     expect(problems).toMatch(/TOPIC_PREFIX must match/);
     expect(problems).toMatch(/KAFKA_BROKERS must list at least one value/);
+  });
+
+  it('refuses a CA file for a plain-text endpoint: TLS was meant and would silently not happen', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        checkCommonConfig(loadCommonConfig(env));
+        return '';
+      } catch (e) {
+        return (e as ConfigError).problems.join('\n');
+      }
+    };
+    expect(problems({ CLICKHOUSE_CA_FILE: '/ca.pem' })).toMatch(
+      /CLICKHOUSE_CA_FILE is set but CLICKHOUSE_URL is not https/,
+    );
+    expect(problems({ CLICKHOUSE_CA_FILE: '/ca.pem', CLICKHOUSE_URL: 'https://ch:8443' })).toBe('');
+    expect(problems({ KAFKA_SSL_CA_FILE: '/ca.pem' })).toMatch(
+      /KAFKA_SSL_CA_FILE is set but KAFKA_SSL is not true/,
+    );
   });
 
   it('never prints secrets', () => {

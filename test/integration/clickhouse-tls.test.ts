@@ -1,0 +1,90 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClickHouse } from '../../observability/clickhouse.js';
+import { migrate } from '../../observability/migrate.js';
+import type { AvroCodec } from '../../schemas/codec.js';
+import { provisionPrefix, testKafka, testStack, uniquePrefix } from '../helpers/pipeline.js';
+import { groupLag, killAll, spawnProcessor, waitFor } from '../helpers/processes.js';
+import { product, stock, TestProducer } from '../helpers/produce.js';
+import { deleteTag, testRedis, uniqueTag } from '../helpers/redis.js';
+
+// ClickHouse's HTTPS port (certificate from the stack's private CA, as Kafka's SASL_SSL one):
+// a processor writes its metrics over TLS, and a client that does not trust the CA is refused.
+describe('ClickHouse over TLS', () => {
+  const prefix = uniquePrefix('chtls');
+  const tag = uniqueTag('chtls');
+  const group = `${prefix}inventory`;
+  const kafka = testKafka('chtls-test');
+  let codec: AvroCodec;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    codec = await provisionPrefix(prefix);
+    redis = testRedis();
+  });
+
+  afterAll(async () => {
+    await killAll();
+    await deleteTag(redis, tag);
+    await redis.quit();
+  });
+
+  it('verifies the server against the CA: trusted with CLICKHOUSE_CA_FILE, refused without', async () => {
+    const trusted = createClickHouse({
+      url: testStack().clickhouseHttpsUrl,
+      username: 'default',
+      password: '',
+      caFile: testStack().tlsCaFile,
+    });
+    await migrate(trusted);
+    const rs = await trusted.query({ query: 'SELECT 1 AS one', format: 'JSONEachRow' });
+    expect(await rs.json()).toEqual([{ one: 1 }]);
+    await trusted.close();
+
+    const untrusting = createClickHouse({
+      url: testStack().clickhouseHttpsUrl,
+      username: 'default',
+      password: '',
+    });
+    await expect(untrusting.query({ query: 'SELECT 1', format: 'JSONEachRow' })).rejects.toThrow(
+      /certificate|self.signed|verify/i,
+    );
+    await untrusting.close();
+  });
+
+  it('a stock processor writes its batch metrics over https as the writer user', async () => {
+    const producer = new TestProducer(kafka, codec, prefix);
+    await producer.connect();
+    await producer.send('catalogue', [{ key: 'T-1', value: product('T-1', 5) }]);
+    await producer.send(
+      'stock',
+      Array.from({ length: 40 }, (_, i) => ({ key: 'T-1', value: stock(`ts-${i}`, 'T-1', 'RECEIVED', 1) })),
+    );
+    await producer.disconnect();
+    const proc = spawnProcessor('processors/inventory/main.ts', {
+      TOPIC_PREFIX: prefix,
+      INVENTORY_KEY_TAG: tag,
+      INVENTORY_GROUP_ID: group,
+      INVENTORY_SESSION_TIMEOUT_MS: '6000',
+      METRICS_ENABLED: 'true',
+      CLICKHOUSE_URL: testStack().clickhouseHttpsUrl,
+      CLICKHOUSE_CA_FILE: testStack().tlsCaFile,
+    });
+    await waitFor(
+      'caught up',
+      async () => (await groupLag(kafka, group, [`${prefix}stock`, `${prefix}orders`])) === 0,
+      90_000,
+    );
+    proc.child.kill('SIGTERM'); // a graceful stop flushes the last metrics
+    expect((await proc.exited).code, proc.output()).toBe(0);
+    expect(proc.output()).not.toMatch(/metrics.*(fail|error)/i);
+
+    const admin = createClickHouse({ url: testStack().clickhouseUrl, username: 'default', password: '' });
+    const rs = await admin.query({
+      query: `SELECT sum(events_in) AS events FROM pipeline_metrics.batches WHERE consumer_group = '${group}'`,
+      format: 'JSONEachRow',
+    });
+    expect(Number(((await rs.json()) as { events: string }[])[0]?.events)).toBe(40);
+    await admin.close();
+  }, 120_000);
+});
