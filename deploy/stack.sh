@@ -27,6 +27,7 @@ KAFKA_TLS_PORT=${KAFKA_TLS_PORT:-$((KAFKA_PORT + 3))}
 KAFKA_SASL_USERNAME=${KAFKA_SASL_USERNAME:-pipeline}
 KAFKA_SASL_PASSWORD=${KAFKA_SASL_PASSWORD:-kafka-local-only}
 REGISTRY_PORT=${REGISTRY_PORT:-18081}
+REGISTRY_TLS_PORT=${REGISTRY_TLS_PORT:-18444}
 REDIS_PORT=${REDIS_PORT:-16379}
 CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-18123}
 CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-19000}
@@ -262,11 +263,15 @@ registry_ready() {
 start_registry() {
   local dir=$RUN/registry
   mkdir -p "$dir/data"
+  make_kafka_tls "$RUN/kafka/tls"
   # H2 in a file, not the in-memory default: schema ids framed into Kafka messages must survive
   # a registry restart.
   # shellcheck disable=SC2086
   spawn registry "$dir/registry.log" java $REGISTRY_HEAP \
     -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
+    -Dquarkus.http.ssl-port="$REGISTRY_TLS_PORT" \
+    -Dquarkus.http.ssl.certificate.files="$RUN/kafka/tls/server.crt" \
+    -Dquarkus.http.ssl.certificate.key-files="$RUN/kafka/tls/server.key" \
     -Dapicurio.storage.kind=sql -Dapicurio.storage.sql.kind=h2 \
     -Dapicurio.datasource.url="jdbc:h2:file:$dir/data/registry" \
     -Dapicurio.datasource.jdbc.initial-size=2 -Dapicurio.datasource.jdbc.min-size=2 \
@@ -319,6 +324,7 @@ start_one() {
   [[ $name == kafka ]] && refuse_foreign_port kafka-sasl "$KAFKA_SASL_PORT"
   [[ $name == kafka ]] && refuse_foreign_port kafka-tls "$KAFKA_TLS_PORT"
   [[ $name == clickhouse ]] && refuse_foreign_port clickhouse-https "$CLICKHOUSE_HTTPS_PORT"
+  [[ $name == registry ]] && refuse_foreign_port registry-tls "$REGISTRY_TLS_PORT"
   local t0=$SECONDS
   "start_$name"
   log "$name up on port $(port_of "$name") in $((SECONDS - t0))s"
@@ -359,8 +365,8 @@ cmd_down() {
   # reverse order: clients of Kafka (the registry's readers) go before the broker
   for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do stop_one "${SERVICES[i]}"; done
   local p
-  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$REGISTRY_PORT" "$REDIS_PORT" \
-    "$CLICKHOUSE_HTTP_PORT" "$CLICKHOUSE_TCP_PORT"; do
+  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_PORT" "$KAFKA_TLS_PORT" "$REGISTRY_PORT" \
+    "$REGISTRY_TLS_PORT" "$REDIS_PORT" "$CLICKHOUSE_HTTP_PORT" "$CLICKHOUSE_TCP_PORT" "$CLICKHOUSE_HTTPS_PORT"; do
     if port_open "$p"; then log "warning: port $p still answers"; fi
   done
 }
@@ -442,6 +448,7 @@ cmd_env() {
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 # or, authenticated: KAFKA_BROKERS=127.0.0.1:$KAFKA_SASL_PORT KAFKA_SASL_MECHANISM=scram-sha-512 KAFKA_SASL_USERNAME=$KAFKA_SASL_USERNAME KAFKA_SASL_PASSWORD=...
 SCHEMA_REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7
+# or, over TLS: SCHEMA_REGISTRY_URL=https://127.0.0.1:$REGISTRY_TLS_PORT/apis/ccompat/v7 SCHEMA_REGISTRY_CA_FILE=$RUN/kafka/tls/ca.pem
 REDIS_URL=redis://pipeline:$REDIS_PIPELINE_PASSWORD@127.0.0.1:$REDIS_PORT
 CLICKHOUSE_URL=http://127.0.0.1:$CLICKHOUSE_HTTP_PORT
 # or, over TLS: CLICKHOUSE_URL=https://127.0.0.1:$CLICKHOUSE_HTTPS_PORT CLICKHOUSE_CA_FILE=$RUN/kafka/tls/ca.pem

@@ -28,6 +28,10 @@ export const commonEnv = {
     secret: false,
     doc: 'Confluent-compatible schema registry base URL (Apicurio: .../apis/ccompat/v7).',
   },
+  SCHEMA_REGISTRY_CA_FILE: {
+    kind: 'string',
+    doc: "PEM file of the CA that signed the registry's certificate (an https:// SCHEMA_REGISTRY_URL).",
+  },
   REDIS_URL: {
     kind: 'url',
     protocols: ['redis', 'rediss'],
@@ -127,6 +131,8 @@ export function checkCommonConfig(config: Partial<CommonConfig>): void {
   }
   if (config.KAFKA_SSL_CA_FILE && !config.KAFKA_SSL)
     problems.push('KAFKA_SSL_CA_FILE is set but KAFKA_SSL is not true');
+  if (config.SCHEMA_REGISTRY_CA_FILE && !config.SCHEMA_REGISTRY_URL?.startsWith('https:'))
+    problems.push('SCHEMA_REGISTRY_CA_FILE is set but SCHEMA_REGISTRY_URL is not https://');
   if (config.CLICKHOUSE_CA_FILE && !config.CLICKHOUSE_URL?.startsWith('https:'))
     problems.push('CLICKHOUSE_CA_FILE is set but CLICKHOUSE_URL is not https://');
   if (problems.length) throw new ConfigError(problems);

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import { schemaFor, valueSubject } from './catalog.js';
@@ -86,9 +88,27 @@ export class AvroCodec {
     readonly prefix: string,
   ) {}
 
-  static connect(url: string, prefix: string): AvroCodec {
-    return new AvroCodec(new SchemaRegistry({ host: url, retry: { retries: 2 } }), prefix);
+  /**
+   * `caFile`: PEM of the CA that signed an https:// registry's certificate. The same agent
+   * serves the registry client and the compatibility calls (registerSchema).
+   */
+  static connect(url: string, prefix: string, caFile?: string): AvroCodec {
+    const agent = caFile ? new HttpsAgent({ ca: readFileSync(caFile), keepAlive: true }) : undefined;
+    const registry = new SchemaRegistry({ host: url, retry: { retries: 2 }, ...(agent ? { agent } : {}) });
+    const codec = new AvroCodec(registry, prefix);
+    codec.agent = agent;
+    return codec;
   }
+
+  static fromConfig(
+    c: { SCHEMA_REGISTRY_URL: string; SCHEMA_REGISTRY_CA_FILE?: string | undefined },
+    prefix: string,
+  ): AvroCodec {
+    return AvroCodec.connect(c.SCHEMA_REGISTRY_URL, prefix, c.SCHEMA_REGISTRY_CA_FILE);
+  }
+
+  /** The TLS agent trusting the registry's CA, when one was given. */
+  agent: HttpsAgent | undefined;
 
   /** Id used to encode values for this topic: the subject's latest version. */
   async writerId(topic: SchemaTopic): Promise<number> {

@@ -27,6 +27,6 @@ export function createContext(component: string): CliContext {
     logger,
     security: kafkaSecurity(config),
   });
-  const codec = AvroCodec.connect(config.SCHEMA_REGISTRY_URL, config.TOPIC_PREFIX);
+  const codec = AvroCodec.fromConfig(config, config.TOPIC_PREFIX);
   return { config, logger, kafka, codec };
 }

@@ -15,6 +15,7 @@ export function stackEnvFor(runDir: string, basePort: number): Record<string, st
     CLICKHOUSE_HTTP_PORT: String(basePort + 23),
     CLICKHOUSE_TCP_PORT: String(basePort + 90),
     CLICKHOUSE_HTTPS_PORT: String(basePort + 43),
+    REGISTRY_TLS_PORT: String(basePort + 44),
     REDIS_CLUSTER_PORTS: [170, 171, 172].map((d) => basePort + d).join(' '),
   };
 }

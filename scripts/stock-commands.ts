@@ -19,7 +19,7 @@ async function withOps<T>(fn: (ctx: OpsContext) => Promise<T>): Promise<T> {
         logger,
         security: kafkaSecurity(config),
       }),
-      codec: AvroCodec.connect(config.SCHEMA_REGISTRY_URL, config.TOPIC_PREFIX),
+      codec: AvroCodec.fromConfig(config, config.TOPIC_PREFIX),
       store: new StockStore(redis, { keyTag: config.INVENTORY_KEY_TAG, shards: config.INVENTORY_SHARDS }),
       prefix: config.TOPIC_PREFIX,
       groupId: config.INVENTORY_GROUP_ID,

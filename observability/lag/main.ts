@@ -24,7 +24,7 @@ const kafka = createKafka({
 });
 const admin = kafka.admin();
 const producer = createProducer(kafka);
-const codec = AvroCodec.connect(config.SCHEMA_REGISTRY_URL, config.TOPIC_PREFIX);
+const codec = AvroCodec.fromConfig(config, config.TOPIC_PREFIX);
 const clickhouse = config.METRICS_ENABLED
   ? createClickHouse({
       url: config.CLICKHOUSE_URL,

@@ -45,7 +45,7 @@ export class InventoryService {
     const c = this.config;
     const prefix = c.TOPIC_PREFIX;
     await this.store.checkLayout();
-    const codec = AvroCodec.connect(c.SCHEMA_REGISTRY_URL, prefix);
+    const codec = AvroCodec.fromConfig(c, prefix);
     const outputs = new InventoryOutputs(codec, {
       reservationResults: topicName(prefix, 'reservation-results'),
       stockLevels: topicName(prefix, 'stock-levels'),

@@ -43,7 +43,7 @@ export class LogisticsService {
   async start(): Promise<void> {
     const c = this.config;
     const prefix = c.TOPIC_PREFIX;
-    const codec = AvroCodec.connect(c.SCHEMA_REGISTRY_URL, prefix);
+    const codec = AvroCodec.fromConfig(c, prefix);
     await this.producer.connect();
     const spec = logisticsProcessor({
       groupId: c.LOGISTICS_GROUP_ID,

@@ -43,7 +43,7 @@ export class OrdersService {
   async start(): Promise<void> {
     const c = this.config;
     const prefix = c.TOPIC_PREFIX;
-    const codec = AvroCodec.connect(c.SCHEMA_REGISTRY_URL, prefix);
+    const codec = AvroCodec.fromConfig(c, prefix);
     await this.producer.connect();
     const secret = c.ORDER_SIGNING_SECRET ? { orderSigningSecret: c.ORDER_SIGNING_SECRET } : {};
     const spec = orderProcessor({

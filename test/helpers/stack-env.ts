@@ -20,6 +20,8 @@ export interface TestStack {
   clickhouseUrl: string;
   /** ClickHouse's HTTPS port; its certificate is signed by the same CA as Kafka's (tlsCaFile) */
   clickhouseHttpsUrl: string;
+  /** the registry's HTTPS port, certificate from the same CA */
+  registryHttpsUrl: string;
   env: Record<string, string>;
 }
 
@@ -37,6 +39,7 @@ export function describeStack(runDir: string, basePort: number): TestStack {
     redisUrl: `redis://127.0.0.1:${env.REDIS_PORT}`,
     clickhouseUrl: `http://127.0.0.1:${env.CLICKHOUSE_HTTP_PORT}`,
     clickhouseHttpsUrl: `https://127.0.0.1:${env.CLICKHOUSE_HTTPS_PORT}`,
+    registryHttpsUrl: `https://127.0.0.1:${env.REGISTRY_TLS_PORT}/apis/ccompat/v7`,
     env,
   };
 }

@@ -16,6 +16,7 @@ const ports = [
   env.KAFKA_SASL_PORT,
   env.KAFKA_TLS_PORT,
   env.REGISTRY_PORT,
+  env.REGISTRY_TLS_PORT,
   env.REDIS_PORT,
   env.CLICKHOUSE_HTTP_PORT,
   env.CLICKHOUSE_TCP_PORT,
@@ -65,6 +66,7 @@ describe('deploy/stack.sh', () => {
     expect(listeners(Number(env.KAFKA_SASL_PORT))).toEqual([pids.kafka]);
     expect(listeners(Number(env.KAFKA_TLS_PORT))).toEqual([pids.kafka]);
     expect(listeners(Number(env.REGISTRY_PORT))).toEqual([pids.registry]);
+    expect(listeners(Number(env.REGISTRY_TLS_PORT))).toEqual([pids.registry]);
     expect(listeners(Number(env.REDIS_PORT))).toEqual([pids.redis]);
     expect(listeners(Number(env.CLICKHOUSE_HTTP_PORT))).toEqual([pids.clickhouse]);
     expect(listeners(Number(env.CLICKHOUSE_HTTPS_PORT))).toEqual([pids.clickhouse]);

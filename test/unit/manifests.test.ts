@@ -63,4 +63,35 @@ describe('production manifests', () => {
     ]);
     for (const [, s] of ours) expect(existsSync(join(projectRoot, s.command?.[0] ?? 'missing'))).toBe(true);
   });
+
+  it("ClickHouse's writer and read-only users are provisioned by both, passwords from the environment", () => {
+    const usersFile = 'deploy/clickhouse/users.d/pipeline-users.xml';
+    const users = readFileSync(join(projectRoot, usersFile), 'utf8');
+    expect(users).toMatch(/<pipeline_writer>[\s\S]*from_env="CLICKHOUSE_WRITER_PASSWORD"/);
+    expect(users).toMatch(
+      /<dashboard_reader>[\s\S]*from_env="CLICKHOUSE_READER_PASSWORD"[\s\S]*<profile>pipeline_readonly</,
+    );
+    expect(users).toMatch(/<pipeline_readonly>\s*<readonly>2</);
+    expect(users).not.toMatch(/<password>[^<]/); // no password written in the file
+
+    const compose = parse(readFileSync(join(projectRoot, 'deploy/compose/compose.yaml'), 'utf8'), {
+      merge: true,
+    }) as { services: Record<string, { volumes?: string[]; environment?: Record<string, string> }> };
+    const ch = compose.services.clickhouse;
+    expect(
+      ch?.volumes?.some((v) =>
+        v.startsWith('../clickhouse/users.d/pipeline-users.xml:/etc/clickhouse-server/users.d/'),
+      ),
+    ).toBe(true);
+    expect(Object.keys(ch?.environment ?? {})).toEqual(
+      expect.arrayContaining(['CLICKHOUSE_WRITER_PASSWORD', 'CLICKHOUSE_READER_PASSWORD']),
+    );
+
+    // the Kubernetes ConfigMap carries the same file, byte for byte
+    const docs = parseAllDocuments(readFileSync(join(projectRoot, 'deploy/k8s/pipeline.yaml'), 'utf8')).map(
+      (d) => d.toJS() as { kind: string; metadata: { name: string }; data?: Record<string, string> },
+    );
+    const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'clickhouse-pipeline-users');
+    expect(cm?.data?.['pipeline-users.xml']).toBe(users);
+  });
 });

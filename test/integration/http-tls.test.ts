@@ -2,15 +2,17 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse } from '../../observability/clickhouse.js';
 import { migrate } from '../../observability/migrate.js';
-import type { AvroCodec } from '../../schemas/codec.js';
+import { AvroCodec } from '../../schemas/codec.js';
+import { registerAllSchemas } from '../../schemas/register.js';
 import { provisionPrefix, testKafka, testStack, uniquePrefix } from '../helpers/pipeline.js';
 import { groupLag, killAll, spawnProcessor, waitFor } from '../helpers/processes.js';
 import { product, stock, TestProducer } from '../helpers/produce.js';
 import { deleteTag, testRedis, uniqueTag } from '../helpers/redis.js';
 
-// ClickHouse's HTTPS port (certificate from the stack's private CA, as Kafka's SASL_SSL one):
-// a processor writes its metrics over TLS, and a client that does not trust the CA is refused.
-describe('ClickHouse over TLS', () => {
+// ClickHouse's and the registry's HTTPS ports (certificates from the stack's private CA, as
+// Kafka's SASL_SSL one): a processor reads its schemas and writes its metrics over TLS, and a
+// client that does not trust the CA is refused.
+describe('ClickHouse and the schema registry over TLS', () => {
   const prefix = uniquePrefix('chtls');
   const tag = uniqueTag('chtls');
   const group = `${prefix}inventory`;
@@ -52,7 +54,24 @@ describe('ClickHouse over TLS', () => {
     await untrusting.close();
   });
 
-  it('a stock processor writes its batch metrics over https as the writer user', async () => {
+  it('registers and resolves schemas over https with the CA; refused without it', async () => {
+    const tlsPrefix = uniquePrefix('regtls');
+    const trusted = AvroCodec.connect(testStack().registryHttpsUrl, tlsPrefix, testStack().tlsCaFile);
+    const registered = await registerAllSchemas(trusted, testStack().registryHttpsUrl);
+    expect(registered.length).toBeGreaterThan(5);
+    const value = stock('tls-1', 'T-9', 'RECEIVED', 3);
+    const bytes = await trusted.encode('stock', value);
+    // a reader without a cached schema resolves the id over TLS too
+    const reader = AvroCodec.connect(testStack().registryHttpsUrl, tlsPrefix, testStack().tlsCaFile);
+    expect(await reader.decode('stock', bytes)).toMatchObject({ eventId: 'tls-1', sku: 'T-9', quantity: 3 });
+
+    const untrusting = AvroCodec.connect(testStack().registryHttpsUrl, uniquePrefix('regtls-no'));
+    await expect(registerAllSchemas(untrusting, testStack().registryHttpsUrl)).rejects.toThrow(
+      /certificate|self.signed|verify/i,
+    );
+  });
+
+  it('a stock processor reads schemas and writes its batch metrics over https', async () => {
     const producer = new TestProducer(kafka, codec, prefix);
     await producer.connect();
     await producer.send('catalogue', [{ key: 'T-1', value: product('T-1', 5) }]);
@@ -69,6 +88,8 @@ describe('ClickHouse over TLS', () => {
       METRICS_ENABLED: 'true',
       CLICKHOUSE_URL: testStack().clickhouseHttpsUrl,
       CLICKHOUSE_CA_FILE: testStack().tlsCaFile,
+      SCHEMA_REGISTRY_URL: testStack().registryHttpsUrl,
+      SCHEMA_REGISTRY_CA_FILE: testStack().tlsCaFile,
     });
     await waitFor(
       'caught up',
