@@ -69,9 +69,11 @@ export function planRounds(
         }
         case 'RELEASE':
         case 'COMMIT': {
-          const parts = placedHere.get(c.orderId) ?? held.get(c.orderId);
-          // nobody holds it: its home shard reports the unknown order
-          const routed = parts && parts.size > 0 ? parts : new Map([[shards.ofOrder(c.orderId), []]]);
+          // to every shard holding the order, and always to its home shard: it reports an unknown
+          // order, and a redelivery finds the result there however the holders changed since
+          const routed = new Map(placedHere.get(c.orderId) ?? held.get(c.orderId) ?? []);
+          const home = shards.ofOrder(c.orderId);
+          if (!routed.has(home)) routed.set(home, []);
           return { offset, command: c, parts: routed, tentative: false };
         }
       }

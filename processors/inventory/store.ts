@@ -177,6 +177,15 @@ interface ShardReply {
   redelivered: number;
 }
 
+/** A segment's items for every shard, before callShards splits them into one call per shard. */
+interface ShardCallSegment {
+  topic: string;
+  partition: number;
+  trimUpTo: number;
+  settle: boolean;
+  items: { shard: number; item: ShardItem }[];
+}
+
 const STOCK_KINDS = new Set(['RECEIVED', 'ADJUSTED', 'COUNTED']);
 
 /**
@@ -235,8 +244,7 @@ export class StockStore {
       ok: 0,
       redelivered: 0,
     }));
-    for (const round of rounds) {
-      const results = await this.applyRound(segments, round);
+    const add = (round: Round, results: ShardReply[]) =>
       results.forEach((r, i) => {
         const t = totals[(round[i] as PlannedSegment).segment] as ShardReply;
         t.applied.push(...r.applied);
@@ -244,6 +252,22 @@ export class StockStore {
         t.ok += r.ok;
         t.redelivered += r.redelivered;
       });
+    // A round's settling rides in the next round's calls, ahead of its events (a script call
+    // runs its segments in order): one call per shard and round instead of two.
+    let previous: { round: Round; merged: MergedPart[]; settles: ShardCallSegment[] } | null = null;
+    for (const round of rounds) {
+      const carried: ShardCallSegment[] = previous?.settles ?? [];
+      const replies = await this.callShards([...carried, ...this.phase1Segments(segments, round)]);
+      if (previous) add(previous.round, finishRound(previous.merged, replies.slice(0, carried.length)));
+      const merged: MergedPart[] = round.map((part, i) =>
+        mergeShardReplies(part.events, replies[carried.length + i] as ShardReply[]),
+      );
+      previous = { round, merged, settles: this.settleSegments(segments, round, merged) };
+    }
+    if (previous) {
+      const { round, merged, settles } = previous;
+      const replies = settles.some((s) => s.items.length) ? await this.callShards(settles) : [];
+      add(round, finishRound(merged, replies));
     }
     if (this.shards.count > 1) keepNewestLevels(...totals.flatMap((t) => [t.applied, t.replayed]));
     return segments.map((seg, i) => {
@@ -259,30 +283,32 @@ export class StockStore {
     });
   }
 
-  private async applyRound(segments: readonly BatchSegment[], round: Round): Promise<ShardReply[]> {
-    // phase 1: every shard applies its part of every event, in one call per shard
-    const phase1 = await this.callShards(
-      round.map((part) => {
-        const seg = segments[part.segment] as BatchSegment;
-        return {
-          topic: seg.topic,
-          partition: seg.partition,
-          trimUpTo: seg.trimUpTo,
-          settle: false,
-          items: part.events.flatMap((e) =>
-            [...e.parts].map(([shard, lines]) => ({
-              shard,
-              item: { offset: e.offset, command: e.command, lines, tentative: e.tentative },
-            })),
-          ),
-        };
-      }),
-    );
+  /** Phase 1 of a round: every shard applies its part of every event. */
+  private phase1Segments(segments: readonly BatchSegment[], round: Round): ShardCallSegment[] {
+    return round.map((part) => {
+      const seg = segments[part.segment] as BatchSegment;
+      return {
+        topic: seg.topic,
+        partition: seg.partition,
+        trimUpTo: seg.trimUpTo,
+        settle: false,
+        items: part.events.flatMap((e) =>
+          [...e.parts].map(([shard, lines]) => ({
+            shard,
+            item: { offset: e.offset, command: e.command, lines, tentative: e.tentative },
+          })),
+        ),
+      };
+    });
+  }
 
-    const merged = round.map((part, i) => mergeShardReplies(part.events, phase1[i] as ShardReply[]));
-
-    // phase 2: settle the tentative holds of orders spanning shards
-    const settles = round.map((part, i) => {
+  /** Phase 2 of a round: settle the tentative holds of orders spanning shards. */
+  private settleSegments(
+    segments: readonly BatchSegment[],
+    round: Round,
+    merged: readonly MergedPart[],
+  ): ShardCallSegment[] {
+    return round.map((part, i) => {
       const seg = segments[part.segment] as BatchSegment;
       const items = (merged[i] as MergedPart).settle.flatMap(({ event, kind, shards }) =>
         shards.map((shard) => ({
@@ -301,24 +327,13 @@ export class StockStore {
       );
       return { topic: seg.topic, partition: seg.partition, trimUpTo: -1, settle: true, items };
     });
-    const phase2 = settles.some((s) => s.items.length) ? await this.callShards(settles) : null;
-
-    return merged.map((m, i) => finishPart(m, phase2 ? (phase2[i] as ShardReply[]) : []));
   }
 
   /**
    * Runs one call per shard holding any of the segments' items; returns, per segment, the
    * replies of the shards that had items of it (in shard order).
    */
-  private async callShards(
-    segments: readonly {
-      topic: string;
-      partition: number;
-      trimUpTo: number;
-      settle: boolean;
-      items: { shard: number; item: ShardItem }[];
-    }[],
-  ): Promise<ShardReply[][]> {
+  private async callShards(segments: readonly ShardCallSegment[]): Promise<ShardReply[][]> {
     const byShard = new Map<number, { index: number; seg: ShardSegment }[]>();
     segments.forEach((s, index) => {
       const perShard = new Map<number, ShardItem[]>();
@@ -808,6 +823,10 @@ function finishPart(part: MergedPart, settled: readonly ShardReply[]): ShardRepl
     ok: part.ok,
     redelivered: part.redelivered,
   };
+}
+
+function finishRound(merged: readonly MergedPart[], settled: readonly ShardReply[][]): ShardReply[] {
+  return merged.map((m, i) => finishPart(m, settled[i] ?? []));
 }
 
 /**
