@@ -1,8 +1,9 @@
 /**
  * Stock processor on sharded state: throughput of one instance with its stock spread over 1 or
- * N hash tags, on one Redis and on a three-node Redis Cluster, against the one-tag, one-Redis
- * run measured in the same run (the baseline). Shows what spreading costs and what the cluster
- * costs; on one machine it cannot show what more machines would add.
+ * N hash tags, on one Redis and on a three-node Redis Cluster, and of two instances in one group
+ * on the cluster, against the one-tag, one-Redis run measured in the same run (the baseline).
+ * Shows what spreading costs and what the cluster costs; on one machine, where every process
+ * shares the same cores, it cannot show what more machines would add.
  *
  *   npm run bench:shards     (starts the demo stack and its Redis Cluster if they are not up)
  *
@@ -18,7 +19,7 @@ import { createKafka } from '../runtime/kafka.js';
 import { createLogger } from '../runtime/logger.js';
 import { createRedis } from '../runtime/redis.js';
 import { AvroCodec } from '../schemas/codec.js';
-import { CollectingSink, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
+import { CollectingSink, committedLag, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
 import { describeMachine, writeResults } from './machine.js';
 import { produce, SKUS, workload } from './workload.js';
 
@@ -64,11 +65,18 @@ async function main() {
   log(`produced ${produced} input events over ${SKUS} SKUs`);
 
   const configs = [
-    { name: 'one Redis, 1 tag (baseline)', cluster: false, shards: 1 },
-    { name: `one Redis, ${SHARDS} tags`, cluster: false, shards: SHARDS },
-    { name: 'Redis Cluster (3 nodes), 1 tag', cluster: true, shards: 1 },
-    { name: `Redis Cluster (3 nodes), ${SHARDS} tags`, cluster: true, shards: SHARDS },
+    { name: 'one Redis, 1 tag (baseline)', cluster: false, shards: 1, instances: 1 },
+    { name: `one Redis, ${SHARDS} tags`, cluster: false, shards: SHARDS, instances: 1 },
+    { name: 'Redis Cluster (3 nodes), 1 tag', cluster: true, shards: 1, instances: 1 },
+    { name: `Redis Cluster (3 nodes), ${SHARDS} tags`, cluster: true, shards: SHARDS, instances: 1 },
+    {
+      name: `Redis Cluster (3 nodes), ${SHARDS} tags, 2 instances`,
+      cluster: true,
+      shards: SHARDS,
+      instances: 2,
+    },
   ];
+  const topics = [`${prefix}stock`, `${prefix}orders`];
   const results = [];
   for (const [i, c] of configs.entries()) {
     const sink = new CollectingSink();
@@ -83,11 +91,15 @@ async function main() {
       METRICS_ENABLED: 'false',
       LOG_LEVEL: 'warn',
     });
-    const service = new InventoryService(cfg, logger, sink);
-    await service.start();
-    while (sink.events < produced) await new Promise((r) => setTimeout(r, 20));
-    const rate = (sink.events / (sink.last - sink.first)) * 1000;
-    await service.stop();
+    // instances of one group in this process; done when the group has committed everything
+    // (a rebalance redelivers some events, so counting what the sink saw would overstate)
+    const services = Array.from({ length: c.instances }, () => new InventoryService(cfg, logger, sink));
+    await Promise.all(services.map((s) => s.start()));
+    while ((await committedLag(kafka, cfg.INVENTORY_GROUP_ID, topics)) > 0) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const rate = (produced / (sink.last - sink.first)) * 1000;
+    await Promise.all(services.map((s) => s.stop()));
     // the run's keys go: the next configuration starts from the same empty state
     const redis = createRedis({ REDIS_URL: cfg.REDIS_URL, REDIS_CLUSTER_NODES: cfg.REDIS_CLUSTER_NODES });
     const servers = 'nodes' in redis ? redis.nodes('master') : [redis];
