@@ -222,10 +222,11 @@ export class StockStore {
   /**
    * Applies chunks of several input partitions (at most one chunk per partition), each in
    * offset order. With one shard that is one script call. With several, each round of the plan
-   * is one call per shard involved (in parallel), plus one per shard that settles the
-   * tentative holds of orders spanning shards: all confirmed when every shard reserved its
-   * lines, else all aborted. A crash between the calls is repaired by the redelivery: every
-   * shard's call is idempotent, and the settle decision is taken again from the stored results.
+   * is one call per shard involved (in parallel); the tentative holds of orders spanning shards
+   * are then settled (all confirmed when every shard reserved its lines, else all aborted) at
+   * the head of the next round's calls, or in calls of their own after the last round. A crash
+   * between the calls is repaired by the redelivery: every shard's call is idempotent, and the
+   * settle decision is taken again from the stored results.
    */
   async applyBatches(segments: readonly BatchSegment[]): Promise<BatchApplyResult[]> {
     const seen = new Set<string>();
