@@ -5,7 +5,8 @@
  *   npm run bench:stock            (needs the stack: npm run stack -- up; stop `npm start` first)
  *
  * Environment: BENCH_EVENTS (200000), BENCH_SKUS (5000), BENCH_NAIVE_EVENTS (20000),
- * BENCH_RATE (5000), BENCH_STEADY_SECONDS (30), BENCH_MEMORY_SKUS (1000000).
+ * BENCH_RATE (5000), BENCH_STEADY_SECONDS (30), BENCH_MEMORY_SKUS (1000000),
+ * BENCH_MEMORY_DB (9: an empty Redis database for the memory figure).
  * Writes bench/results/stock-processor.json.
  */
 import { spawn } from 'node:child_process';
@@ -35,6 +36,7 @@ const NAIVE_EVENTS = env('BENCH_NAIVE_EVENTS', 20_000);
 const RATE = env('BENCH_RATE', 5_000);
 const STEADY_SECONDS = env('BENCH_STEADY_SECONDS', 30);
 const MEMORY_SKUS = env('BENCH_MEMORY_SKUS', 1_000_000);
+const MEMORY_DB = env('BENCH_MEMORY_DB', 9);
 
 const common = loadCommonConfig();
 const logger = createLogger('bench', 'warn');
@@ -135,6 +137,12 @@ async function naiveProcessor(topics: string[], count: number): Promise<number> 
 }
 
 async function memoryPerSku(): Promise<Record<string, number>> {
+  // A database of its own: the keyspace table grows in powers of two, so keys already in db 0
+  // (an earlier run's state) changed what a million more cost (160-208 B/SKU in runs of the same
+  // code). used_memory is server-wide; nothing else writes while this runs.
+  const redis = new Redis(common.REDIS_URL, { db: MEMORY_DB });
+  if ((await redis.dbsize()) > 0)
+    throw new Error(`Redis db ${MEMORY_DB} is not empty: the memory figure needs it empty`);
   const tag = `bench-mem-${run}`;
   const store = new StockStore(redis, { keyTag: tag });
   const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
@@ -165,7 +173,16 @@ async function memoryPerSku(): Promise<Record<string, number>> {
     cursor = next;
   } while (cursor !== '0');
   await redis.del(`{${tag}}:ob:mem:0`, `{${tag}}:wm:mem:0`);
-  const skuOnly = await usedMemory();
+  // Emptied hash tables (the keyspace's and the expiry table's, sized for the markers) shrink in
+  // the server's background cron, not at once: measure once used_memory has settled, as it is
+  // in steady state when the markers expire.
+  let skuOnly = await usedMemory();
+  for (let waited = 0; waited < 20_000; waited += 1000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = await usedMemory();
+    if (Math.abs(now - skuOnly) < skuOnly * 0.001) break;
+    skuOnly = now;
+  }
   // per-key cross-check: key, value and their allocations, without the keyspace table
   let sampled = 0;
   for (let i = 0; i < MEMORY_SKUS; i += Math.max(1, Math.floor(MEMORY_SKUS / 1000))) {
@@ -183,6 +200,7 @@ async function memoryPerSku(): Promise<Record<string, number>> {
     if (keys.length) await redis.unlink(...keys);
     cursor = next;
   } while (cursor !== '0');
+  await redis.quit();
   return result;
 }
 
