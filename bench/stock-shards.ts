@@ -19,7 +19,8 @@ import { createKafka } from '../runtime/kafka.js';
 import { createLogger } from '../runtime/logger.js';
 import { createRedis } from '../runtime/redis.js';
 import { AvroCodec } from '../schemas/codec.js';
-import { CollectingSink, committedLag, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
+import { committedLag } from '../runtime/group-lag.js';
+import { CollectingSink, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
 import { describeMachine, writeResults } from './machine.js';
 import { produce, SKUS, workload } from './workload.js';
 

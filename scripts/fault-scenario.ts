@@ -9,6 +9,7 @@ import { reconcile, type Difference } from '../processors/inventory/ops.js';
 import { StockStore } from '../processors/inventory/store.js';
 import { OrderStore } from '../processors/orders/store.js';
 import { createKafka, createProducer } from '../runtime/kafka.js';
+import { committedLag } from '../runtime/group-lag.js';
 import { createLogger } from '../runtime/logger.js';
 import { readTopicToEnd } from '../runtime/topic-reader.js';
 import { AvroCodec } from '../schemas/codec.js';
@@ -251,24 +252,7 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
   await producer.disconnect();
   o.log('all events produced; waiting for every processor to catch up');
 
-  const lagOf = async (group: string, topics: string[]) => {
-    const a = kafka.admin();
-    await a.connect();
-    try {
-      let lag = 0;
-      for (const topic of topics) {
-        const ends = await a.fetchTopicOffsets(topic);
-        const [committed] = await a.fetchOffsets({ groupId: group, topics: [topic] });
-        for (const e of ends) {
-          const c = Number(committed?.partitions.find((p) => p.partition === e.partition)?.offset ?? -1);
-          lag += Number(e.high) - Math.max(c, Number(e.low));
-        }
-      }
-      return lag;
-    } finally {
-      await a.disconnect();
-    }
-  };
+  const lagOf = (group: string, topics: string[]) => committedLag(kafka, group, topics);
   const groups: [string, string[]][] = [
     ['inventory', ['stock', 'orders']],
     ['orders', ['orders', 'reservation-results']],

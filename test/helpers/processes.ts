@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
+import { committedLag } from '../../runtime/group-lag.js';
 import { projectRoot } from './stack-env.js';
 import { testStack } from './pipeline.js';
 
@@ -78,31 +79,11 @@ export async function waitFor(
 export async function groupLag(kafka: Kafka, groupId: string, topics: string[]): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await groupLagOnce(kafka, groupId, topics);
+      return await committedLag(kafka, groupId, topics);
     } catch (err) {
       if (attempt >= 25) throw err;
       await new Promise((r) => setTimeout(r, 400));
     }
-  }
-}
-
-async function groupLagOnce(kafka: Kafka, groupId: string, topics: string[]): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    let lag = 0;
-    const committed = await admin.fetchOffsets({ groupId, topics });
-    for (const topic of topics) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
-      for (const p of ends) {
-        const c = Number(mine.find((m) => m.partition === p.partition)?.offset ?? -1);
-        lag += Number(p.high) - Math.max(c, Number(p.low));
-      }
-    }
-    return lag;
-  } finally {
-    await admin.disconnect();
   }
 }
 
