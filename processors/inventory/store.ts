@@ -167,14 +167,18 @@ interface ShardSegment {
   settle: boolean;
 }
 
-interface ShardReply {
-  shard: number;
-  /** highest offset this shard had applied before (its events up to there were redelivered) */
-  redeliveredUpTo: number;
+/** One partition's results: of one shard's call, or merged over the shards. */
+interface PartResults {
   applied: EventResult[];
   replayed: EventResult[];
   ok: number;
   redelivered: number;
+}
+
+interface ShardReply extends PartResults {
+  shard: number;
+  /** highest offset this shard had applied before (its events up to there were redelivered) */
+  redeliveredUpTo: number;
 }
 
 /** A segment's items for every shard, before callShards splits them into one call per shard. */
@@ -237,17 +241,15 @@ export class StockStore {
     }
     const held = await this.heldParts(segments);
     const rounds = planRounds(segments, this.shards, held);
-    const totals: ShardReply[] = segments.map(() => ({
-      shard: -1,
-      redeliveredUpTo: -1,
+    const totals: PartResults[] = segments.map(() => ({
       applied: [],
       replayed: [],
       ok: 0,
       redelivered: 0,
     }));
-    const add = (round: Round, results: ShardReply[]) =>
+    const add = (round: Round, results: PartResults[]) =>
       results.forEach((r, i) => {
-        const t = totals[(round[i] as PlannedSegment).segment] as ShardReply;
+        const t = totals[(round[i] as PlannedSegment).segment] as PartResults;
         t.applied.push(...r.applied);
         t.replayed.push(...r.replayed);
         t.ok += r.ok;
@@ -272,7 +274,7 @@ export class StockStore {
     }
     if (this.shards.count > 1) keepNewestLevels(...totals.flatMap((t) => [t.applied, t.replayed]));
     return segments.map((seg, i) => {
-      const t = totals[i] as ShardReply;
+      const t = totals[i] as PartResults;
       this.rememberHolds(t.applied);
       return {
         applied: t.applied,
@@ -651,11 +653,7 @@ interface SpanningGroup {
   old: { shard: number; r: EventResult }[];
 }
 
-interface MergedPart {
-  applied: EventResult[];
-  replayed: EventResult[];
-  ok: number;
-  redelivered: number;
+interface MergedPart extends PartResults {
   settle: { event: PlannedEvent; kind: SettleKind; shards: number[] }[];
   /** the merged result of each event spanning shards, by offset: settling adds its alerts */
   spanning: Map<number, EventResult>;
@@ -780,11 +778,11 @@ function mergeShardReplies(events: readonly PlannedEvent[], replies: readonly Sh
     const redeliveredOn = [...e.parts.keys()].filter(
       (s) => e.offset <= (redeliveredUpTo.get(s) ?? -1),
     ).length;
-    const mergedOk = entries0(g).every(({ r }) => r.status === 'ok');
+    const entries = [...g.fresh, ...g.old];
+    const mergedOk = entries.every(({ r }) => r.status === 'ok');
     if (freshOk > 0) part.ok -= mergedOk ? freshOk - 1 : freshOk;
     if (g.fresh.length > 0) part.redelivered -= redeliveredOn;
     else if (redeliveredOn > 1) part.redelivered -= redeliveredOn - 1;
-    const entries = [...g.fresh, ...g.old];
     if (entries.length === 0) continue; // published and trimmed long ago: nothing to repeat
     let merged: EventResult;
     if (e.command.kind === 'PLACE') {
@@ -798,12 +796,10 @@ function mergeShardReplies(events: readonly PlannedEvent[], replies: readonly Sh
   return part;
 }
 
-const entries0 = (g: SpanningGroup) => [...g.fresh, ...g.old];
-
 const byOffset = (a: EventResult, b: EventResult) => a.offset - b.offset;
 
 /** Adds what settling reported (deferred alerts, levels after an abort) and orders the results. */
-function finishPart(part: MergedPart, settled: readonly ShardReply[]): ShardReply {
+function finishPart(part: MergedPart, settled: readonly ShardReply[]): PartResults {
   const settledLevels = { fresh: [] as EventResult[], old: [] as EventResult[] };
   const take = (r: EventResult, fresh: boolean) => {
     const target = r.eventId !== undefined ? part.spanning.get(r.offset) : undefined;
@@ -817,8 +813,6 @@ function finishPart(part: MergedPart, settled: readonly ShardReply[]): ShardRepl
     return rest;
   };
   return {
-    shard: -1,
-    redeliveredUpTo: -1,
     applied: [...part.applied.sort(byOffset), ...settledLevels.fresh.map(strip)],
     replayed: [...part.replayed.sort(byOffset), ...settledLevels.old.map(strip)],
     ok: part.ok,
@@ -826,7 +820,7 @@ function finishPart(part: MergedPart, settled: readonly ShardReply[]): ShardRepl
   };
 }
 
-function finishRound(merged: readonly MergedPart[], settled: readonly ShardReply[][]): ShardReply[] {
+function finishRound(merged: readonly MergedPart[], settled: readonly ShardReply[][]): PartResults[] {
   return merged.map((m, i) => finishPart(m, settled[i] ?? []));
 }
 

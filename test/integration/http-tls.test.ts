@@ -1,34 +1,28 @@
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse } from '../../observability/clickhouse.js';
 import { migrate } from '../../observability/migrate.js';
 import { AvroCodec } from '../../schemas/codec.js';
 import { registerAllSchemas } from '../../schemas/register.js';
-import { provisionPrefix, testKafka, testStack, uniquePrefix } from '../helpers/pipeline.js';
-import { groupLag, killAll, spawnProcessor, waitFor } from '../helpers/processes.js';
-import { product, stock, TestProducer } from '../helpers/produce.js';
-import { deleteTag, testRedis, uniqueTag } from '../helpers/redis.js';
+import { inventoryRun, type InventoryRun } from '../helpers/inventory-run.js';
+import { testKafka, testStack, uniquePrefix } from '../helpers/pipeline.js';
+import { killAll } from '../helpers/processes.js';
+import { product, stock } from '../helpers/produce.js';
+import { deleteTag } from '../helpers/redis.js';
 
 // ClickHouse's and the registry's HTTPS ports (certificates from the stack's private CA, as
 // Kafka's SASL_SSL one): a processor reads its schemas and writes its metrics over TLS, and a
 // client that does not trust the CA is refused.
 describe('ClickHouse and the schema registry over TLS', () => {
-  const prefix = uniquePrefix('chtls');
-  const tag = uniqueTag('chtls');
-  const group = `${prefix}inventory`;
-  const kafka = testKafka('chtls-test');
-  let codec: AvroCodec;
-  let redis: Redis;
+  let run: InventoryRun;
 
   beforeAll(async () => {
-    codec = await provisionPrefix(prefix);
-    redis = testRedis();
+    run = await inventoryRun(testKafka('chtls-test'), 'chtls');
   });
 
   afterAll(async () => {
     await killAll();
-    await deleteTag(redis, tag);
-    await redis.quit();
+    await deleteTag(run.redis, run.tag);
+    await run.close();
   });
 
   it('verifies the server against the CA: trusted with CLICKHOUSE_CA_FILE, refused without', async () => {
@@ -72,37 +66,26 @@ describe('ClickHouse and the schema registry over TLS', () => {
   });
 
   it('a stock processor reads schemas and writes its batch metrics over https', async () => {
-    const producer = new TestProducer(kafka, codec, prefix);
-    await producer.connect();
-    await producer.send('catalogue', [{ key: 'T-1', value: product('T-1', 5) }]);
-    await producer.send(
+    await run.producer.send('catalogue', [{ key: 'T-1', value: product('T-1', 5) }]);
+    await run.producer.send(
       'stock',
       Array.from({ length: 40 }, (_, i) => ({ key: 'T-1', value: stock(`ts-${i}`, 'T-1', 'RECEIVED', 1) })),
     );
-    await producer.disconnect();
-    const proc = spawnProcessor('processors/inventory/main.ts', {
-      TOPIC_PREFIX: prefix,
-      INVENTORY_KEY_TAG: tag,
-      INVENTORY_GROUP_ID: group,
-      INVENTORY_SESSION_TIMEOUT_MS: '6000',
+    const proc = run.start({
       METRICS_ENABLED: 'true',
       CLICKHOUSE_URL: testStack().clickhouseHttpsUrl,
       CLICKHOUSE_CA_FILE: testStack().tlsCaFile,
       SCHEMA_REGISTRY_URL: testStack().registryHttpsUrl,
       SCHEMA_REGISTRY_CA_FILE: testStack().tlsCaFile,
     });
-    await waitFor(
-      'caught up',
-      async () => (await groupLag(kafka, group, [`${prefix}stock`, `${prefix}orders`])) === 0,
-      90_000,
-    );
+    await run.caughtUp();
     proc.child.kill('SIGTERM'); // a graceful stop flushes the last metrics
     expect((await proc.exited).code, proc.output()).toBe(0);
     expect(proc.output()).not.toMatch(/metrics.*(fail|error)/i);
 
     const admin = createClickHouse({ url: testStack().clickhouseUrl, username: 'default', password: '' });
     const rs = await admin.query({
-      query: `SELECT sum(events_in) AS events FROM pipeline_metrics.batches WHERE consumer_group = '${group}'`,
+      query: `SELECT sum(events_in) AS events FROM pipeline_metrics.batches WHERE consumer_group = '${run.group}'`,
       format: 'JSONEachRow',
     });
     expect(Number(((await rs.json()) as { events: string }[])[0]?.events)).toBe(40);
