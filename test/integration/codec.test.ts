@@ -1,5 +1,7 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import type { KafkaMessage } from 'kafkajs';
 import { createProducer } from '../../runtime/kafka.js';
+import { fastRecordsEncoded } from '../../runtime/kafkajs-record.js';
 import { DecodeError, type AvroCodec } from '../../schemas/codec.js';
 import { schemaFor, valueSubject } from '../../schemas/catalog.js';
 import { setCompatibility } from '../../schemas/register.js';
@@ -73,6 +75,60 @@ describe('Avro through the real registry and broker', () => {
     await consumer.disconnect();
     expect(received.key).toBe('ORD-1');
     expect(received.value).toEqual(order);
+  });
+
+  it('records written by the fast record encoder reach consumers intact: keys, headers, tombstones, timestamps', async () => {
+    const kafka = testKafka('codec-records');
+    const producer = createProducer(kafka);
+    await producer.connect();
+    const before = fastRecordsEncoded();
+    const value = await codec.encode('stock', stock);
+    const sent = [
+      {
+        key: 'SKU-ü',
+        value,
+        headers: { src: 'stock:0:7', 'event.id': 'evt-2', multi: ['a', 'b'] },
+        timestamp: '1795000000000',
+      },
+      { key: 'SKU-2', value: null, headers: {}, timestamp: '1795000000001' },
+      {
+        key: null,
+        value: Buffer.alloc(70_000, 7),
+        headers: { big: Buffer.alloc(300, 1) },
+        timestamp: '1794000000000',
+      },
+    ];
+    await producer.send({ topic: `${prefix}stock`, messages: sent });
+    await producer.disconnect();
+    expect(fastRecordsEncoded() - before).toBe(sent.length);
+
+    const consumer = kafka.consumer({ groupId: `${prefix}records` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: `${prefix}stock`, fromBeginning: true });
+    const received: KafkaMessage[] = [];
+    await new Promise<void>((resolve, reject) => {
+      consumer
+        .run({
+          eachMessage: async ({ message }) => {
+            received.push(message);
+            if (received.length === sent.length) resolve();
+          },
+        })
+        .catch(reject);
+    });
+    await consumer.disconnect();
+    received.sort((a, b) => Number(b.timestamp) - Number(a.timestamp));
+    expect(received.map((m) => m.key?.toString() ?? null)).toEqual(['SKU-2', 'SKU-ü', null]);
+    expect(received.map((m) => m.timestamp)).toEqual(['1795000000001', '1795000000000', '1794000000000']);
+    expect(received[0]?.value).toBeNull();
+    expect(await codec.decode('stock', received[1]?.value ?? null)).toEqual(stock);
+    expect(received[1]?.headers).toEqual({
+      src: Buffer.from('stock:0:7'),
+      'event.id': Buffer.from('evt-2'),
+      multi: [Buffer.from('a'), Buffer.from('b')],
+    });
+    expect(received[2]?.value?.equals(Buffer.alloc(70_000, 7))).toBe(true);
+    expect(received[2]?.headers).toEqual({ big: Buffer.alloc(300, 1) });
   });
 
   it('reports bytes that are not Confluent-framed Avro as a typed decode error', async () => {
