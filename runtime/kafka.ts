@@ -8,11 +8,12 @@ import kafkajs, {
 import { readFileSync } from 'node:fs';
 import type { KafkaConfig, SASLOptions } from 'kafkajs';
 import { checkCommonConfig, type CommonConfig } from './config.js';
+import { JavaCompatiblePartitioner } from './kafka-partitioner.js';
 import { installFastRecordEncoder } from './kafkajs-record.js';
 import type { Logger } from './logger.js';
 
 // kafkajs is CommonJS: its classes and enums are only reachable through the default export
-const { Kafka, logLevel, Partitioners } = kafkajs;
+const { Kafka, logLevel } = kafkajs;
 
 const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -92,7 +93,7 @@ export function createKafka({ brokers, clientId, logger, security = {} }: KafkaC
 export function createProducer(kafka: KafkaClient, config: ProducerConfig = {}): Producer {
   return kafka.producer({
     allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: JavaCompatiblePartitioner,
     ...config,
   });
 }
