@@ -1,7 +1,8 @@
-import type { Consumer, EachBatchPayload, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import { deadLetterRecord, type DeadLetter, type InputMessage } from './dead-letter.js';
 import type { Logger } from './logger.js';
 import type { MetricsSink } from './metrics.js';
+import { OrderedPublisher } from './ordered-publisher.js';
 
 export interface OutputMessage {
   topic: string;
@@ -96,13 +97,30 @@ export class ProcessorRunner {
   private inFlight = 0;
   private joined = false;
   private crashed: string | null = null;
+  private readonly publisher: OrderedPublisher;
+  /** Groups whose outputs wait in the publisher: kept alive in the group while it retries. */
+  private awaitingPublish = new Set<{ group: Pending[]; retries: number }>();
 
   constructor(
     private readonly kafka: Kafka,
     private readonly producer: Producer,
     private readonly spec: ProcessorSpec,
     private readonly options: RunnerOptions,
-  ) {}
+  ) {
+    // retried in place, so later chunks' outputs never overtake the failing request's
+    this.publisher = new OrderedPublisher((topicMessages) =>
+      this.retrying(
+        'publish',
+        async () => {
+          for (const waiting of this.awaitingPublish) {
+            waiting.retries += 1;
+            await Promise.all(waiting.group.map((p) => p.heartbeat().catch(() => undefined)));
+          }
+        },
+        () => this.producer.sendBatch({ topicMessages, acks: -1 }).then(() => undefined),
+      ),
+    );
+  }
 
   async start(): Promise<void> {
     const consumer = this.kafka.consumer({
@@ -243,31 +261,41 @@ export class ProcessorRunner {
       const results = await this.retrying(what, onRetry, () =>
         this.spec.handleChunks(group.map((p) => p.chunk)),
       );
-      await this.retrying(`${what} publish`, onRetry, () => this.publish(results));
+      const waiting = { group, retries: 0 };
+      this.awaitingPublish.add(waiting);
+      try {
+        await this.publish(results);
+      } finally {
+        this.awaitingPublish.delete(waiting);
+      }
       for (const r of results) r.onPublished?.();
-      group.forEach((p, i) => p.resolve({ result: results[i] as ChunkResult, retries }));
+      group.forEach((p, i) =>
+        p.resolve({ result: results[i] as ChunkResult, retries: retries + waiting.retries }),
+      );
     } catch (err) {
       for (const p of group) p.reject(err);
     }
   }
 
-  private async publish(results: ChunkResult[]): Promise<void> {
-    const byTopic = new Map<string, Message[]>();
-    const add = (topic: string, m: Message) => {
-      const list = byTopic.get(topic);
-      if (list) list.push(m);
-      else byTopic.set(topic, [m]);
-    };
+  /**
+   * Outputs and dead letters go out in the order their chunks were applied (the ordered
+   * publisher), and the chunk waits for their acknowledgement before its offsets resolve.
+   */
+  private publish(results: ChunkResult[]): Promise<void> {
+    const messages: { topic: string; message: Message }[] = [];
     const now = Date.now();
     for (const result of results) {
-      for (const o of result.outputs) add(o.topic, { key: o.key, value: o.value, headers: o.headers ?? {} });
+      for (const o of result.outputs) {
+        messages.push({ topic: o.topic, message: { key: o.key, value: o.value, headers: o.headers ?? {} } });
+      }
       for (const dl of result.deadLetters) {
-        add(this.spec.deadLetterTopic(dl.message.topic), deadLetterRecord(dl, this.spec.name, now));
+        messages.push({
+          topic: this.spec.deadLetterTopic(dl.message.topic),
+          message: deadLetterRecord(dl, this.spec.name, now),
+        });
       }
     }
-    if (byTopic.size === 0) return;
-    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-    await this.producer.sendBatch({ topicMessages, acks: -1 });
+    return this.publisher.publish(messages);
   }
 
   /**
