@@ -1,3 +1,4 @@
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,10 @@ export interface FaultScenarioOptions {
   runDir: string;
   seed: number;
   log: (msg: string) => void;
+  /** every processor's whole log goes to <logDir>/<name>.log (default: $FAULT_LOG_DIR, or none) */
+  logDir?: string;
+  /** catching up fails when the lag has not fallen for this long (default 180 s) */
+  catchUpStallMs?: number;
 }
 
 export interface FaultScenarioResult {
@@ -118,6 +123,8 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
     { name: 'orders-b', entry: 'processors/orders/main.ts', env: {}, child: null, stopping: false },
     { name: 'logistics', entry: 'processors/logistics/main.ts', env: {}, child: null, stopping: false },
   ];
+  const logDir = o.logDir ?? process.env.FAULT_LOG_DIR;
+  if (logDir) mkdirSync(logDir, { recursive: true });
   let unexpectedExits = 0;
   const exitReasons: string[] = [];
   const start = (p: Proc) => {
@@ -133,6 +140,12 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
     };
     child.stderr?.on('data', keepTail);
     child.stdout?.on('data', keepTail);
+    // the whole log of every processor, for a run that ends in a surprise
+    if (logDir) {
+      const log = createWriteStream(join(logDir, `${p.name}.log`), { flags: 'a' });
+      child.stdout?.pipe(log);
+      child.stderr?.pipe(log);
+    }
     child.once('exit', (code, signal) => {
       if (p.child !== child) return;
       p.child = null;
@@ -259,11 +272,31 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
     ['logistics', ['carrier']],
   ];
   let quiet = 0;
+  let lowest = Infinity;
+  let lowestAt = Date.now();
   while (quiet < 3) {
     await new Promise((r) => setTimeout(r, 2_000));
     let total = 0;
-    for (const [g, t] of groups) total += await lagOf(g, t).catch(() => 1);
+    const byGroup: string[] = [];
+    for (const [g, t] of groups) {
+      const lag = await lagOf(g, t).catch(() => 1);
+      total += lag;
+      byGroup.push(`${g} ${lag}`);
+    }
     quiet = total === 0 ? quiet + 1 : 0;
+    if (total < lowest) {
+      lowest = total;
+      lowestAt = Date.now();
+    } else if (Date.now() - lowestAt > (o.catchUpStallMs ?? 180_000)) {
+      // a stuck processor fails the run with what is behind, instead of waiting forever;
+      // it leaves no process and no port behind
+      for (const p of procs) {
+        p.stopping = true;
+        p.child?.kill('SIGKILL');
+      }
+      stack('down');
+      throw new Error(`processors stopped catching up: lag ${byGroup.join(', ')}`);
+    }
   }
   const seconds = (Date.now() - t0) / 1000;
   for (const p of procs) {

@@ -17,6 +17,7 @@ describe('fault run, short: kills and restarts while every processor works', () 
       runDir: join(projectRoot, '.run/fault-test'),
       seed: 7,
       log: (msg) => console.log(`[fault-test] ${msg}`),
+      logDir: join(projectRoot, 'test-artifacts/fault-run'),
     });
     console.log(
       `[fault-test] ${JSON.stringify({ ...result, stockDifferences: result.stockDifferences.slice(0, 5) })}`,
