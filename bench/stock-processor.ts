@@ -27,6 +27,7 @@ import { createLogger } from '../runtime/logger.js';
 import { percentile } from '../runtime/metrics.js';
 import { AvroCodec } from '../schemas/codec.js';
 import { CollectingSink, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
+import { microsPerEvent, sampleCpu } from './cpu-meter.js';
 import { describeMachine, writeResults } from './machine.js';
 import { produce, sku, SKUS } from './workload.js';
 
@@ -214,7 +215,9 @@ async function main() {
   log(`produced ${produced} input events in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   const topics = [`${prefix}stock`, `${prefix}orders`];
 
+  const cpu0 = await sampleCpu(redis);
   const noopRate = await doNothingConsumer(kafka, topics, produced);
+  const noopCpu = microsPerEvent(cpu0, await sampleCpu(redis), produced);
   log(`do-nothing kafkajs consumer: ${Math.round(noopRate)} events/s`);
 
   const sink = new CollectingSink();
@@ -227,9 +230,15 @@ async function main() {
   });
   const service = new InventoryService(cfg, logger, sink);
   await service.start();
+  const cpu1 = await sampleCpu(redis);
   while (sink.events < produced) await new Promise((r) => setTimeout(r, 20));
   const processorRate = (sink.events / (sink.last - sink.first)) * 1000;
+  const processorCpu = microsPerEvent(cpu1, await sampleCpu(redis), produced);
   log(`stock processor: ${Math.round(processorRate)} events/s`);
+  log(
+    `CPU per event: do-nothing consumer ${noopCpu.process} µs (broker ${noopCpu.kafka} µs); ` +
+      `stock processor ${processorCpu.process} µs + Redis ${processorCpu.redis} µs + broker ${processorCpu.kafka} µs`,
+  );
 
   // latency at a steady rate, with the processor caught up and running
   sink.collectLatency = true;
@@ -314,6 +323,8 @@ async function main() {
       ratioVsDoNothing: Math.round((processorRate / noopRate) * 100) / 100,
       ratioVsNaive: Math.round((processorRate / naiveRate) * 10) / 10,
       targets: { vsDoNothing: 0.8, vsNaive: 10 },
+      // where the time goes: the three share the same cores, so their sum bounds the rate
+      cpuMicrosPerEvent: { doNothingConsumer: noopCpu, stockProcessor: processorCpu },
     },
     latency: { ...latency, targetP99Ms: 15 },
     memory: { ...memory, targetBytesPerSku: 200 },
