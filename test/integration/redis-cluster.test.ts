@@ -10,6 +10,7 @@ import { inventoryRun, type InventoryRun } from '../helpers/inventory-run.js';
 import { testKafka, testStack } from '../helpers/pipeline.js';
 import { groupLag, killAll, waitFor } from '../helpers/processes.js';
 import { order, product, stock } from '../helpers/produce.js';
+import { placeCommand } from '../helpers/stock-commands.js';
 import { deleteTag, uniqueTag } from '../helpers/redis.js';
 import { projectRoot } from '../helpers/stack-env.js';
 
@@ -181,15 +182,14 @@ describe('Redis Cluster: three redis-server nodes in cluster mode, the same scri
         [
           {
             offset: 0,
-            command: {
-              kind: 'PLACE',
-              eventId: 'p1',
-              orderId: 'o1',
-              lines: [
-                { sku: a[0], quantity: 2 },
-                { sku: b[0], quantity: 4 },
+            command: placeCommand(
+              'o1',
+              [
+                [a[0], 2],
+                [b[0], 4],
               ],
-            },
+              'p1',
+            ),
           },
         ],
         -1,
@@ -205,15 +205,14 @@ describe('Redis Cluster: three redis-server nodes in cluster mode, the same scri
         [
           {
             offset: 1,
-            command: {
-              kind: 'PLACE',
-              eventId: 'p2',
-              orderId: 'o2',
-              lines: [
-                { sku: a[0], quantity: 2 },
-                { sku: b[0], quantity: 3 },
+            command: placeCommand(
+              'o2',
+              [
+                [a[0], 2],
+                [b[0], 3],
               ],
-            },
+              'p2',
+            ),
           },
         ],
         0,

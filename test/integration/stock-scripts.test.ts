@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StockStore } from '../../processors/inventory/store.js';
+import { receiveCommand } from '../helpers/stock-commands.js';
 import { deleteTag, testRedis, uniqueTag } from '../helpers/redis.js';
 
 // Example-based tests of each script's rules, against a real Redis. The property test in
@@ -25,15 +26,8 @@ describe('apply-stock-batch.lua / apply-catalogue.lua', () => {
     await redis.quit();
   });
 
-  const receive = (eventId: string, sku: string, quantity: number) => ({
-    kind: 'RECEIVED' as const,
-    eventId,
-    sku,
-    quantity,
-  });
-
   it('redelivery after a crash before publishing returns the stored outputs and applies nothing twice', async () => {
-    await store.applyBatch('stock', 0, [{ offset: 0, command: receive('r1', 'A', 5) }], -1);
+    await store.applyBatch('stock', 0, [{ offset: 0, command: receiveCommand('r1', 'A', 5) }], -1);
     const place = {
       kind: 'PLACE' as const,
       eventId: 'p1',
@@ -57,8 +51,8 @@ describe('apply-stock-batch.lua / apply-catalogue.lua', () => {
   });
 
   it('an upstream re-send at a new offset changes state once', async () => {
-    await store.applyBatch('stock', 0, [{ offset: 0, command: receive('r1', 'A', 5) }], -1);
-    const res = await store.applyBatch('stock', 0, [{ offset: 1, command: receive('r1', 'A', 5) }], 0);
+    await store.applyBatch('stock', 0, [{ offset: 0, command: receiveCommand('r1', 'A', 5) }], -1);
+    const res = await store.applyBatch('stock', 0, [{ offset: 1, command: receiveCommand('r1', 'A', 5) }], 0);
     expect(res.applied[0]).toMatchObject({ status: 'dup', why: 'DUPLICATE_EVENT_ID' });
     expect((await store.getSku('A'))?.onHand).toBe(5);
   });
@@ -68,8 +62,8 @@ describe('apply-stock-batch.lua / apply-catalogue.lua', () => {
       'stock',
       0,
       [
-        { offset: 0, command: receive('r1', 'A', 5) },
-        { offset: 1, command: receive('r2', 'B', 1) },
+        { offset: 0, command: receiveCommand('r1', 'A', 5) },
+        { offset: 1, command: receiveCommand('r2', 'B', 1) },
       ],
       -1,
     );
@@ -107,7 +101,7 @@ describe('apply-stock-batch.lua / apply-catalogue.lua', () => {
   });
 
   it('a count revealing shrinkage raises a shortage with the deficit and blocks new reservations', async () => {
-    await store.applyBatch('stock', 0, [{ offset: 0, command: receive('r1', 'A', 10) }], -1);
+    await store.applyBatch('stock', 0, [{ offset: 0, command: receiveCommand('r1', 'A', 10) }], -1);
     await store.applyBatch(
       'orders',
       0,
@@ -150,11 +144,11 @@ describe('apply-stock-batch.lua / apply-catalogue.lua', () => {
   });
 
   it('release and commit move a hold once; unknown SKUs and orders are dead-lettered', async () => {
-    await store.applyBatch('stock', 0, [{ offset: 0, command: receive('r1', 'A', 3) }], -1);
+    await store.applyBatch('stock', 0, [{ offset: 0, command: receiveCommand('r1', 'A', 3) }], -1);
     const unknownSku = await store.applyBatch(
       'stock',
       0,
-      [{ offset: 1, command: receive('r2', 'ZZ', 3) }],
+      [{ offset: 1, command: receiveCommand('r2', 'ZZ', 3) }],
       0,
     );
     expect(unknownSku.applied[0]).toMatchObject({ status: 'dlq', why: 'UNKNOWN_SKU' });
@@ -190,7 +184,7 @@ describe('apply-stock-batch.lua / apply-catalogue.lua', () => {
   });
 
   it('catalogue updates are last-writer-wins by version and fire alerts on threshold crossings', async () => {
-    await store.applyBatch('stock', 0, [{ offset: 0, command: receive('r1', 'A', 5) }], -1);
+    await store.applyBatch('stock', 0, [{ offset: 0, command: receiveCommand('r1', 'A', 5) }], -1);
     const raised = await store.applyCatalogue([
       { sku: 'A', version: 3, lowStockThreshold: 6, safetyStock: 1 },
     ]);

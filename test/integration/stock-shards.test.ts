@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { StockCommand } from '../../processors/inventory/commands.js';
 import { StockStore } from '../../processors/inventory/store.js';
+import { placeCommand, receiveCommand } from '../helpers/stock-commands.js';
 import { deleteTag, testRedis, uniqueTag } from '../helpers/redis.js';
 
 // Stock spread over three hash tags: A, C and G fall on shards 0, 1 and 2. An order whose
@@ -29,9 +29,9 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
       'stock',
       0,
       [
-        { offset: 0, command: receive('r1', 'A', 5) },
-        { offset: 1, command: receive('r2', 'C', 2) },
-        { offset: 2, command: receive('r3', 'G', 9) },
+        { offset: 0, command: receiveCommand('r1', 'A', 5) },
+        { offset: 1, command: receiveCommand('r2', 'C', 2) },
+        { offset: 2, command: receiveCommand('r3', 'G', 9) },
       ],
       -1,
     );
@@ -43,17 +43,6 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
     await redis.quit();
   });
 
-  function receive(eventId: string, sku: string, quantity: number): StockCommand {
-    return { kind: 'RECEIVED', eventId, sku, quantity };
-  }
-  function place(orderId: string, lines: [string, number][]): StockCommand {
-    return {
-      kind: 'PLACE',
-      eventId: `pl-${orderId}`,
-      orderId,
-      lines: lines.map(([sku, quantity]) => ({ sku, quantity })),
-    };
-  }
   const levels = async () =>
     Object.fromEntries(
       await Promise.all(
@@ -98,7 +87,7 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
       [
         {
           offset: 0,
-          command: place('o1', [
+          command: placeCommand('o1', [
             ['A', 4],
             ['C', 3],
             ['G', 1],
@@ -153,7 +142,7 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
       [
         {
           offset: 0,
-          command: place('o2', [
+          command: placeCommand('o2', [
             ['A', 4],
             ['C', 2],
           ]),
@@ -193,7 +182,7 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
       [
         {
           offset: 0,
-          command: place('o3', [
+          command: placeCommand('o3', [
             ['A', 1],
             ['GHOST', 1],
           ]),
@@ -214,7 +203,7 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
       // spans A and G; its hold takes A low (threshold 1): an alert deferred to the confirmation
       {
         offset: 0,
-        command: place('o4', [
+        command: placeCommand('o4', [
           ['A', 4],
           ['G', 3],
         ] as [string, number][]),
@@ -222,7 +211,7 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
       // touches G, held tentatively by o4: waits for the next round; C is short, so it is aborted
       {
         offset: 1,
-        command: place('o5', [
+        command: placeCommand('o5', [
           ['C', 5],
           ['G', 1],
         ] as [string, number][]),
@@ -282,7 +271,7 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
     const batch = [
       {
         offset: 0,
-        command: place('o6', [
+        command: placeCommand('o6', [
           ['A', 1],
           ['C', 1],
         ]),
