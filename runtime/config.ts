@@ -43,6 +43,31 @@ export const commonEnv = {
     default: [],
     doc: 'host:port of Redis Cluster nodes; when set, used instead of the host in REDIS_URL (its user and password still apply).',
   },
+  REDIS_DURABILITY: {
+    kind: 'enum',
+    values: ['fsync', 'replicas', 'none'],
+    default: 'fsync',
+    doc: 'When a state change is safe to publish: fsync (one Redis node, appendfsync always), replicas (WAIT for REDIS_WAIT_REPLICAS after each script call), none.',
+  },
+  REDIS_WAIT_REPLICAS: {
+    kind: 'int',
+    default: 1,
+    min: 1,
+    max: 16,
+    doc: 'With REDIS_DURABILITY=replicas: replicas that must acknowledge each script call.',
+  },
+  REDIS_WAIT_TIMEOUT_MS: {
+    kind: 'int',
+    default: 2_000,
+    min: 10,
+    doc: 'With REDIS_DURABILITY=replicas: how long a call waits for them before it is retried.',
+  },
+  PROCESSOR_STALL_AFTER_MS: {
+    kind: 'int',
+    default: 60_000,
+    min: 1_000,
+    doc: 'A partition with work and no progress this long is stalled: /readyz turns false and an alert is raised.',
+  },
   CLICKHOUSE_URL: {
     kind: 'url',
     protocols: ['http', 'https'],

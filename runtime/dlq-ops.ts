@@ -12,22 +12,44 @@ export interface DeadLetterGroup {
   topic: string;
   processor: string;
   reason: string;
+  /** original messages: a dead letter is identified by where it came from (topic, partition, offset) */
   count: number;
+  /** records in the topic: more than `count` when a crash made a dead letter be published twice */
+  records: number;
   /** one example's detail, so an operator sees what the reason means for these messages */
   example: string;
   newestAt: number;
 }
 
-/** Dead letters of the given DLQ topics grouped by processor and reason, biggest groups first. */
+/** The identity of a dead letter: the message it stands for, whoever dead-lettered it how often. */
+export function originOf(h: IHeaders): string {
+  return `${header(h, DLQ_HEADERS.topic)}:${header(h, DLQ_HEADERS.partition)}:${header(h, DLQ_HEADERS.offset)}`;
+}
+
+/**
+ * Dead letters of the given DLQ topics grouped by processor and reason, biggest groups first.
+ * Each original message counts once in its group, however many times it was published.
+ */
 export async function summarizeDeadLetters(kafka: Kafka, dlqTopics: string[]): Promise<DeadLetterGroup[]> {
-  const groups = new Map<string, DeadLetterGroup>();
+  const groups = new Map<string, DeadLetterGroup & { origins: Set<string> }>();
   for (const topic of dlqTopics) {
     await readTopicToEnd(kafka, topic, (m) => {
       const processor = header(m.headers, DLQ_HEADERS.processor);
       const reason = header(m.headers, DLQ_HEADERS.reason);
       const key = `${topic}|${processor}|${reason}`;
-      const g = groups.get(key) ?? { topic, processor, reason, count: 0, example: '', newestAt: 0 };
-      g.count += 1;
+      const g = groups.get(key) ?? {
+        topic,
+        processor,
+        reason,
+        count: 0,
+        records: 0,
+        example: '',
+        newestAt: 0,
+        origins: new Set<string>(),
+      };
+      g.records += 1;
+      g.origins.add(originOf(m.headers));
+      g.count = g.origins.size;
       const at = Number(header(m.headers, DLQ_HEADERS.at)) || m.timestamp;
       if (at >= g.newestAt) {
         g.newestAt = at;
@@ -36,7 +58,7 @@ export async function summarizeDeadLetters(kafka: Kafka, dlqTopics: string[]): P
       groups.set(key, g);
     });
   }
-  return [...groups.values()].sort((a, b) => b.count - a.count);
+  return [...groups.values()].map(({ origins: _origins, ...g }) => g).sort((a, b) => b.count - a.count);
 }
 
 export interface RedriveOptions {
@@ -44,13 +66,21 @@ export interface RedriveOptions {
   processor?: string;
   limit?: number;
   dryRun?: boolean;
+  /**
+   * How long the processors of the original topic remember an event id (their de-duplication
+   * window). An original older than that could be applied a second time: it is not redriven.
+   */
+  dedupeWindowMs?: number;
+  now?: number;
 }
 
 export interface RedriveReport {
   matched: number;
   redriven: number;
-  /** copies of the same original message (dead-lettered by two processors) sent once */
+  /** copies of the same original message (dead-lettered twice, by two processors or a crash) sent once */
   sameOriginal: number;
+  /** originals older than the de-duplication window, refused */
+  tooOld: number;
 }
 
 /**
@@ -69,14 +99,22 @@ export async function redriveDeadLetters(
   const originals = new Set<string>();
   let matched = 0;
   let sameOriginal = 0;
+  let tooOld = 0;
+  const now = opts.now ?? Date.now();
   await readTopicToEnd(kafka, dlqTopic, (m: InputMessage) => {
     if (header(m.headers, DLQ_HEADERS.reason) !== opts.reason) return;
     if (opts.processor && header(m.headers, DLQ_HEADERS.processor) !== opts.processor) return;
     matched += 1;
     const topic = header(m.headers, DLQ_HEADERS.topic);
-    const original = `${topic}:${header(m.headers, DLQ_HEADERS.partition)}:${header(m.headers, DLQ_HEADERS.offset)}`;
+    const original = originOf(m.headers);
     if (originals.has(original)) {
       sameOriginal += 1;
+      return;
+    }
+    const written = Number(header(m.headers, DLQ_HEADERS.timestamp)) || m.timestamp;
+    if (opts.dedupeWindowMs !== undefined && now - written > opts.dedupeWindowMs) {
+      originals.add(original);
+      tooOld += 1;
       return;
     }
     if (opts.limit !== undefined && selected.length >= opts.limit) return;
@@ -102,5 +140,5 @@ export async function redriveDeadLetters(
       await producer.disconnect();
     }
   }
-  return { matched, redriven: opts.dryRun ? 0 : selected.length, sameOriginal };
+  return { matched, redriven: opts.dryRun ? 0 : selected.length, sameOriginal, tooOld };
 }

@@ -4,25 +4,43 @@ import type { Cluster, Redis } from 'ioredis';
 
 /**
  * Lua scripts live in .lua files. `--- @include "name"` pulls in includes/<name>.lua once, so
- * shared logic (BullMQ-style) is written once. Each script is registered with ioredis'
- * defineCommand: it is sent with EVALSHA and loaded only when Redis answers NOSCRIPT (after a
- * restart or failover), and it is called by name with its keys passed explicitly.
+ * shared logic (BullMQ-style) is written once. `--- @generated "name"` is replaced by Lua source
+ * generated from a TypeScript table (`generated[name]`), so a rule both sides need has one
+ * source. Each script is registered with ioredis' defineCommand: it is sent with EVALSHA and
+ * loaded only when Redis answers NOSCRIPT (after a restart or failover), and it is called by
+ * name with its keys passed explicitly.
  */
-export function loadLuaSource(dir: string, name: string, seen = new Set<string>()): string {
+export function loadLuaSource(
+  dir: string,
+  name: string,
+  generated: Readonly<Record<string, string>> = {},
+  seen = new Set<string>(),
+): string {
   const text = readFileSync(join(dir, `${name}.lua`), 'utf8');
-  return text.replace(/^--- @include "([\w-]+)"\s*$/gm, (_line, include: string) => {
-    if (seen.has(include)) return '';
-    seen.add(include);
-    return loadLuaSource(join(dir, 'includes'), include, seen);
-  });
+  return text
+    .replace(/^--- @include "([\w-]+)"\s*$/gm, (_line, include: string) => {
+      if (seen.has(include)) return '';
+      seen.add(include);
+      return loadLuaSource(join(dir, 'includes'), include, generated, seen);
+    })
+    .replace(/^--- @generated "([\w-]+)"\s*$/gm, (_line, table: string) => {
+      const source = generated[table];
+      if (source === undefined) throw new Error(`script ${name} needs the generated table "${table}"`);
+      return source;
+    });
 }
 
 export type RedisClient = Redis | Cluster;
 
 /** Registers scripts under their file names; keys are passed per call (numberOfKeys first). */
-export function defineScripts(client: RedisClient, dir: string, names: readonly string[]): void {
+export function defineScripts(
+  client: RedisClient,
+  dir: string,
+  names: readonly string[],
+  generated: Readonly<Record<string, string>> = {},
+): void {
   for (const name of names) {
-    client.defineCommand(name, { lua: loadLuaSource(dir, name) });
+    client.defineCommand(name, { lua: loadLuaSource(dir, name, generated) });
   }
 }
 

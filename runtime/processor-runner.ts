@@ -1,8 +1,11 @@
-import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import { deadLetterRecord, type DeadLetter, type InputMessage } from './dead-letter.js';
+import { classifyError, errorText } from './errors.js';
 import type { Logger } from './logger.js';
 import type { MetricsSink } from './metrics.js';
 import { OrderedPublisher } from './ordered-publisher.js';
+import type { AlertSink } from './pipeline-alerts.js';
+import { StallWatch } from './stall-watch.js';
 
 export interface OutputMessage {
   topic: string;
@@ -34,6 +37,20 @@ export interface InputChunk {
   topic: string;
   partition: number;
   messages: InputMessage[];
+  /**
+   * The last offset this chunk stands for. The domain records it as the partition's applied
+   * position in the same atomic call as the state, whether or not every message changed state
+   * (dead letters, skipped events, or none at all when the runner isolated a poisoned event).
+   */
+  upTo: number;
+}
+
+/** Where Redis says a partition's events have been applied up to, over every shard. */
+export interface AppliedPosition {
+  /** the lowest shard's watermark: everything after it may not be applied everywhere (-1: none) */
+  lowest: number;
+  /** the highest shard's watermark: no shard has seen anything after it */
+  highest: number;
 }
 
 export interface ProcessorSpec {
@@ -44,8 +61,19 @@ export interface ProcessorSpec {
   /**
    * Handles chunks of several partitions at once (at most one chunk per partition), returning a
    * result per chunk in the same order: one Redis call and one produce request serve them all.
+   * A thrown error is classified (errors.ts): transient ones are retried, deterministic ones
+   * isolate the event that causes them. Scripts check before they write, so a failed call
+   * leaves nothing of its events applied.
    */
   handleChunks(chunks: InputChunk[]): Promise<ChunkResult[]>;
+  /** Redis' applied watermark of a partition: what the runner resumes from on assignment. */
+  appliedPosition(topic: string, partition: number): Promise<AppliedPosition>;
+  /**
+   * Offsets `from`..`to` of this partition were applied and published before, but Redis no longer
+   * has them (it lost writes): they are applied again, and a decision that now differs from the
+   * published one must go out as a correction.
+   */
+  replaying?(topic: string, partition: number, from: number, to: number): void;
 }
 
 export interface RunnerOptions {
@@ -54,6 +82,8 @@ export interface RunnerOptions {
   partitionsConcurrently: number;
   logger: Logger;
   metrics: MetricsSink;
+  /** Where alerts about stalls and refused partitions go (the alerts topic); none: only logged. */
+  alerts?: AlertSink;
   sessionTimeoutMs?: number;
   fetchMinBytes?: number;
   fetchMaxWaitMs?: number;
@@ -61,6 +91,10 @@ export interface RunnerOptions {
   maxRetryDelayMs?: number;
   /** Groups of chunks being applied/published at the same time (different partitions). */
   maxInFlight?: number;
+  /** A partition with work and no progress for this long is stalled: not ready, alert. */
+  stallAfterMs?: number;
+  /** Attempts before a failure the classifier does not know is treated as deterministic. */
+  unknownErrorAttempts?: number;
 }
 
 interface Pending {
@@ -72,6 +106,21 @@ interface Pending {
 
 class StoppingError extends Error {
   override readonly name = 'StoppingError';
+}
+
+/** A chunk failed in a way retrying will not change: its events are isolated. */
+class IsolateError extends Error {
+  override readonly name = 'IsolateError';
+  constructor(readonly failure: unknown) {
+    super(errorText(failure));
+  }
+}
+
+interface Refusal {
+  topic: string;
+  partition: number;
+  reason: string;
+  since: number;
 }
 
 function toInput(
@@ -90,8 +139,36 @@ function toInput(
   };
 }
 
+const emptyResult = (): ChunkResult => ({
+  outputs: [],
+  deadLetters: [],
+  applied: 0,
+  duplicates: 0,
+  skipped: 0,
+  redisMs: 0,
+});
+
+function mergeResults(a: ChunkResult, b: ChunkResult): ChunkResult {
+  const merged: ChunkResult = {
+    outputs: [...a.outputs, ...b.outputs],
+    deadLetters: [...a.deadLetters, ...b.deadLetters],
+    applied: a.applied + b.applied,
+    duplicates: a.duplicates + b.duplicates,
+    skipped: a.skipped + b.skipped,
+    redisMs: a.redisMs + b.redisMs,
+    onPublished: () => {
+      a.onPublished?.();
+      b.onPublished?.();
+    },
+  };
+  const at = Math.max(a.appliedAt ?? 0, b.appliedAt ?? 0);
+  if (at > 0) merged.appliedAt = at;
+  return merged;
+}
+
 export class ProcessorRunner {
   private consumer: Consumer | null = null;
+  private admin: Admin | null = null;
   private stopping = false;
   private queue: Pending[] = [];
   private inFlight = 0;
@@ -100,6 +177,14 @@ export class ProcessorRunner {
   private readonly publisher: OrderedPublisher;
   /** Groups whose outputs wait in the publisher: kept alive in the group while it retries. */
   private awaitingPublish = new Set<{ group: Pending[]; retries: number }>();
+  /** Partitions whose position was checked against Redis since the last assignment. */
+  private readonly positioned = new Set<string>();
+  /** Partitions this instance refuses to consume (Redis is ahead of the log). */
+  private readonly refused = new Map<string, Refusal>();
+  private readonly stalls: StallWatch;
+  private readonly lastError = new Map<string, string>();
+  private timer: NodeJS.Timeout | null = null;
+  private lastRefusalCheck = 0;
 
   constructor(
     private readonly kafka: Kafka,
@@ -109,7 +194,7 @@ export class ProcessorRunner {
   ) {
     // retried in place, so later chunks' outputs never overtake the failing request's
     this.publisher = new OrderedPublisher((topicMessages) =>
-      this.retrying(
+      this.retryingTransient(
         'publish',
         async () => {
           for (const waiting of this.awaitingPublish) {
@@ -120,6 +205,15 @@ export class ProcessorRunner {
         () => this.producer.sendBatch({ topicMessages, acks: -1 }).then(() => undefined),
       ),
     );
+    this.stalls = new StallWatch(
+      options.stallAfterMs ?? 60_000,
+      (tp, ms) => this.onStall(tp, ms),
+      (tp, ms) => this.onRecover(tp, ms),
+    );
+  }
+
+  private get log(): Logger {
+    return this.options.logger;
   }
 
   async start(): Promise<void> {
@@ -137,6 +231,13 @@ export class ProcessorRunner {
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.joined = true;
+      // a new generation: every partition's position is checked against Redis again before
+      // its first chunk, and partitions that went elsewhere stop counting as stalled or refused
+      this.positioned.clear();
+      // a pause outlives assignments in kafkajs: a refused partition is checked afresh instead
+      for (const r of this.refused.values()) consumer.resume([{ topic: r.topic, partitions: [r.partition] }]);
+      this.refused.clear();
+      for (const tp of this.stalls.stalled) this.stalls.forget(tp);
     });
     // kafkajs restarts the consumer after retriable failures; one it gives up on leaves the
     // process alive but idle, which only a liveness probe can see
@@ -152,10 +253,22 @@ export class ProcessorRunner {
       partitionsConsumedConcurrently: this.options.partitionsConcurrently,
       eachBatch: (payload) => this.eachBatch(payload),
     });
-    this.options.logger.info(
+    this.timer = setInterval(() => this.tick(), 1_000);
+    this.timer.unref();
+    this.log.info(
       { processor: this.spec.name, group: this.spec.groupId, topics: this.spec.topics },
       'processor started',
     );
+  }
+
+  private tick(): void {
+    this.stalls.check();
+    if (this.refused.size > 0 && Date.now() - this.lastRefusalCheck > 10_000) {
+      this.lastRefusalCheck = Date.now();
+      void this.recheckRefused().catch((err: unknown) =>
+        this.log.warn({ err: errorText(err) }, 'could not re-check refused partitions'),
+      );
+    }
   }
 
   private async eachBatch({
@@ -167,22 +280,43 @@ export class ProcessorRunner {
     isStale,
   }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
+    const tp = `${topic}:${partition}`;
     const { maxChunk } = this.options;
+    if (batch.messages.length === 0) return;
+    if (!this.positioned.has(tp)) {
+      this.stalls.busy(tp);
+      let verdict: 'go' | 'moved' | 'refused';
+      try {
+        verdict = await this.checkPosition(batch);
+      } catch (err) {
+        if (err instanceof StoppingError) return;
+        throw err;
+      }
+      if (verdict !== 'go') {
+        // nothing resolved: the next fetch starts where the check decided, or not at all
+        this.stalls.forget(tp);
+        return;
+      }
+      this.positioned.add(tp);
+    }
     for (let i = 0; i < batch.messages.length; i += maxChunk) {
       if (!isRunning() || isStale() || this.stopping) return;
-      const chunk = batch.messages.slice(i, i + maxChunk).map((m) => toInput(topic, partition, m));
-      const last = chunk[chunk.length - 1] as InputMessage;
+      const messages = batch.messages.slice(i, i + maxChunk).map((m) => toInput(topic, partition, m));
+      const last = messages[messages.length - 1] as InputMessage;
+      const chunk: InputChunk = { topic, partition, messages, upTo: last.offset };
       const started = performance.now();
       let outcome: { result: ChunkResult; retries: number };
+      this.stalls.busy(tp);
       try {
-        outcome = await this.submit({ topic, partition, messages: chunk }, heartbeat);
+        outcome = await this.submit(chunk, heartbeat);
       } catch (err) {
         if (err instanceof StoppingError) return; // nothing resolved: the chunk is redelivered
         throw err;
       }
       const { result, retries } = outcome;
-      // only now is the chunk safe: state applied (Redis) and its outputs acknowledged (Kafka)
+      // only now is the chunk safe: state applied and durable (Redis), outputs acknowledged (Kafka)
       resolveOffset(String(last.offset));
+      this.stalls.progressed(tp);
       const appliedAt = result.appliedAt ?? Date.now();
       this.options.metrics.record({
         at: Date.now(),
@@ -190,7 +324,7 @@ export class ProcessorRunner {
         group: this.spec.groupId,
         topic,
         partition,
-        eventsIn: chunk.length,
+        eventsIn: messages.length,
         applied: result.applied,
         duplicates: result.duplicates,
         skipped: result.skipped,
@@ -198,11 +332,149 @@ export class ProcessorRunner {
         retries,
         processingMs: performance.now() - started,
         redisMs: result.redisMs,
-        latenciesMs: chunk.map((m) => Math.max(0, appliedAt - m.timestamp)),
+        latenciesMs: messages.map((m) => Math.max(0, appliedAt - m.timestamp)),
       });
       await heartbeat();
       await commitOffsetsIfNecessary();
     }
+  }
+
+  /**
+   * Redis, not the group's committed offset, decides where a partition resumes. Redis may have
+   * lost writes the group had already committed (a failover to a lagging replica, a restore
+   * from an older copy): then the events after Redis' watermark are fetched again. A watermark
+   * at or beyond the end of the log means the log is not the one Redis applied (a topic deleted
+   * and recreated): nothing is skipped silently, the partition is refused until an operator
+   * resets its position or rebuilds the state.
+   */
+  private async checkPosition(batch: EachBatchPayload['batch']): Promise<'go' | 'moved' | 'refused'> {
+    const { topic, partition } = batch;
+    const tp = `${topic}:${partition}`;
+    const position = await this.retryingTransient(
+      `position ${tp}`,
+      async () => undefined,
+      () => this.spec.appliedPosition(topic, partition),
+    );
+    const first = Number(batch.messages[0]?.offset ?? batch.firstOffset());
+    const logEnd = Number(batch.highWatermark);
+    if (position.highest >= logEnd) {
+      this.refuse(
+        topic,
+        partition,
+        `Redis has applied offset ${position.highest} of ${tp}, but the log ends at ${logEnd - 1}: ` +
+          'the topic was recreated or lost data',
+      );
+      return 'refused';
+    }
+    if (position.lowest + 1 >= first) return 'go';
+    const logStart = await this.logStart(topic, partition);
+    if (position.lowest >= 0 && position.lowest + 1 < logStart) {
+      this.refuse(
+        topic,
+        partition,
+        `Redis has applied ${tp} up to offset ${position.lowest}, but the log now starts at ${logStart}: ` +
+          `the events ${position.lowest + 1}..${logStart - 1} were deleted before they were applied`,
+      );
+      return 'refused';
+    }
+    const from = Math.max(position.lowest + 1, logStart);
+    this.log.warn(
+      { topic, partition, redisApplied: position.lowest, groupResumedAt: first, replayFrom: from },
+      position.lowest < 0
+        ? 'Redis holds no position for this partition: applying it again from the start of the log'
+        : 'Redis is behind the committed offset (it lost writes): applying the missing events again',
+    );
+    if (first - 1 >= from) this.spec.replaying?.(topic, partition, from, first - 1);
+    this.consumer?.seek({ topic, partition, offset: String(from) });
+    return 'moved';
+  }
+
+  private async logStart(topic: string, partition: number): Promise<number> {
+    const admin = await this.adminClient();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return Number(offsets.find((o) => o.partition === partition)?.low ?? 0);
+  }
+
+  private async adminClient(): Promise<Admin> {
+    if (!this.admin) {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+    }
+    return this.admin;
+  }
+
+  private refuse(topic: string, partition: number, reason: string): void {
+    const tp = `${topic}:${partition}`;
+    this.consumer?.pause([{ topic, partitions: [partition] }]);
+    if (this.refused.has(tp)) return;
+    const since = Date.now();
+    this.refused.set(tp, { topic, partition, reason, since });
+    const remedy =
+      `stop every ${this.spec.name} processor, then either set where it resumes in the new log ` +
+      `("npm run pipeline -- position reset --processor ${this.spec.name} --topic ${topic} --partition ${partition} --resume-at start") ` +
+      `or rebuild the state ("npm run pipeline -- stock rebuild" for the stock processor)`;
+    this.log.error({ topic, partition, group: this.spec.groupId, remedy }, `partition refused: ${reason}`);
+    void this.options.alerts?.({
+      id: `pipeline:${this.spec.groupId}:${tp}:POSITION:${since}`,
+      kind: 'POSITION_AHEAD_OF_LOG',
+      severity: 'CRITICAL',
+      subject: `${this.spec.groupId}/${tp}`,
+      message: `${this.spec.name}: ${reason}. Not consuming ${tp}; to resume, ${remedy}`,
+      attributes: { group: this.spec.groupId, topic, partition: String(partition) },
+    });
+  }
+
+  /** A refused partition resumes by itself once an operator reset its position. */
+  private async recheckRefused(): Promise<void> {
+    const admin = await this.adminClient();
+    for (const [tp, r] of this.refused) {
+      const position = await this.spec.appliedPosition(r.topic, r.partition);
+      const offsets = await admin.fetchTopicOffsets(r.topic);
+      const high = Number(offsets.find((o) => o.partition === r.partition)?.high ?? 0);
+      if (position.highest < high) {
+        this.refused.delete(tp);
+        this.positioned.delete(tp);
+        this.consumer?.resume([{ topic: r.topic, partitions: [r.partition] }]);
+        this.log.warn(
+          { topic: r.topic, partition: r.partition },
+          'refused partition resumes: its position was reset',
+        );
+        void this.options.alerts?.({
+          id: `pipeline:${this.spec.groupId}:${tp}:POSITION:${r.since}:resolved`,
+          kind: 'POSITION_RESOLVED',
+          severity: 'INFO',
+          subject: `${this.spec.groupId}/${tp}`,
+          message: `${this.spec.name}: ${tp} is consumed again`,
+          attributes: { group: this.spec.groupId, topic: r.topic, partition: String(r.partition) },
+        });
+      }
+    }
+  }
+
+  private onStall(tp: string, forMs: number): void {
+    const error = this.lastError.get(tp) ?? 'no error reported: waiting on Kafka';
+    this.log.error({ partition: tp, forMs, error }, 'partition stalled: no progress');
+    void this.options.alerts?.({
+      id: `pipeline:${this.spec.groupId}:${tp}:STALLED:${Date.now() - forMs}`,
+      kind: 'PROCESSOR_STALLED',
+      severity: 'CRITICAL',
+      subject: `${this.spec.groupId}/${tp}`,
+      message: `${this.spec.name} has made no progress on ${tp} for ${Math.round(forMs / 1000)} s: ${error}`,
+      attributes: { group: this.spec.groupId, partition: tp, error },
+    });
+  }
+
+  private onRecover(tp: string, stalledMs: number): void {
+    this.log.warn({ partition: tp, stalledMs }, 'partition moves again');
+    void this.options.alerts?.({
+      id: `pipeline:${this.spec.groupId}:${tp}:STALLED:${Date.now() - stalledMs}:recovered`,
+      kind: 'PROCESSOR_RECOVERED',
+      severity: 'INFO',
+      subject: `${this.spec.groupId}/${tp}`,
+      message: `${this.spec.name} makes progress on ${tp} again after ${Math.round(stalledMs / 1000)} s`,
+      attributes: { group: this.spec.groupId, partition: tp },
+    });
   }
 
   /**
@@ -251,16 +523,22 @@ export class ProcessorRunner {
   }
 
   private async processGroup(group: Pending[]): Promise<void> {
-    let retries = 0;
-    const onRetry = async () => {
-      retries += 1;
-      await Promise.all(group.map((p) => p.heartbeat().catch(() => undefined)));
-    };
-    const what = group.map((p) => `${p.chunk.topic}/${p.chunk.partition}`).join(',');
+    const counter = { retries: 0 };
     try {
-      const results = await this.retrying(what, onRetry, () =>
-        this.spec.handleChunks(group.map((p) => p.chunk)),
-      );
+      let results: ChunkResult[];
+      try {
+        results = await this.attempt(
+          group,
+          group.map((p) => p.chunk),
+          counter,
+        );
+      } catch (err) {
+        if (!(err instanceof IsolateError)) throw err;
+        // one chunk of the group is poisoned: the others go through on their own, and the
+        // failing one is split until the event that fails is alone
+        results = [];
+        for (const p of group) results.push(await this.isolate(group, p.chunk, counter));
+      }
       const waiting = { group, retries: 0 };
       this.awaitingPublish.add(waiting);
       try {
@@ -270,10 +548,96 @@ export class ProcessorRunner {
       }
       for (const r of results) r.onPublished?.();
       group.forEach((p, i) =>
-        p.resolve({ result: results[i] as ChunkResult, retries: retries + waiting.retries }),
+        p.resolve({ result: results[i] as ChunkResult, retries: counter.retries + waiting.retries }),
       );
     } catch (err) {
       for (const p of group) p.reject(err);
+    }
+  }
+
+  /**
+   * Hands chunks to the domain. Transient failures are retried in place (heartbeating the
+   * group's partitions) until they pass or the processor stops; the stall watch reports a
+   * partition that waits too long. Deterministic ones, and unknown ones that keep failing,
+   * end in an IsolateError.
+   */
+  private async attempt(
+    group: Pending[],
+    chunks: InputChunk[],
+    counter: { retries: number },
+  ): Promise<ChunkResult[]> {
+    let delay = 100;
+    const what = chunks.map((c) => `${c.topic}:${c.partition}`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const results = await this.spec.handleChunks(chunks);
+        for (const tp of what) this.lastError.delete(tp);
+        return results;
+      } catch (err) {
+        if (this.stopping) throw new StoppingError('stopping');
+        const kind = classifyError(err);
+        const unknownLimit = this.options.unknownErrorAttempts ?? 3;
+        if (kind === 'deterministic' || (kind === 'unknown' && attempt >= unknownLimit)) {
+          throw new IsolateError(err);
+        }
+        for (const tp of what) this.lastError.set(tp, errorText(err));
+        const level = attempt === 1 || attempt % 20 === 0 ? 'warn' : 'debug';
+        this.log[level](
+          { err: errorText(err), what: what.join(','), attempt, kind },
+          'chunk failed, retrying',
+        );
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 5_000);
+        counter.retries += 1;
+        await Promise.all(group.map((p) => p.heartbeat().catch(() => undefined)));
+      }
+    }
+  }
+
+  /**
+   * A chunk that fails deterministically is split in halves, each applied on its own (in
+   * order), until the one event that fails is alone: it goes to the dead-letter topic with
+   * reason PROCESSING_ERROR and the error, and the partition goes on past it.
+   */
+  private async isolate(
+    group: Pending[],
+    chunk: InputChunk,
+    counter: { retries: number },
+  ): Promise<ChunkResult> {
+    try {
+      return (await this.attempt(group, [chunk], counter))[0] as ChunkResult;
+    } catch (err) {
+      if (!(err instanceof IsolateError)) throw err;
+      const { messages } = chunk;
+      if (messages.length <= 1) {
+        const poisoned = messages[0];
+        // still record the position past it, so a restart does not meet it again
+        let rest = emptyResult();
+        try {
+          rest = (await this.attempt(group, [{ ...chunk, messages: [] }], counter))[0] as ChunkResult;
+        } catch (again) {
+          if (!(again instanceof IsolateError)) throw again;
+        }
+        if (!poisoned) return rest;
+        this.log.warn(
+          { topic: chunk.topic, partition: chunk.partition, offset: poisoned.offset, err: err.message },
+          'event dead-lettered: its processing fails every time',
+        );
+        return mergeResults(rest, {
+          ...emptyResult(),
+          deadLetters: [{ message: poisoned, reason: 'PROCESSING_ERROR', detail: err.message }],
+        });
+      }
+      const mid = Math.ceil(messages.length / 2);
+      const left = messages.slice(0, mid);
+      const right = messages.slice(mid);
+      const first = await this.isolate(
+        group,
+        { ...chunk, messages: left, upTo: (left[left.length - 1] as InputMessage).offset },
+        counter,
+      );
+      const second = await this.isolate(group, { ...chunk, messages: right }, counter);
+      return mergeResults(first, second);
     }
   }
 
@@ -299,11 +663,16 @@ export class ProcessorRunner {
   }
 
   /**
-   * Retries transient failures (Redis or Kafka unreachable, registry down) in place, keeping
-   * the group membership alive, until they succeed or the processor stops. Permanent problems
-   * with a message never reach here: the domain turns them into dead letters.
+   * Retries what only fails while something is unreachable (publishing, reading a position)
+   * until it succeeds or the processor stops; the stall watch reports a partition that waits.
+   * Outputs of applied state are never dropped, so a publish that keeps failing keeps the
+   * partition stalled (and the alert raised) rather than losing them.
    */
-  private async retrying<T>(what: string, onRetry: () => Promise<void>, fn: () => Promise<T>): Promise<T> {
+  private async retryingTransient<T>(
+    what: string,
+    onRetry: () => Promise<void>,
+    fn: () => Promise<T>,
+  ): Promise<T> {
     let delay = 100;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -311,7 +680,7 @@ export class ProcessorRunner {
       } catch (err) {
         if (this.stopping) throw new StoppingError('stopping');
         const level = attempt === 1 || attempt % 20 === 0 ? 'warn' : 'debug';
-        this.options.logger[level]({ err, what, attempt }, 'chunk failed, retrying');
+        this.log[level]({ err: errorText(err), what, attempt }, `${what} failed, retrying`);
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 5_000);
         await onRetry().catch(() => undefined);
@@ -319,17 +688,29 @@ export class ProcessorRunner {
     }
   }
 
-  /** For probes: live unless the consumer gave up; ready once it has joined its group. */
+  /**
+   * For probes: live unless the consumer gave up; ready once it has joined its group and no
+   * partition is stalled or refused.
+   */
   health(): { live: boolean; ready: boolean; detail: string } {
     if (this.crashed) return { live: false, ready: false, detail: `consumer crashed: ${this.crashed}` };
     if (this.stopping) return { live: true, ready: false, detail: 'stopping' };
-    return { live: true, ready: this.joined, detail: this.joined ? 'consuming' : 'joining its group' };
+    if (!this.joined) return { live: true, ready: false, detail: 'joining its group' };
+    const stalled = this.stalls.stalled;
+    if (stalled.length) return { live: true, ready: false, detail: `stalled: ${stalled.join(', ')}` };
+    if (this.refused.size) {
+      return { live: true, ready: false, detail: `refused: ${[...this.refused.keys()].join(', ')}` };
+    }
+    return { live: true, ready: true, detail: 'consuming' };
   }
 
   /** Stops fetching, lets the in-flight chunk finish, commits what was resolved, leaves the group. */
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
     if (this.consumer) await this.consumer.disconnect();
     this.consumer = null;
+    await this.admin?.disconnect().catch(() => undefined);
+    this.admin = null;
   }
 }

@@ -2,21 +2,33 @@ import type { Kafka } from 'kafkajs';
 import type { InputMessage } from './dead-letter.js';
 
 /**
- * Reads a topic from its beginning up to the end offsets it had when the read started, with a
- * throwaway consumer group that commits nothing. For operator commands and tests.
+ * Reads a topic from its beginning (or from the first record at or after `fromTimestamp`) up to
+ * the end offsets it had when the read started, with a throwaway consumer group that commits
+ * nothing. For operator commands, recovery look-ups and tests.
  */
 export async function readTopicToEnd(
   kafka: Kafka,
   topic: string,
   onMessage: (m: InputMessage) => void | Promise<void>,
   timeoutMs = 120_000,
+  options: { fromTimestamp?: number } = {},
 ): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);
+  const starts = new Map<number, number>();
+  if (options.fromTimestamp !== undefined) {
+    for (const p of await admin.fetchTopicOffsetsByTimestamp(topic, options.fromTimestamp)) {
+      // -1: no record at or after the time
+      starts.set(p.partition, Number(p.offset) < 0 ? Number.MAX_SAFE_INTEGER : Number(p.offset));
+    }
+  }
   await admin.disconnect();
   const remaining = new Map<number, number>();
-  for (const p of ends) if (Number(p.high) > Number(p.low)) remaining.set(p.partition, Number(p.high) - 1);
+  for (const p of ends) {
+    const start = Math.max(Number(p.low), starts.get(p.partition) ?? 0);
+    if (Number(p.high) > start) remaining.set(p.partition, Number(p.high) - 1);
+  }
   if (remaining.size === 0) return 0;
 
   const consumer = kafka.consumer({
@@ -28,6 +40,11 @@ export async function readTopicToEnd(
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
+      const seekStarts = () => {
+        for (const [partition, offset] of starts) {
+          if (remaining.has(partition)) consumer.seek({ topic, partition, offset: String(offset) });
+        }
+      };
       const timer = setTimeout(() => reject(new Error(`reading ${topic} timed out`)), timeoutMs);
       consumer
         .run({
@@ -35,9 +52,11 @@ export async function readTopicToEnd(
           eachBatch: async ({ batch }) => {
             const last = remaining.get(batch.partition);
             if (last === undefined) return;
+            const start = starts.get(batch.partition) ?? 0;
             for (const m of batch.messages) {
               const offset = Number(m.offset);
               if (offset > last) break;
+              if (offset < start) continue;
               count += 1;
               await onMessage({
                 topic,
@@ -58,6 +77,7 @@ export async function readTopicToEnd(
             }
           },
         })
+        .then(seekStarts)
         .catch(reject);
     });
   } finally {

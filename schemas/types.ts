@@ -84,6 +84,8 @@ export interface ReservationResult {
   shortages: { sku: string; requested: number; available: number }[];
   reason: string | null;
   processedAt: number;
+  /** the resultId this result corrects (the event was decided again after Redis lost writes) */
+  corrects: string | null;
 }
 
 export interface StockLevel {
@@ -96,7 +98,7 @@ export interface StockLevel {
   updatedAt: number;
 }
 
-export type AlertSource = 'STOCK' | 'LOGISTICS' | 'LAG' | 'ORDERS';
+export type AlertSource = 'STOCK' | 'LOGISTICS' | 'LAG' | 'ORDERS' | 'PIPELINE';
 export type AlertSeverity = 'INFO' | 'WARNING' | 'CRITICAL';
 
 export interface Alert {

@@ -3,10 +3,11 @@ import { parseArgs } from 'node:util';
 import type { ClickHouseOptions } from '../observability/clickhouse.js';
 import { GRAFANA_DASHBOARD_PATH, grafanaDashboardJson } from '../observability/dashboard/grafana.js';
 import { createProducer } from '../runtime/kafka.js';
-import { createContext, type CliContext } from './context.js';
+import { createContext, dedupeWindowMs, type CliContext } from './context.js';
 import { summarizeDeadLetters, redriveDeadLetters } from '../runtime/dlq-ops.js';
 import { DEAD_LETTER_INPUTS, produceHostile } from './hostile-commands.js';
 import { orderShow, shipmentShow } from './order-commands.js';
+import { PROCESSORS, positionReset, positionShow } from './position-commands.js';
 import { stockRebuild, stockReconcile, stockShow } from './stock-commands.js';
 import { runDemoProducer } from './demo-producer.js';
 import {
@@ -37,6 +38,11 @@ const usage = `usage: npm run pipeline -- <command>
   stock show <sku>              a SKU's stock and recent history
   stock rebuild [--force]       rebuild Redis stock state from Kafka (stock processors stopped)
   stock reconcile               compare Redis with the event history; exit 1 on any difference
+  position show [--processor P] where each processor resumes each input partition: Redis' applied
+                                position, the group's committed offset, the log's bounds
+  position reset --processor P --topic T --partition N --resume-at start|end|OFFSET
+                                set where P resumes a partition (after a topic was recreated);
+                                its processors must be stopped
 `;
 
 /** The migrating user, over TLS when the URL is https:// */
@@ -139,14 +145,45 @@ async function main(argv: string[]): Promise<number> {
       return stockRebuild(flags.includes('--force'));
     case 'stock reconcile':
       return stockReconcile();
+    case 'position show': {
+      const { values } = parseArgs({ args: flags, options: { processor: { type: 'string' } } });
+      const ctx = createContext('position');
+      let code = 0;
+      for (const name of PROCESSORS) {
+        if (values.processor && values.processor !== name) continue;
+        code = Math.max(code, await positionShow(ctx, name));
+      }
+      return code;
+    }
+    case 'position reset': {
+      const { values } = parseArgs({
+        args: flags,
+        options: {
+          processor: { type: 'string' },
+          topic: { type: 'string' },
+          partition: { type: 'string' },
+          'resume-at': { type: 'string' },
+        },
+      });
+      const name = PROCESSORS.find((p) => p === values.processor);
+      if (!name || !values.topic || values.partition === undefined || !values['resume-at']) break;
+      return positionReset(
+        createContext('position'),
+        name,
+        values.topic,
+        Number(values.partition),
+        values['resume-at'],
+      );
+    }
     case 'dlq list': {
       const ctx = createContext('dlq');
       const topics = DEAD_LETTER_INPUTS.map((t) => `${ctx.config.TOPIC_PREFIX}${t}.dlq`);
       const groups = await summarizeDeadLetters(ctx.kafka, topics);
       if (groups.length === 0) console.log('no dead letters');
       for (const g of groups) {
+        const copies = g.records > g.count ? ` (${g.records} records)` : '';
         console.log(
-          `${String(g.count).padStart(8)}  ${g.topic.padEnd(24)} ${g.processor.padEnd(10)} ${g.reason.padEnd(24)} ${new Date(g.newestAt).toISOString()}  ${g.example.slice(0, 100)}`,
+          `${String(g.count).padStart(8)}  ${g.topic.padEnd(24)} ${g.processor.padEnd(10)} ${g.reason.padEnd(24)} ${new Date(g.newestAt).toISOString()}  ${g.example.slice(0, 100)}${copies}`,
         );
       }
       return 0;
@@ -165,16 +202,26 @@ async function main(argv: string[]): Promise<number> {
       if (!values.topic || !values.reason) break;
       const ctx = createContext('dlq');
       const dlqTopic = values.topic.endsWith('.dlq') ? values.topic : `${values.topic}.dlq`;
+      const window = dedupeWindowMs(dlqTopic.slice(0, -'.dlq'.length));
       const report = await redriveDeadLetters(ctx.kafka, ctx.config.TOPIC_PREFIX + dlqTopic, {
         reason: values.reason,
         ...(values.processor ? { processor: values.processor } : {}),
         ...(values.limit ? { limit: Number(values.limit) } : {}),
+        ...(window !== undefined ? { dedupeWindowMs: window } : {}),
         dryRun: values['dry-run'],
       });
       console.log(
         `${report.matched} dead letters with reason ${values.reason}; ${values['dry-run'] ? 'would redrive' : 'redriven'} ` +
-          `${values['dry-run'] ? report.matched - report.sameOriginal : report.redriven} (${report.sameOriginal} were copies of the same original)`,
+          `${values['dry-run'] ? report.matched - report.sameOriginal - report.tooOld : report.redriven} (${report.sameOriginal} were copies of the same original)`,
       );
+      if (report.tooOld > 0) {
+        console.log(
+          `refused ${report.tooOld} older than the processors' de-duplication window ` +
+            `(${Math.round((window ?? 0) / 86_400_000)} days): they could be applied twice. ` +
+            'Check them by hand (npm run pipeline -- dlq list) and send them again as new events if they must be applied.',
+        );
+        return 3;
+      }
       return 0;
     }
     case 'hostile': {

@@ -5,6 +5,9 @@ import {
   printableCommonConfig,
   type CommonConfig,
 } from '../runtime/config.js';
+import { loadInventoryConfig } from '../processors/inventory/config.js';
+import { loadLogisticsConfig } from '../processors/logistics/config.js';
+import { loadOrdersConfig } from '../processors/orders/config.js';
 import { createKafka, kafkaSecurity } from '../runtime/kafka.js';
 import { createLogger, type Logger } from '../runtime/logger.js';
 import { AvroCodec } from '../schemas/codec.js';
@@ -29,4 +32,28 @@ export function createContext(component: string): CliContext {
   });
   const codec = AvroCodec.fromConfig(config, config.TOPIC_PREFIX);
   return { config, logger, kafka, codec };
+}
+
+/**
+ * How long the processors reading an input topic remember an event id (read from the same
+ * variables the processors read): a redrive of something older could apply it twice.
+ * undefined: no limit (the catalogue is last-writer-wins by version).
+ */
+export function dedupeWindowMs(input: string, env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const stock = configOrExit(() => loadInventoryConfig(env));
+  switch (input) {
+    case 'stock':
+      return stock.INVENTORY_EVENT_ID_TTL_SECONDS * 1000;
+    case 'orders':
+      return (
+        Math.min(
+          stock.INVENTORY_FINAL_ORDER_TTL_SECONDS,
+          configOrExit(() => loadOrdersConfig(env)).ORDERS_FINAL_TTL_SECONDS,
+        ) * 1000
+      );
+    case 'carrier':
+      return configOrExit(() => loadLogisticsConfig(env)).LOGISTICS_FINAL_TTL_SECONDS * 1000;
+    default:
+      return undefined;
+  }
 }

@@ -1,9 +1,9 @@
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
-import { deadLetterRecord, type InputMessage } from '../../runtime/dead-letter.js';
+import { deadLetterRecord, type DeadLetter, type InputMessage } from '../../runtime/dead-letter.js';
+import { classifyError, errorText } from '../../runtime/errors.js';
 import type { Logger } from '../../runtime/logger.js';
 import { DecodeError, type AvroCodec } from '../../schemas/codec.js';
 import { validateProductUpdate, type CatalogueCommand, type ValidationLimits } from './commands.js';
-import type { InventoryOutputs } from './outputs.js';
 import type { StockStore } from './store.js';
 
 export interface CatalogueTopics {
@@ -28,7 +28,6 @@ export class CatalogueTable {
     private readonly producer: Producer,
     private readonly store: StockStore,
     private readonly codec: AvroCodec,
-    private readonly outputs: InventoryOutputs,
     private readonly topics: CatalogueTopics,
     private readonly groupPrefix: string,
     private readonly limits: ValidationLimits,
@@ -65,61 +64,49 @@ export class CatalogueTable {
     });
   }
 
+  /**
+   * Applies a chunk of catalogue records. The alerts an update causes are queued in Redis by the
+   * same script call and published by the changelog drainer, so nothing is lost between the two.
+   * A chunk that fails deterministically is applied record by record, and the record that
+   * fails is dead-lettered (PROCESSING_ERROR) instead of stopping the table.
+   */
   private async applyChunk(messages: InputMessage[]): Promise<void> {
     const now = Date.now();
-    const commands: CatalogueCommand[] = [];
-    const dead: { message: InputMessage; reason: string; detail: string }[] = [];
-    const sourceOf = new Map<string, InputMessage>();
+    const commands: { command: CatalogueCommand; message: InputMessage }[] = [];
+    const dead: DeadLetter[] = [];
     for (const m of messages) {
       if (m.value === null) continue; // compaction tombstone: the SKU's reference data was deleted
       try {
         const update = await this.codec.decode('catalogue', m.value);
         const verdict = validateProductUpdate(update, now, this.limits);
         if (!verdict.ok) dead.push({ message: m, reason: verdict.reason, detail: verdict.detail });
-        else if (verdict.command) {
-          commands.push(verdict.command);
-          sourceOf.set(`${verdict.command.sku}:${verdict.command.version}`, m);
-        }
+        else if (verdict.command) commands.push({ command: verdict.command, message: m });
       } catch (err) {
         if (!(err instanceof DecodeError)) throw err;
         dead.push({ message: m, reason: err.kind, detail: err.message });
       }
     }
-    const results = await this.store.applyCatalogue(commands);
-    const out = [];
-    for (const [i, r] of results.entries()) {
-      const c = commands[i] as CatalogueCommand;
-      this.known.add(c.sku);
-      const m = sourceOf.get(`${c.sku}:${c.version}`) as InputMessage;
-      for (const o of r.outputs) {
-        out.push(
-          this.outputs.build(
-            o,
-            {
-              eventId: `catalogue:${c.sku}:${c.version}`,
-              topic: m.topic,
-              partition: m.partition,
-              offset: m.offset,
-            },
-            now,
-          ),
-        );
+    try {
+      await this.store.applyCatalogue(commands.map((c) => c.command));
+    } catch (err) {
+      if (classifyError(err) !== 'deterministic') throw err;
+      for (const { command, message } of commands) {
+        try {
+          await this.store.applyCatalogue([command]);
+        } catch (one) {
+          if (classifyError(one) !== 'deterministic') throw one;
+          dead.push({ message, reason: 'PROCESSING_ERROR', detail: errorText(one) });
+        }
       }
     }
-    const topicMessages = [];
-    if (out.length) {
-      topicMessages.push({
-        topic: out[0]?.topic as string,
-        messages: out.map((o) => ({ key: o.key, value: o.value, headers: o.headers ?? {} })),
-      });
-    }
+    for (const { command } of commands) this.known.add(command.sku);
     if (dead.length) {
-      topicMessages.push({
+      await this.producer.send({
         topic: this.topics.deadLetter,
         messages: dead.map((d) => deadLetterRecord(d, 'inventory-catalogue', now)),
+        acks: -1,
       });
     }
-    if (topicMessages.length) await this.producer.sendBatch({ topicMessages, acks: -1 });
   }
 
   isKnown(sku: string): boolean {

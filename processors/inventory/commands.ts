@@ -1,4 +1,5 @@
 import type { OrderEvent, ProductUpdate, StockEvent } from '../../schemas/types.js';
+import type { OrderEventKind } from './order-rules.js';
 
 /**
  * What the stock scripts are asked to do, derived from validated input events. Validation is
@@ -7,7 +8,7 @@ import type { OrderEvent, ProductUpdate, StockEvent } from '../../schemas/types.
 export type StockCommand =
   | { kind: 'RECEIVED' | 'ADJUSTED' | 'COUNTED'; eventId: string; sku: string; quantity: number }
   | { kind: 'PLACE'; eventId: string; orderId: string; lines: { sku: string; quantity: number }[] }
-  | { kind: 'RELEASE' | 'COMMIT'; eventId: string; orderId: string };
+  | { kind: OrderEventKind; eventId: string; orderId: string };
 
 export interface CatalogueCommand {
   sku: string;
@@ -140,14 +141,15 @@ export function validateOrderEvent(
       };
     }
     case 'CANCELLED':
+      return { ok: true, command: { kind: 'CANCEL', eventId: e.eventId, orderId: e.orderId } };
     case 'EXPIRED':
-      return { ok: true, command: { kind: 'RELEASE', eventId: e.eventId, orderId: e.orderId } };
+      return { ok: true, command: { kind: 'EXPIRE', eventId: e.eventId, orderId: e.orderId } };
     case 'PAID':
+      return { ok: true, command: { kind: 'PAY', eventId: e.eventId, orderId: e.orderId } };
     case 'SHIPPED':
-      // whichever comes first deducts the stock; the second finds the order committed
-      return { ok: true, command: { kind: 'COMMIT', eventId: e.eventId, orderId: e.orderId } };
     case 'DELIVERED':
-      return { ok: true, command: null, why: 'DELIVERED changes no stock' };
+      // a delivery proves the goods left even when the shipment event never came (order-rules.ts)
+      return { ok: true, command: { kind: 'SHIP', eventId: e.eventId, orderId: e.orderId } };
   }
 }
 

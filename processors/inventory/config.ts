@@ -33,15 +33,27 @@ export const inventoryEnv = {
   },
   INVENTORY_EVENT_ID_TTL_SECONDS: {
     kind: 'int',
-    default: 7 * 24 * 3600,
+    default: 31 * 24 * 3600,
     min: 60,
-    doc: 'How long stock event ids are remembered to catch upstream re-sends.',
+    doc: 'How long stock event ids are remembered to catch re-sends and redrives: at least the retention of the stock topic and its dead letters (30 days).',
   },
   INVENTORY_FINAL_ORDER_TTL_SECONDS: {
     kind: 'int',
-    default: 30 * 24 * 3600,
+    default: 31 * 24 * 3600,
     min: 60,
-    doc: 'How long a released/committed/rejected order is remembered.',
+    doc: 'How long a released/committed/shipped/rejected order is remembered (its re-sends caught): at least the retention of the orders topic.',
+  },
+  INVENTORY_HOLD_LIMIT_SECONDS: {
+    kind: 'int',
+    default: 7 * 24 * 3600,
+    min: 60,
+    doc: 'Stock held for an order longer than this is released (an EXPIRED order event, alert HOLD_ABANDONED).',
+  },
+  INVENTORY_CHANGELOG_INTERVAL_MS: {
+    kind: 'int',
+    default: 200,
+    min: 10,
+    doc: 'How often the stock-levels changelog publishes the SKUs that changed.',
   },
   INVENTORY_MAX_QUANTITY: {
     kind: 'int',

@@ -2,7 +2,13 @@ import type { Kafka } from 'kafkajs';
 import { DLQ_HEADERS } from '../../runtime/dead-letter.js';
 import { headerString, readTopicToEnd } from '../../runtime/topic-reader.js';
 import { DecodeError, type AvroCodec } from '../../schemas/codec.js';
-import type { ProductUpdate, ReservationResult, StockEvent, StockLevel } from '../../schemas/types.js';
+import type {
+  OrderEvent,
+  ProductUpdate,
+  ReservationResult,
+  StockEvent,
+  StockLevel,
+} from '../../schemas/types.js';
 import { topicName } from '../../topics/definitions.js';
 
 /**
@@ -14,6 +20,8 @@ export interface InventoryHistory {
   catalogue: Map<string, ProductUpdate>;
   /** Stock events in offset order per partition, with where they were read. */
   stockEvents: { partition: number; offset: number; event: StockEvent }[];
+  /** Order events per order, in offset order (an order's events share one partition). */
+  orderEvents: Map<string, { partition: number; offset: number; event: OrderEvent }[]>;
   /** Latest changelog record per SKU (highest version). */
   levels: Map<string, StockLevel>;
   /** Results per order in publication order, de-duplicated by resultId. */
@@ -32,6 +40,7 @@ export async function readInventoryHistory(
   const h: InventoryHistory = {
     catalogue: new Map(),
     stockEvents: [],
+    orderEvents: new Map(),
     levels: new Map(),
     results: new Map(),
     deadLettered: new Set(),
@@ -63,6 +72,13 @@ export async function readInventoryHistory(
   await readTopicToEnd(kafka, topicName(prefix, 'stock'), async (m) => {
     const e = await tryDecode(() => codec.decode('stock', m.value));
     if (e) h.stockEvents.push({ partition: m.partition, offset: m.offset, event: e });
+  });
+  await readTopicToEnd(kafka, topicName(prefix, 'orders'), async (m) => {
+    const e = await tryDecode(() => codec.decode('orders', m.value));
+    if (!e) return;
+    const list = h.orderEvents.get(e.orderId) ?? [];
+    list.push({ partition: m.partition, offset: m.offset, event: e });
+    h.orderEvents.set(e.orderId, list);
   });
   await readTopicToEnd(kafka, topicName(prefix, 'stock-levels'), async (m) => {
     noteSource(m.headers);
@@ -96,8 +112,7 @@ export async function readInventoryHistory(
   return h;
 }
 
-/** An order's hold as its results describe it: the last result wins, in publication order. */
-export function finalOrderState(results: ReservationResult[]): ReservationResult | undefined {
-  const rank = { RESERVED: 0, REJECTED: 0, RELEASED: 1, COMMITTED: 1 } as const;
-  return [...results].sort((a, b) => rank[a.outcome] - rank[b.outcome]).pop();
+/** The reservation decision in force for an order: the last one published (a correction wins). */
+export function decisionOf(results: readonly ReservationResult[]): ReservationResult | undefined {
+  return results.filter((r) => r.outcome === 'RESERVED' || r.outcome === 'REJECTED').at(-1);
 }

@@ -35,6 +35,26 @@ export class InventoryKeys {
     return `${this.p}ob:${topic}:${partition}`;
   }
 
+  /** zset: orderId by when its hold was made (the abandoned-hold sweeper). */
+  holds(): string {
+    return `${this.p}holds`;
+  }
+
+  /** hash: SKUs whose level the changelog has not published yet. */
+  dirty(): string {
+    return `${this.p}dirty`;
+  }
+
+  /** zset: SKUs a changelog drainer is publishing, by lease end. */
+  dirtyLeases(): string {
+    return `${this.p}dirty-leases`;
+  }
+
+  /** zset: alerts of catalogue updates waiting to be published. */
+  catalogueAlerts(): string {
+    return `${this.p}catalogue-alerts`;
+  }
+
   /** Pattern matching every SKU key (for SCAN in operator commands). */
   skuPattern(): string {
     return `${this.p}s:*`;

@@ -15,7 +15,7 @@ export interface ModelSku {
   level: number;
 }
 
-export type ModelOrderState = 'RESERVED' | 'REJECTED' | 'RELEASED' | 'COMMITTED';
+export type ModelOrderState = 'RESERVED' | 'REJECTED' | 'RELEASED' | 'COMMITTED' | 'SHIPPED';
 
 export interface ModelOrder {
   state: ModelOrderState;
@@ -121,25 +121,56 @@ export class StockModel {
         this.orders.set(c.orderId, { state: 'RESERVED', lines: c.lines });
         return d('ok', undefined, 'RESERVED');
       }
-      case 'RELEASE':
-      case 'COMMIT': {
+      default: {
+        // PAY, SHIP, CANCEL, EXPIRE: what stock does depends on where the order's hold is. Goods
+        // that left are deducted whatever was held; paid but not shipped and then cancelled
+        // puts them back; a payment or expiry of an order that holds nothing changes nothing.
         const o = this.orders.get(c.orderId);
         if (!o) return d('dlq', 'UNKNOWN_ORDER');
-        if (o.state === 'RESERVED') {
+        const each = (fn: (s: ModelSku, q: number) => void) => {
           for (const l of o.lines) {
             const s = this.skus.get(l.sku) as ModelSku;
-            s.reserved -= l.quantity;
-            if (c.kind === 'COMMIT') s.onHand -= l.quantity;
+            fn(s, l.quantity);
             this.follow(l.sku, s, alerts);
           }
-          o.state = c.kind === 'COMMIT' ? 'COMMITTED' : 'RELEASED';
-          return d('ok', undefined, o.state);
+        };
+        const state = o.state;
+        if (c.kind === 'PAY') {
+          if (state === 'RESERVED') {
+            each((s, q) => {
+              s.reserved -= q;
+              s.onHand -= q;
+            });
+            o.state = 'COMMITTED';
+            return d('ok', undefined, 'COMMITTED');
+          }
+          return state === 'COMMITTED' || state === 'SHIPPED' ? d('dup') : d('skip');
         }
-        if (
-          (o.state === 'COMMITTED' && c.kind === 'COMMIT') ||
-          (o.state === 'RELEASED' && c.kind === 'RELEASE')
-        ) {
-          return d('dup');
+        if (c.kind === 'SHIP') {
+          if (state === 'SHIPPED') return d('dup');
+          o.state = 'SHIPPED';
+          if (state === 'COMMITTED') return d('ok');
+          each((s, q) => {
+            if (state === 'RESERVED') s.reserved -= q;
+            s.onHand -= q;
+          });
+          return d('ok', state === 'RESERVED' ? undefined : 'SHIPPED_WITHOUT_HOLD', 'COMMITTED');
+        }
+        // CANCEL or EXPIRE
+        if (state === 'RELEASED') return d('dup');
+        if (state === 'RESERVED') {
+          each((s, q) => {
+            s.reserved -= q;
+          });
+          o.state = 'RELEASED';
+          return d('ok', undefined, 'RELEASED');
+        }
+        if (state === 'COMMITTED' && c.kind === 'CANCEL') {
+          each((s, q) => {
+            s.onHand += q;
+          });
+          o.state = 'RELEASED';
+          return d('ok', 'RESTOCKED', 'RELEASED');
         }
         return d('skip');
       }

@@ -4,7 +4,8 @@ import type { RedisClient } from '../../runtime/lua-scripts.js';
 import type { AvroCodec } from '../../schemas/codec.js';
 import { readTopicToEnd } from '../../runtime/topic-reader.js';
 import { topicName } from '../../topics/definitions.js';
-import { finalOrderState, readInventoryHistory, type InventoryHistory } from './history.js';
+import { readInventoryHistory, type InventoryHistory } from './history.js';
+import { replayHolds } from './hold-replay.js';
 import { skuStateFromHash, type StockStore } from './store.js';
 
 /** Operator commands over the stock state: show, rebuild, reconcile. */
@@ -140,18 +141,21 @@ export async function rebuild(ctx: OpsContext, options: { force?: boolean } = {}
       lv,
     });
   }
+  const ordersPartitionApplied = (partition: number, offset: number) =>
+    offset <= (watermarks.get(`${ordersTopic}:${partition}`) ?? -1) &&
+    !history.deadLettered.has(`${ordersTopic}:${partition}:${offset}`);
+  const replay = replayHolds(history, (e) => ordersPartitionApplied(e.partition, e.offset));
   let orders = 0;
-  for (const [orderId, results] of history.results) {
-    const last = finalOrderState(results);
-    if (!last) continue;
-    const st = { RESERVED: 'R', REJECTED: 'X', RELEASED: 'L', COMMITTED: 'C' }[last.outcome];
-    const lines = (results.find((r) => r.outcome === 'RESERVED' || r.outcome === 'REJECTED') ?? last).lines;
-    for (const [shard, part] of shards.group(lines)) {
-      const key = (shards.keys[shard] as (typeof shards.keys)[number]).order(orderId);
-      const record = `${st}|${part.map((l) => `${l.sku}:${l.quantity}`).join(',')}`;
+  for (const [orderId, o] of replay.orders) {
+    for (const [shard, part] of shards.group(o.lines)) {
+      const keys = shards.keys[shard] as (typeof shards.keys)[number];
+      const record = `${o.state}|${part.map((l) => `${l.sku}:${l.quantity}`).join(',')}`;
       const pipeline = pipelines[shard] as (typeof pipelines)[number];
-      if (st === 'R') pipeline.set(key, record);
-      else pipeline.set(key, record, 'EX', 30 * 24 * 3600);
+      if (o.state === 'R') {
+        pipeline.set(keys.order(orderId), record);
+        // the hold's age restarts now: the abandoned-hold sweeper cannot know when it was made
+        pipeline.zadd(keys.holds(), Date.now(), orderId);
+      } else pipeline.set(keys.order(orderId), record, 'EX', store.finalOrderTtl);
     }
     orders += 1;
   }
@@ -162,7 +166,7 @@ export async function rebuild(ctx: OpsContext, options: { force?: boolean } = {}
         shards.keysOfSku(event.sku).eventMarker(event.eventId),
         '1',
         'EX',
-        7 * 24 * 3600,
+        store.eventIdTtl,
       );
       markers += 1;
     }
@@ -210,6 +214,7 @@ export async function reconcile(ctx: OpsContext, history?: InventoryHistory): Pr
     }
   };
   const stockTopic = topicName(ctx.prefix, 'stock');
+  const ordersTopic = topicName(ctx.prefix, 'orders');
 
   const expectedOn = new Map<string, number>();
   const expectedRs = new Map<string, number>();
@@ -228,20 +233,35 @@ export async function reconcile(ctx: OpsContext, history?: InventoryHistory): Pr
     if (event.type === 'COUNTED') counted.add(event.sku);
     else expectedOn.set(event.sku, (expectedOn.get(event.sku) ?? 0) + event.quantity);
   }
-  for (const [orderId, results] of h.results) {
-    const decisions = results.filter((r) => r.outcome === 'RESERVED' || r.outcome === 'REJECTED');
-    if (decisions.length !== 1) diff(`order ${orderId}`, 'reserve/reject results', 1, decisions.length);
-    const last = finalOrderState(results);
-    if (!last) continue;
-    if (last.outcome === 'RESERVED') {
-      for (const l of last.lines) expectedRs.set(l.sku, (expectedRs.get(l.sku) ?? 0) + l.quantity);
+
+  const orderWm = new Map<number, number>();
+  for (const events of h.orderEvents.values()) {
+    for (const { partition } of events) {
+      if (!orderWm.has(partition))
+        orderWm.set(partition, (await store.appliedPosition(ordersTopic, partition)).lowest);
     }
-    const committed = results.find((r) => r.outcome === 'COMMITTED');
-    if (committed) {
-      for (const l of committed.lines) expectedOn.set(l.sku, (expectedOn.get(l.sku) ?? 0) - l.quantity);
+  }
+  const replay = replayHolds(
+    h,
+    (e) =>
+      e.offset <= (orderWm.get(e.partition) ?? -1) &&
+      !h.deadLettered.has(`${ordersTopic}:${e.partition}:${e.offset}`),
+  );
+  for (const [sku, delta] of replay.onHandDelta) expectedOn.set(sku, (expectedOn.get(sku) ?? 0) + delta);
+  const stateName = { R: 'RESERVED', X: 'REJECTED', C: 'COMMITTED', S: 'SHIPPED', L: 'RELEASED' } as const;
+  for (const [orderId, o] of replay.orders) {
+    if (o.state === 'R') {
+      for (const l of o.lines) expectedRs.set(l.sku, (expectedRs.get(l.sku) ?? 0) + l.quantity);
     }
     const order = await store.getOrder(orderId);
-    diff(`order ${orderId}`, 'state', last.outcome, order?.state ?? '(missing)');
+    diff(`order ${orderId}`, 'state', stateName[o.state], order?.state ?? '(missing)');
+  }
+  for (const [orderId, results] of h.results) {
+    // one decision per PLACE, or a correction that names the one it replaces
+    const decisions = results.filter(
+      (r) => (r.outcome === 'RESERVED' || r.outcome === 'REJECTED') && !r.corrects,
+    );
+    if (decisions.length !== 1) diff(`order ${orderId}`, 'reserve/reject results', 1, decisions.length);
   }
 
   // an order spanning shards is held tentatively only within one batch: one left means a

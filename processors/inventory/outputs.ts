@@ -1,7 +1,8 @@
 import type { OutputMessage } from '../../runtime/processor-runner.js';
 import type { AvroCodec } from '../../schemas/codec.js';
 import type { Alert, AlertSeverity, ReservationResult, StockLevel } from '../../schemas/types.js';
-import type { ScriptOutput } from './store.js';
+import type { ScriptOutput } from './script-results.js';
+import type { ClaimedLevel, PendingCatalogueAlert } from './store.js';
 
 export interface OutputTopics {
   reservationResults: string;
@@ -29,6 +30,18 @@ function alertMessage(kind: string, sku: string, available: number, threshold: n
   }
 }
 
+const REASON_TEXT: Record<string, string> = {
+  SHIPPED_WITHOUT_HOLD: 'shipped although nothing was held for it: deducted from on hand',
+  RESTOCKED: 'cancelled after payment, before shipment: the units are back on hand',
+};
+
+export interface OutputSource {
+  eventId: string;
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
 /**
  * Turns script outputs into Avro records with deterministic ids: the same applied event always
  * yields the same resultId / alertId, so a re-publication after a crash can be de-duplicated.
@@ -49,80 +62,136 @@ export class InventoryOutputs {
     };
   }
 
-  build(
-    output: ScriptOutput,
-    source: { eventId: string; topic: string; partition: number; offset: number },
+  private get writerIds(): { results: number; levels: number; alerts: number } {
+    if (!this.ids) throw new Error('InventoryOutputs.init() was not awaited');
+    return this.ids;
+  }
+
+  private headers(source: OutputSource): Record<string, string> {
+    return { src: `${source.topic}:${source.partition}:${source.offset}`, 'event.id': source.eventId };
+  }
+
+  build(output: ScriptOutput, source: OutputSource, now: number): OutputMessage {
+    const ids = this.writerIds;
+    const headers = this.headers(source);
+    if (output.k === 'result') {
+      const value: ReservationResult = {
+        resultId: `${source.eventId}:${output.outcome}`,
+        orderId: output.oid,
+        sourceEventId: source.eventId,
+        outcome: output.outcome,
+        lines: output.lines,
+        shortages: output.shortages,
+        reason: output.shortages.length
+          ? `insufficient stock for ${output.shortages.map((s) => s.sku).join(', ')}`
+          : output.reason
+            ? (REASON_TEXT[output.reason] ?? output.reason)
+            : null,
+        processedAt: now,
+        corrects: output.corrects ?? null,
+      };
+      return {
+        topic: this.topics.reservationResults,
+        key: output.oid,
+        value: this.codec.encodeWithId('reservation-results', ids.results, value),
+        headers,
+      };
+    }
+    return this.stockAlert(
+      output.kind,
+      output.sku,
+      output.on,
+      output.rs,
+      output.th,
+      source.eventId,
+      headers,
+      now,
+    );
+  }
+
+  private stockAlert(
+    kind: string,
+    sku: string,
+    on: number,
+    rs: number,
+    th: number,
+    eventId: string,
+    headers: Record<string, string>,
     now: number,
   ): OutputMessage {
-    const ids = this.ids;
-    if (!ids) throw new Error('InventoryOutputs.init() was not awaited');
-    const headers = {
-      src: `${source.topic}:${source.partition}:${source.offset}`,
-      'event.id': source.eventId,
+    const available = on - rs;
+    const value: Alert = {
+      alertId: `${eventId}:${kind}:${sku}`,
+      source: 'STOCK',
+      kind,
+      severity: SEVERITY[kind] ?? 'WARNING',
+      subjectKey: sku,
+      message: alertMessage(kind, sku, available, th),
+      value: kind === 'SHORTAGE' ? -available : available,
+      attributes: { onHand: String(on), reserved: String(rs), threshold: String(th) },
+      sourceEventId: eventId,
+      raisedAt: now,
     };
-    switch (output.k) {
-      case 'result': {
-        const value: ReservationResult = {
-          resultId: `${source.eventId}:${output.outcome}`,
-          orderId: output.oid,
-          sourceEventId: source.eventId,
-          outcome: output.outcome,
-          lines: output.lines,
-          shortages: output.shortages,
-          reason: output.shortages.length
-            ? `insufficient stock for ${output.shortages.map((s) => s.sku).join(', ')}`
-            : null,
-          processedAt: now,
-        };
-        return {
-          topic: this.topics.reservationResults,
-          key: output.oid,
-          value: this.codec.encodeWithId('reservation-results', ids.results, value),
-          headers,
-        };
-      }
-      case 'alert': {
-        const available = output.on - output.rs;
-        const value: Alert = {
-          alertId: `${source.eventId}:${output.kind}:${output.sku}`,
-          source: 'STOCK',
-          kind: output.kind,
-          severity: SEVERITY[output.kind] ?? 'WARNING',
-          subjectKey: output.sku,
-          message: alertMessage(output.kind, output.sku, available, output.th),
-          value: output.kind === 'SHORTAGE' ? -available : available,
-          attributes: {
-            onHand: String(output.on),
-            reserved: String(output.rs),
-            threshold: String(output.th),
-          },
-          sourceEventId: source.eventId,
-          raisedAt: now,
-        };
-        return {
-          topic: this.topics.alerts,
-          key: output.sku,
-          value: this.codec.encodeWithId('alerts', ids.alerts, value),
-          headers,
-        };
-      }
-      case 'level': {
-        const value: StockLevel = {
-          sku: output.sku,
-          onHand: output.on,
-          reserved: output.rs,
-          available: output.on - output.rs,
-          version: output.v,
-          sourceEventId: output.src,
-          updatedAt: now,
-        };
-        return {
-          topic: this.topics.stockLevels,
-          key: output.sku,
-          value: this.codec.encodeWithId('stock-levels', ids.levels, value),
-          headers: { ...headers, 'event.id': output.src },
-        };
-      }
-    }
+    return {
+      topic: this.topics.alerts,
+      key: sku,
+      value: this.codec.encodeWithId('alerts', this.writerIds.alerts, value),
+      headers,
+    };
+  }
+
+  /** The alert that goes with a correcting result: whoever acted on the old one must know. */
+  correction(
+    orderId: string,
+    corrected: { resultId: string; outcome: string },
+    now: { resultId: string; outcome: string },
+    source: OutputSource,
+    at: number,
+  ): OutputMessage {
+    const value: Alert = {
+      alertId: `${now.resultId}:RESULT_CORRECTED`,
+      source: 'STOCK',
+      kind: 'RESULT_CORRECTED',
+      severity: 'CRITICAL',
+      subjectKey: orderId,
+      message:
+        `order ${orderId}: decided ${now.outcome} when applied again after Redis lost writes; ` +
+        `it had been published as ${corrected.outcome} (${corrected.resultId})`,
+      value: null,
+      attributes: { orderId, corrects: corrected.resultId, outcome: now.outcome },
+      sourceEventId: source.eventId,
+      raisedAt: at,
+    };
+    return {
+      topic: this.topics.alerts,
+      key: orderId,
+      value: this.codec.encodeWithId('alerts', this.writerIds.alerts, value),
+      headers: this.headers(source),
+    };
+  }
+
+  /** A changelog record: the SKU's state as claimed, keyed by SKU. */
+  level(l: ClaimedLevel, now: number): OutputMessage {
+    const value: StockLevel = {
+      sku: l.sku,
+      onHand: l.onHand,
+      reserved: l.reserved,
+      available: l.onHand - l.reserved,
+      version: l.version,
+      sourceEventId: l.sourceEventId,
+      updatedAt: now,
+    };
+    return {
+      topic: this.topics.stockLevels,
+      key: l.sku,
+      value: this.codec.encodeWithId('stock-levels', this.writerIds.levels, value),
+      headers: l.src ? { src: l.src, 'event.id': l.sourceEventId } : { 'event.id': l.sourceEventId },
+    };
+  }
+
+  /** An alert a catalogue update caused (a new threshold put the SKU at another level). */
+  catalogueAlert(a: PendingCatalogueAlert, now: number): OutputMessage {
+    const eventId = `catalogue:${a.sku}:${a.version}`;
+    return this.stockAlert(a.kind, a.sku, a.on, a.rs, a.th, eventId, { 'event.id': eventId }, now);
   }
 }

@@ -15,8 +15,10 @@ import {
   type ValidationLimits,
   type Verdict,
 } from './commands.js';
+import type { ReplayCorrections } from './corrections.js';
 import type { InventoryOutputs } from './outputs.js';
-import type { BatchApplyResult, EventResult, StockStore } from './store.js';
+import type { EventResult } from './script-results.js';
+import type { BatchApplyResult, StockStore } from './store.js';
 
 export interface InventoryTopics {
   stock: string;
@@ -35,17 +37,20 @@ export interface InventoryProcessorDeps {
   limits: ValidationLimits;
   /** When set, order events without a valid HMAC never reach stock state. */
   orderSigningSecret?: string;
+  /** Finds what was published for events applied again after Redis lost writes. */
+  corrections?: ReplayCorrections;
 }
 
 function skusOf(c: StockCommand): string[] {
   switch (c.kind) {
     case 'PLACE':
       return c.lines.map((l) => l.sku);
-    case 'RELEASE':
-    case 'COMMIT':
-      return [];
-    default:
+    case 'RECEIVED':
+    case 'ADJUSTED':
+    case 'COUNTED':
       return [c.sku];
+    default:
+      return [];
   }
 }
 
@@ -122,31 +127,27 @@ export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec 
         new Set(prepared.flatMap((p) => p.items.flatMap((i) => skusOf(i.command)))),
       );
 
-      const withItems = prepared.filter((p) => p.items.length > 0);
+      // every chunk goes to Redis, items or not: its position moves in the same call
       const t0 = performance.now();
-      const applied = withItems.length
-        ? await store.applyBatches(
-            withItems.map((p) => ({
-              topic: p.topic,
-              partition: p.partition,
-              items: p.items,
-              trimUpTo: published.get(p.tp) ?? -1,
-            })),
-          )
-        : [];
+      const applied = await store.applyBatches(
+        prepared.map((p, i) => ({
+          topic: p.topic,
+          partition: p.partition,
+          items: p.items,
+          trimUpTo: published.get(p.tp) ?? -1,
+          upTo: (chunks[i] as InputChunk).upTo,
+        })),
+      );
       const redisMs = performance.now() - t0;
       const appliedAt = Date.now();
-      const none: BatchApplyResult = {
-        applied: [],
-        replayed: [],
-        lastOffset: -1,
-        appliedCount: 0,
-        redeliveredCount: 0,
-      };
+      const corrections = deps.corrections;
+      const priors = corrections
+        ? await Promise.all(chunks.map((c) => corrections.priorFor(c)))
+        : chunks.map(() => null);
 
-      const resultOf = new Map(withItems.map((p, i) => [p, applied[i] as BatchApplyResult]));
-      return prepared.map((p) => {
-        const res = resultOf.get(p) ?? none;
+      return prepared.map((p, i) => {
+        const res = applied[i] as BatchApplyResult;
+        const prior = priors[i] ?? null;
         const out: OutputMessage[] = [];
         let duplicates = res.redeliveredCount;
         let skipped = p.skipped;
@@ -168,7 +169,23 @@ export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec 
             partition: p.partition,
             offset: r.offset,
           };
-          for (const o of r.outputs) out.push(outputs.build(o, source, now));
+          for (const o of r.outputs) {
+            const before = prior?.get(r.offset);
+            if (o.k === 'result' && before && before.outcome !== o.outcome) {
+              // decided otherwise than what was published before Redis lost the writes
+              const corrected = { ...o, corrects: before.resultId };
+              out.push(outputs.build(corrected, source, now));
+              out.push(
+                outputs.correction(
+                  o.oid,
+                  before,
+                  { resultId: `${source.eventId}:${o.outcome}`, outcome: o.outcome },
+                  source,
+                  now,
+                ),
+              );
+            } else out.push(outputs.build(o, source, now));
+          }
         };
         for (const r of res.applied) collect(r, false);
         for (const r of res.replayed) collect(r, true);
@@ -185,6 +202,12 @@ export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec 
           },
         };
       });
+    },
+
+    appliedPosition: (topic, partition) => store.appliedPosition(topic, partition),
+
+    replaying(topic, partition, from, to) {
+      deps.corrections?.replaying(topic, partition, from, to);
     },
   };
 }

@@ -1,14 +1,20 @@
 import type { Server } from 'node:http';
 import type { Kafka, Producer } from 'kafkajs';
+import { checkDurability, describeDurability, durabilityFromConfig } from '../../runtime/durability.js';
 import type { RedisClient } from '../../runtime/lua-scripts.js';
 import { healthFor, processorClients } from '../../runtime/processor-clients.js';
 import type { Logger } from '../../runtime/logger.js';
 import { LogSummarySink, type MetricsSink } from '../../runtime/metrics.js';
+import { kafkaAlertSink } from '../../runtime/pipeline-alerts.js';
 import { ProcessorRunner } from '../../runtime/processor-runner.js';
+import { PermanentStartError } from '../../runtime/service-main.js';
 import { AvroCodec } from '../../schemas/codec.js';
 import { topicName } from '../../topics/definitions.js';
 import { CatalogueTable } from './catalogue.js';
+import { ChangelogDrain } from './changelog.js';
 import type { InventoryConfig } from './config.js';
+import { ReplayCorrections } from './corrections.js';
+import { HoldSweeper } from './hold-sweeper.js';
 import { InventoryOutputs } from './outputs.js';
 import { inventoryProcessor } from './processor.js';
 import { StockStore } from './store.js';
@@ -21,6 +27,8 @@ export class InventoryService {
   private runner: ProcessorRunner | null = null;
   private health: Server | null = null;
   private catalogue: CatalogueTable | null = null;
+  private changelog: ChangelogDrain | null = null;
+  private holds: HoldSweeper | null = null;
   readonly store: StockStore;
 
   constructor(
@@ -38,12 +46,19 @@ export class InventoryService {
       shards: config.INVENTORY_SHARDS,
       eventIdTtlSeconds: config.INVENTORY_EVENT_ID_TTL_SECONDS,
       finalOrderTtlSeconds: config.INVENTORY_FINAL_ORDER_TTL_SECONDS,
+      durability: durabilityFromConfig(config),
     });
   }
 
   async start(): Promise<void> {
     const c = this.config;
     const prefix = c.TOPIC_PREFIX;
+    const problems = await checkDurability(this.redis, this.store.durability, this.logger);
+    if (problems.length) throw new PermanentStartError(problems.join('; '));
+    this.logger.info(
+      { durability: describeDurability(this.store.durability) },
+      'state changes are published once durable',
+    );
     await this.store.checkLayout();
     const codec = AvroCodec.fromConfig(c, prefix);
     const outputs = new InventoryOutputs(codec, {
@@ -53,6 +68,7 @@ export class InventoryService {
     });
     await outputs.init();
     await this.producer.connect();
+    const alerts = kafkaAlertSink(this.producer, codec, topicName(prefix, 'alerts'), this.logger);
     const limits = {
       maxQuantity: c.INVENTORY_MAX_QUANTITY,
       maxOrderLines: c.INVENTORY_MAX_ORDER_LINES,
@@ -63,7 +79,6 @@ export class InventoryService {
       this.producer,
       this.store,
       codec,
-      outputs,
       { catalogue: topicName(prefix, 'catalogue'), deadLetter: topicName(prefix, 'catalogue.dlq') },
       c.INVENTORY_GROUP_ID,
       limits,
@@ -75,6 +90,25 @@ export class InventoryService {
       this.logger.warn({ waitedMs: Date.now() - started }, 'catalogue not caught up yet; waiting');
     }
     this.logger.info({ skus: this.catalogue.size, ms: Date.now() - started }, 'catalogue loaded');
+
+    this.changelog = new ChangelogDrain(this.store, this.producer, outputs, {
+      intervalMs: c.INVENTORY_CHANGELOG_INTERVAL_MS,
+      batch: 1_000,
+      leaseMs: 30_000,
+      logger: this.logger,
+    });
+    this.changelog.start();
+    this.holds = new HoldSweeper(this.store, this.producer, codec, {
+      ordersTopic: topicName(prefix, 'orders'),
+      maxAgeMs: c.INVENTORY_HOLD_LIMIT_SECONDS * 1000,
+      intervalMs: Math.min(60_000, c.INVENTORY_HOLD_LIMIT_SECONDS * 250),
+      leaseMs: 60_000,
+      batch: 500,
+      alerts,
+      logger: this.logger,
+      ...(c.ORDER_SIGNING_SECRET ? { signingSecret: c.ORDER_SIGNING_SECRET } : {}),
+    });
+    this.holds.start();
 
     const spec = inventoryProcessor({
       groupId: c.INVENTORY_GROUP_ID,
@@ -89,14 +123,17 @@ export class InventoryService {
       outputs,
       catalogue: this.catalogue,
       limits,
+      corrections: new ReplayCorrections(this.kafka, codec, topicName(prefix, 'reservation-results')),
       ...(c.ORDER_SIGNING_SECRET ? { orderSigningSecret: c.ORDER_SIGNING_SECRET } : {}),
     });
     this.runner = new ProcessorRunner(this.kafka, this.producer, spec, {
       maxChunk: c.INVENTORY_MAX_CHUNK,
       partitionsConcurrently: c.INVENTORY_PARTITIONS_CONCURRENTLY,
       sessionTimeoutMs: c.INVENTORY_SESSION_TIMEOUT_MS,
+      stallAfterMs: c.PROCESSOR_STALL_AFTER_MS,
       logger: this.logger,
       metrics: this.metrics,
+      alerts,
     });
     await this.runner.start();
     this.health = await healthFor(c, this.runner, this.logger);
@@ -106,6 +143,10 @@ export class InventoryService {
   async stop(): Promise<void> {
     this.health?.close();
     await this.runner?.stop();
+    await this.holds?.stop();
+    // a last round, so what the final chunks changed is on the changelog before we go
+    await this.changelog?.stop();
+    await this.changelog?.drainOnce().catch(() => undefined);
     await this.catalogue?.stop();
     await this.metrics.close();
     await this.producer.disconnect();

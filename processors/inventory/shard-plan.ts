@@ -35,7 +35,7 @@ function skusOf(e: PlannedEvent): string[] {
 }
 
 function orderOf(c: StockCommand): string | null {
-  return c.kind === 'PLACE' || c.kind === 'RELEASE' || c.kind === 'COMMIT' ? c.orderId : null;
+  return 'orderId' in c ? c.orderId : null;
 }
 
 /**
@@ -67,8 +67,7 @@ export function planRounds(
           if (!placedHere.has(c.orderId)) placedHere.set(c.orderId, parts);
           return { offset, command: c, parts, tentative: parts.size > 1 };
         }
-        case 'RELEASE':
-        case 'COMMIT': {
+        default: {
           // to every shard holding the order, and always to its home shard: it reports an unknown
           // order, and a redelivery finds the result there however the holders changed since
           const routed = new Map(placedHere.get(c.orderId) ?? held.get(c.orderId) ?? []);

@@ -1,50 +1,51 @@
 import { fileURLToPath } from 'node:url';
+import { callScriptDurably, type DurabilityPolicy } from '../../runtime/durability.js';
 import { PermanentStartError } from '../../runtime/service-main.js';
 import { callScript, defineScripts, type RedisClient, ScriptKeys } from '../../runtime/lua-scripts.js';
+import type { AppliedPosition } from '../../runtime/processor-runner.js';
 import type { CatalogueCommand, StockCommand } from './commands.js';
 import type { InventoryKeys } from './keys.js';
-import { planRounds, type PlannedEvent, type PlannedSegment, type Round } from './shard-plan.js';
+import { luaOrderRules } from './order-rules.js';
+import {
+  list,
+  parseLines,
+  toEventResult,
+  type EventResult,
+  type RawResult,
+  type ScriptLine,
+} from './script-results.js';
+import {
+  finishRound,
+  mergeShardReplies,
+  type MergedPart,
+  type PartResults,
+  type SettleKind,
+  type ShardReply,
+} from './shard-merge.js';
+import { planRounds, type PlannedSegment, type Round } from './shard-plan.js';
 import { StockShards } from './shards.js';
 
+export type { EventResult, ScriptLine, ScriptOutput } from './script-results.js';
+export { parseLines } from './script-results.js';
+
 const luaDir = fileURLToPath(new URL('./lua/', import.meta.url));
-const SCRIPTS = ['apply-stock-batch', 'apply-catalogue'] as const;
+const SCRIPTS = [
+  'apply-stock-batch',
+  'apply-catalogue',
+  'claim-stock-levels',
+  'ack-stock-levels',
+  'claim-pending-alerts',
+  'claim-abandoned-holds',
+] as const;
 
-export interface ScriptLine {
-  sku: string;
-  quantity: number;
-}
-
-/** One output the script derived from an applied event. */
-export type ScriptOutput =
-  | {
-      k: 'result';
-      outcome: 'RESERVED' | 'REJECTED' | 'RELEASED' | 'COMMITTED';
-      oid: string;
-      lines: ScriptLine[];
-      shortages: { sku: string; requested: number; available: number }[];
-    }
-  | { k: 'alert'; sku: string; kind: string; on: number; rs: number; th: number }
-  | { k: 'level'; sku: string; on: number; rs: number; v: number; src: string };
-
-export type EventStatus = 'ok' | 'dup' | 'skip' | 'dlq';
-
-export interface EventResult {
-  offset: number;
-  /** Source event id; absent on the per-batch stock-level entry. */
-  eventId?: string;
-  status: EventStatus;
-  why?: string;
-  outputs: ScriptOutput[];
-  /** from a CONFIRM/ABORT call (sharded stock): merged into the order's event by the store */
-  settle?: boolean;
-}
+const DAY_SECONDS = 24 * 3600;
 
 export interface BatchApplyResult {
   /** Results of events applied by this call (only events with outputs or a non-ok status). */
   applied: EventResult[];
   /** Stored results of redelivered events (offset <= watermark), to publish again. */
   replayed: EventResult[];
-  /** Highest offset given to the script. */
+  /** The chunk's last offset (its position), or -1 for an empty chunk without one. */
   lastOffset: number;
   /** Events that changed state now (status ok). */
   appliedCount: number;
@@ -58,6 +59,8 @@ export interface BatchSegment {
   items: readonly { offset: number; command: StockCommand }[];
   /** Highest offset of this partition whose outputs Kafka acknowledged: trims its outbox. */
   trimUpTo: number;
+  /** The chunk's last offset: every shard's watermark of the partition moves there (default: last item). */
+  upTo?: number;
 }
 
 export interface SkuState {
@@ -72,76 +75,34 @@ export interface SkuState {
   level: number;
 }
 
+export type HoldStateName = 'RESERVED' | 'REJECTED' | 'RELEASED' | 'COMMITTED' | 'SHIPPED';
+
 export interface OrderHold {
   orderId: string;
-  state: 'RESERVED' | 'REJECTED' | 'RELEASED' | 'COMMITTED';
+  state: HoldStateName;
   lines: ScriptLine[];
 }
 
-const ORDER_STATES: Record<string, OrderHold['state']> = {
+const ORDER_STATES: Record<string, HoldStateName> = {
   R: 'RESERVED',
+  T: 'RESERVED',
   X: 'REJECTED',
   L: 'RELEASED',
   C: 'COMMITTED',
+  S: 'SHIPPED',
 };
 
 export interface StockStoreOptions {
   keyTag?: string;
   /** How many hash tags the SKUs are spread over (see shards.ts); part of the data's layout. */
   shards?: number;
-  /** How long a stock event id is remembered: the window in which upstream re-sends are caught. */
+  /** How long a stock event id is remembered: the window in which re-sends and redrives are caught. */
   eventIdTtlSeconds?: number;
-  /** How long a final order record (released, committed, rejected) is kept. */
+  /** How long a final order record (released, committed, shipped, rejected) is kept. */
   finalOrderTtlSeconds?: number;
+  /** When a script call's writes count as safe (runtime/durability.ts). */
+  durability?: DurabilityPolicy;
 }
-
-export function parseLines(encoded: string): ScriptLine[] {
-  if (!encoded) return [];
-  return encoded.split(',').map((part) => {
-    const i = part.lastIndexOf(':');
-    return { sku: part.slice(0, i), quantity: Number(part.slice(i + 1)) };
-  });
-}
-
-// cjson encodes an empty Lua table as {}, so lists may arrive as objects
-function list<T>(v: unknown): T[] {
-  return Array.isArray(v) ? (v as T[]) : [];
-}
-
-interface RawResult {
-  o: number;
-  id?: string;
-  st: EventStatus;
-  why?: string;
-  out: unknown;
-  ph?: number;
-}
-
-function toEventResult(raw: RawResult): EventResult {
-  const outputs = list<Record<string, unknown>>(raw.out).map((o): ScriptOutput => {
-    if (o.k === 'result') {
-      return {
-        k: 'result',
-        outcome: o.outcome as 'RESERVED',
-        oid: o.oid as string,
-        lines: list<[number, number, string]>(o.l).map(([, quantity, sku]) => ({ sku, quantity })),
-        shortages: list<{ sku: string; requested: number; available: number }>(o.sh),
-      };
-    }
-    return o as unknown as ScriptOutput;
-  });
-  const r: EventResult = { offset: raw.o, status: raw.st, outputs };
-  if (raw.id) r.eventId = raw.id;
-  if (raw.why) r.why = raw.why;
-  if (raw.ph === 2) r.settle = true;
-  return r;
-}
-
-/**
- * CONFIRM: every shard reserved. ABORT: rejected on a shard, the order is recorded rejected.
- * DROP: dead-lettered or a re-send, the shard forgets the order as if never placed there.
- */
-type SettleKind = 'CONFIRM' | 'ABORT' | 'DROP';
 
 /** Settles a tentative hold on one shard once every shard of the order answered. */
 interface SettleCommand {
@@ -153,7 +114,7 @@ interface SettleCommand {
 interface ShardItem {
   offset: number;
   command: StockCommand | SettleCommand;
-  /** this shard's lines of the order (PLACE, RELEASE, COMMIT, CONFIRM, ABORT) */
+  /** this shard's lines of the order (PLACE, order events, CONFIRM, ABORT) */
   lines: readonly ScriptLine[];
   tentative: boolean;
 }
@@ -165,20 +126,8 @@ interface ShardSegment {
   trimUpTo: number;
   /** CONFIRM/ABORT segment: no watermark, idempotent by the order record */
   settle: boolean;
-}
-
-/** One partition's results: of one shard's call, or merged over the shards. */
-interface PartResults {
-  applied: EventResult[];
-  replayed: EventResult[];
-  ok: number;
-  redelivered: number;
-}
-
-interface ShardReply extends PartResults {
-  shard: number;
-  /** highest offset this shard had applied before (its events up to there were redelivered) */
-  redeliveredUpTo: number;
+  /** the watermark moves here (the chunk's last offset) */
+  upTo: number;
 }
 
 /** A segment's items for every shard, before callShards splits them into one call per shard. */
@@ -188,9 +137,34 @@ interface ShardCallSegment {
   trimUpTo: number;
   settle: boolean;
   items: { shard: number; item: ShardItem }[];
+  /** set in a segment's last round: every shard gets a call and its watermark moves here */
+  upTo: number | null;
 }
 
 const STOCK_KINDS = new Set(['RECEIVED', 'ADJUSTED', 'COUNTED']);
+
+/** A SKU whose level the changelog owes a record, as claimed. */
+export interface ClaimedLevel {
+  sku: string;
+  onHand: number;
+  reserved: number;
+  version: number;
+  /** the event that last changed it */
+  sourceEventId: string;
+  /** topic:partition:offset of that event */
+  src: string;
+}
+
+/** An alert a catalogue update caused, waiting to be published. */
+export interface PendingCatalogueAlert {
+  member: string;
+  sku: string;
+  version: number;
+  kind: string;
+  on: number;
+  rs: number;
+  th: number;
+}
 
 /**
  * The authoritative stock state. Every change goes through the Lua scripts; this class only
@@ -199,17 +173,19 @@ const STOCK_KINDS = new Set(['RECEIVED', 'ADJUSTED', 'COUNTED']);
  */
 export class StockStore {
   readonly shards: StockShards;
-  private readonly eventIdTtl: number;
-  private readonly finalOrderTtl: number;
+  readonly eventIdTtl: number;
+  readonly finalOrderTtl: number;
+  readonly durability: DurabilityPolicy;
 
   constructor(
     readonly redis: RedisClient,
     options: StockStoreOptions = {},
   ) {
     this.shards = new StockShards(options.keyTag ?? 'inv', options.shards ?? 1);
-    this.eventIdTtl = options.eventIdTtlSeconds ?? 7 * 24 * 3600;
-    this.finalOrderTtl = options.finalOrderTtlSeconds ?? 30 * 24 * 3600;
-    defineScripts(redis, luaDir, SCRIPTS);
+    this.eventIdTtl = options.eventIdTtlSeconds ?? 31 * DAY_SECONDS;
+    this.finalOrderTtl = options.finalOrderTtlSeconds ?? 31 * DAY_SECONDS;
+    this.durability = options.durability ?? { kind: 'none' };
+    defineScripts(redis, luaDir, SCRIPTS, { 'order-rules': luaOrderRules() });
   }
 
   /** One partition's chunk: see applyBatches. */
@@ -230,7 +206,9 @@ export class StockStore {
    * are then settled (all confirmed when every shard reserved its lines, else all aborted) at
    * the head of the next round's calls, or in calls of their own after the last round. A crash
    * between the calls is repaired by the redelivery: every shard's call is idempotent, and the
-   * settle decision is taken again from the stored results.
+   * settle decision is taken again from the stored results. In a chunk's last round every
+   * shard's watermark of its partition moves to the chunk's last offset, so the lowest of them
+   * is where the partition resumes.
    */
   async applyBatches(segments: readonly BatchSegment[]): Promise<BatchApplyResult[]> {
     const seen = new Set<string>();
@@ -241,6 +219,14 @@ export class StockStore {
     }
     const held = await this.heldParts(segments);
     const rounds = planRounds(segments, this.shards, held);
+    // a chunk with nothing to apply (only dead letters) still moves its position
+    segments.forEach((seg, segment) => {
+      if (seg.items.length > 0 || upToOf(seg) < 0) return;
+      if (rounds.length === 0) rounds.push([]);
+      (rounds[0] as Round).push({ segment, events: [] });
+    });
+    const lastRound = new Map<number, number>();
+    rounds.forEach((round, r) => round.forEach((part) => lastRound.set(part.segment, r)));
     const totals: PartResults[] = segments.map(() => ({
       applied: [],
       replayed: [],
@@ -258,9 +244,10 @@ export class StockStore {
     // A round's settling rides in the next round's calls, ahead of its events (a script call
     // runs its segments in order): one call per shard and round instead of two.
     let previous: { round: Round; merged: MergedPart[]; settles: ShardCallSegment[] } | null = null;
-    for (const round of rounds) {
+    for (const [r, round] of rounds.entries()) {
       const carried: ShardCallSegment[] = previous?.settles ?? [];
-      const replies = await this.callShards([...carried, ...this.phase1Segments(segments, round)]);
+      const phase1 = this.phase1Segments(segments, round, (segment) => lastRound.get(segment) === r);
+      const replies = await this.callShards([...carried, ...phase1]);
       if (previous) add(previous.round, finishRound(previous.merged, replies.slice(0, carried.length)));
       const merged: MergedPart[] = round.map((part, i) =>
         mergeShardReplies(part.events, replies[carried.length + i] as ShardReply[]),
@@ -272,14 +259,13 @@ export class StockStore {
       const replies = settles.some((s) => s.items.length) ? await this.callShards(settles) : [];
       add(round, finishRound(merged, replies));
     }
-    if (this.shards.count > 1) keepNewestLevels(...totals.flatMap((t) => [t.applied, t.replayed]));
     return segments.map((seg, i) => {
       const t = totals[i] as PartResults;
       this.rememberHolds(t.applied);
       return {
         applied: t.applied,
         replayed: t.replayed,
-        lastOffset: seg.items.length ? (seg.items[seg.items.length - 1] as { offset: number }).offset : -1,
+        lastOffset: upToOf(seg),
         appliedCount: t.ok,
         redeliveredCount: t.redelivered,
       };
@@ -287,7 +273,11 @@ export class StockStore {
   }
 
   /** Phase 1 of a round: every shard applies its part of every event. */
-  private phase1Segments(segments: readonly BatchSegment[], round: Round): ShardCallSegment[] {
+  private phase1Segments(
+    segments: readonly BatchSegment[],
+    round: Round,
+    isLast: (segment: number) => boolean,
+  ): ShardCallSegment[] {
     return round.map((part) => {
       const seg = segments[part.segment] as BatchSegment;
       return {
@@ -295,6 +285,7 @@ export class StockStore {
         partition: seg.partition,
         trimUpTo: seg.trimUpTo,
         settle: false,
+        upTo: isLast(part.segment) ? upToOf(seg) : null,
         items: part.events.flatMap((e) =>
           [...e.parts].map(([shard, lines]) => ({
             shard,
@@ -328,25 +319,33 @@ export class StockStore {
           },
         })),
       );
-      return { topic: seg.topic, partition: seg.partition, trimUpTo: -1, settle: true, items };
+      return { topic: seg.topic, partition: seg.partition, trimUpTo: -1, settle: true, upTo: null, items };
     });
   }
 
   /**
-   * Runs one call per shard holding any of the segments' items; returns, per segment, the
-   * replies of the shards that had items of it (in shard order).
+   * Runs one call per shard holding any of the segments' items (every shard, for a segment
+   * whose position moves); returns, per segment, the replies of those shards (in shard order).
    */
   private async callShards(segments: readonly ShardCallSegment[]): Promise<ShardReply[][]> {
     const byShard = new Map<number, { index: number; seg: ShardSegment }[]>();
     segments.forEach((s, index) => {
       const perShard = new Map<number, ShardItem[]>();
+      if (s.upTo !== null) for (let k = 0; k < this.shards.count; k++) perShard.set(k, []);
       for (const { shard, item } of s.items) {
         const list = perShard.get(shard);
         if (list) list.push(item);
         else perShard.set(shard, [item]);
       }
       for (const [shard, items] of perShard) {
-        const seg = { topic: s.topic, partition: s.partition, trimUpTo: s.trimUpTo, settle: s.settle, items };
+        const seg: ShardSegment = {
+          topic: s.topic,
+          partition: s.partition,
+          trimUpTo: s.trimUpTo,
+          settle: s.settle,
+          upTo: s.upTo ?? (items.length ? (items[items.length - 1] as ShardItem).offset : -1),
+          items,
+        };
         const list = byShard.get(shard);
         if (list) list.push({ index, seg });
         else byShard.set(shard, [{ index, seg }]);
@@ -371,8 +370,8 @@ export class StockStore {
   }
 
   /**
-   * One script call on one shard. Releases name the lines they expect the order to hold; the
-   * script refuses keys it was not given (another instance changed the order meanwhile) and
+   * One script call on one shard. Order events name the lines they expect the order to hold;
+   * the script refuses keys it was not given (another instance changed the order meanwhile) and
    * the call is retried with the order records read again.
    */
   private async applyOnShard(shard: number, segments: readonly ShardSegment[]): Promise<ShardReply[]> {
@@ -381,11 +380,15 @@ export class StockStore {
     for (let attempt = 0; ; attempt++) {
       const scriptKeys = new ScriptKeys();
       const ref = (key: string): number => scriptKeys.ref(key);
+      const hz = ref(keys.holds());
+      const dz = ref(keys.dirty());
       const lineRefs = (lines: readonly ScriptLine[]) =>
         lines.map((l) => [ref(keys.sku(l.sku)), l.quantity, l.sku]);
-      const segs = current.map(({ topic, partition, items, trimUpTo, settle }) => ({
+      const segs = current.map(({ topic, partition, items, trimUpTo, settle, upTo }) => ({
         w: settle ? 0 : ref(keys.watermark(topic, partition)),
         b: ref(keys.outbox(topic, partition)),
+        up: settle ? -1 : upTo,
+        src: `${topic}:${partition}`,
         trim: trimUpTo,
         ev: items.map(({ offset, command: c, lines, tentative }) => {
           switch (c.kind) {
@@ -419,18 +422,20 @@ export class StockStore {
                 oid: c.orderId,
                 ok: ref(keys.order(c.orderId)),
                 l: lineRefs(lines),
-                ...(c.kind === 'RELEASE' || c.kind === 'COMMIT'
-                  ? {}
-                  : { tk: ref(keys.tentative(c.orderId)) }),
+                ...(c.kind === 'CONFIRM' || c.kind === 'ABORT' || c.kind === 'DROP'
+                  ? { tk: ref(keys.tentative(c.orderId)) }
+                  : {}),
               };
           }
         }),
       }));
-      const raw = (await callScript(this.redis, 'apply-stock-batch', scriptKeys.keys, [
-        JSON.stringify(segs),
-        this.eventIdTtl,
-        this.finalOrderTtl,
-      ])) as string;
+      const raw = (await callScriptDurably(
+        this.redis,
+        this.durability,
+        'apply-stock-batch',
+        scriptKeys.keys,
+        [JSON.stringify({ hz, dz, now: Date.now(), segs }), this.eventIdTtl, this.finalOrderTtl],
+      )) as string;
       const parsed = JSON.parse(raw) as {
         stale: boolean;
         segs: { r: unknown; replay: unknown; ok: number; redelivered: number; rm: number }[];
@@ -453,14 +458,11 @@ export class StockStore {
 
   /** The segments again, with the lines of their orders as this shard holds them now. */
   private async rereadHolds(shard: number, segments: readonly ShardSegment[]): Promise<ShardSegment[]> {
+    const isOrderEvent = (i: ShardItem) => !STOCK_KINDS.has(i.command.kind) && i.command.kind !== 'PLACE';
     const ids = [
       ...new Set(
         segments.flatMap((s) =>
-          s.items.flatMap((i) =>
-            STOCK_KINDS.has(i.command.kind) || i.command.kind === 'PLACE'
-              ? []
-              : [(i.command as { orderId: string }).orderId],
-          ),
+          s.items.flatMap((i) => (isOrderEvent(i) ? [(i.command as { orderId: string }).orderId] : [])),
         ),
       ),
     ];
@@ -468,9 +470,9 @@ export class StockStore {
     return segments.map((s) => ({
       ...s,
       items: s.items.map((i) =>
-        STOCK_KINDS.has(i.command.kind) || i.command.kind === 'PLACE'
-          ? i
-          : { ...i, lines: lines.get((i.command as { orderId: string }).orderId)?.lines ?? [] },
+        isOrderEvent(i)
+          ? { ...i, lines: lines.get((i.command as { orderId: string }).orderId)?.lines ?? [] }
+          : i,
       ),
     }));
   }
@@ -496,9 +498,10 @@ export class StockStore {
   }
 
   /**
-   * Orders this instance reserved, with their lines: a release or commit usually follows on the
-   * same partition, so its shards and SKU keys are known without a read. Bounded; a wrong entry
-   * is safe (the script refuses undeclared keys and the call is retried with a real read).
+   * The lines of orders this instance recently reserved, rejected, committed or released: an
+   * order's later events usually come to the same partition, so their shards and SKU keys are
+   * known without a read. Bounded; a wrong entry is safe (the script refuses undeclared keys
+   * and the call is retried with a real read).
    */
   private readonly heldCache = new Map<string, ScriptLine[]>();
   private static readonly HELD_CACHE_MAX = 100_000;
@@ -507,19 +510,18 @@ export class StockStore {
     for (const r of results) {
       for (const o of r.outputs) {
         if (o.k !== 'result') continue;
-        if (o.outcome === 'RESERVED') {
-          this.heldCache.set(o.oid, o.lines);
-          if (this.heldCache.size > StockStore.HELD_CACHE_MAX) {
-            this.heldCache.delete(this.heldCache.keys().next().value as string);
-          }
-        } else this.heldCache.delete(o.oid);
+        this.heldCache.delete(o.oid);
+        this.heldCache.set(o.oid, o.lines);
+        if (this.heldCache.size > StockStore.HELD_CACHE_MAX) {
+          this.heldCache.delete(this.heldCache.keys().next().value as string);
+        }
       }
     }
   }
 
   /**
-   * The lines, by shard, of the orders released or committed in these chunks and not placed in
-   * the same chunk: from the cache, else read from every shard.
+   * The lines, by shard, of the orders whose events (pay, ship, cancel, expire) are in these
+   * chunks and that were not placed in the same chunk: from the cache, else read from every shard.
    */
   private async heldParts(
     segments: readonly BatchSegment[],
@@ -530,7 +532,7 @@ export class StockStore {
       const placedHere = new Set<string>();
       for (const { command: c } of seg.items) {
         if (c.kind === 'PLACE') placedHere.add(c.orderId);
-        if ((c.kind !== 'RELEASE' && c.kind !== 'COMMIT') || placedHere.has(c.orderId)) continue;
+        if (!('orderId' in c) || c.kind === 'PLACE' || placedHere.has(c.orderId)) continue;
         const cached = this.heldCache.get(c.orderId);
         if (cached) out.set(c.orderId, this.shards.group(cached));
         else toRead.add(c.orderId);
@@ -549,34 +551,130 @@ export class StockStore {
     return out;
   }
 
+  /**
+   * Catalogue updates, last writer wins by version. The alerts an update causes are queued in
+   * Redis by the same call (claimPendingAlerts publishes them), so returns only what was applied.
+   */
   async applyCatalogue(
     updates: readonly CatalogueCommand[],
-  ): Promise<{ sku: string; status: 'ok' | 'stale'; outputs: ScriptOutput[] }[]> {
+  ): Promise<{ sku: string; status: 'ok' | 'stale' }[]> {
     const byShard = this.shards.group(updates.map((u, index) => ({ ...u, index })));
-    const out: { sku: string; status: 'ok' | 'stale'; outputs: ScriptOutput[] }[] = [];
+    const out: { sku: string; status: 'ok' | 'stale' }[] = [];
     await Promise.all(
       [...byShard].map(async ([shard, group]) => {
         const keys = new ScriptKeys();
         const shardKeys = this.shards.keys[shard] as InventoryKeys;
-        const args = group.map((u) => ({
-          s: keys.ref(shardKeys.sku(u.sku)),
-          sku: u.sku,
-          v: u.version,
-          th: u.lowStockThreshold,
-          sf: u.safetyStock,
+        const pa = keys.ref(shardKeys.catalogueAlerts());
+        const u = group.map((c) => ({
+          s: keys.ref(shardKeys.sku(c.sku)),
+          sku: c.sku,
+          v: c.version,
+          th: c.lowStockThreshold,
+          sf: c.safetyStock,
         }));
-        const raw = (await callScript(this.redis, 'apply-catalogue', keys.keys, [
-          JSON.stringify(args),
+        const raw = (await callScriptDurably(this.redis, this.durability, 'apply-catalogue', keys.keys, [
+          JSON.stringify({ pa, u }),
+          Date.now(),
         ])) as string;
-        list<{ sku: string; st: 'ok' | 'stale'; out: unknown }>(JSON.parse(raw)).forEach((r, i) => {
-          out[(group[i] as { index: number }).index] = {
-            sku: r.sku,
-            status: r.st,
-            outputs: list<ScriptOutput>(r.out),
-          };
+        list<{ sku: string; st: 'ok' | 'stale' }>(JSON.parse(raw)).forEach((r, i) => {
+          out[(group[i] as { index: number }).index] = { sku: r.sku, status: r.st };
         });
       }),
     );
+    return out;
+  }
+
+  /** Catalogue alerts due for publication on one shard, leased for `leaseMs`. */
+  async claimPendingAlerts(shard: number, limit: number, leaseMs: number): Promise<PendingCatalogueAlert[]> {
+    const keys = this.shards.keys[shard] as InventoryKeys;
+    const members = (await callScript(
+      this.redis,
+      'claim-pending-alerts',
+      [keys.catalogueAlerts()],
+      [Date.now(), leaseMs, limit],
+    )) as string[];
+    return members.map((member) => {
+      const a = JSON.parse(member) as {
+        sku: string;
+        v: number;
+        kind: string;
+        on: number;
+        rs: number;
+        th: number;
+      };
+      return { member, sku: a.sku, version: a.v, kind: a.kind, on: a.on, rs: a.rs, th: a.th };
+    });
+  }
+
+  async ackPendingAlerts(shard: number, members: readonly string[]): Promise<void> {
+    if (members.length === 0) return;
+    const keys = this.shards.keys[shard] as InventoryKeys;
+    await this.redis.zrem(keys.catalogueAlerts(), ...members);
+  }
+
+  /**
+   * SKUs of one shard whose level the changelog owes a record: up to `limit` of them, leased for
+   * `leaseMs`, with their state now. The state read here is durable under the policy: the claim
+   * is itself a write that comes after the state's in Redis' stream.
+   */
+  async claimLevels(shard: number, limit: number, leaseMs: number): Promise<ClaimedLevel[]> {
+    const keys = this.shards.keys[shard] as InventoryKeys;
+    const [, flat] = await this.redis.hscan(keys.dirty(), '0', 'COUNT', limit);
+    if (flat.length === 0) return [];
+    const scriptKeys = new ScriptKeys();
+    scriptKeys.ref(keys.dirty());
+    scriptKeys.ref(keys.dirtyLeases());
+    const candidates: [string, number][] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const sku = flat[i] as string;
+      candidates.push([sku, scriptKeys.ref(keys.sku(sku))]);
+    }
+    const raw = (await callScriptDurably(this.redis, this.durability, 'claim-stock-levels', scriptKeys.keys, [
+      Date.now(),
+      leaseMs,
+      JSON.stringify(candidates),
+    ])) as string;
+    return list<[string, number, number, number, string]>(JSON.parse(raw)).map(([sku, on, rs, v, src]) => {
+      const bar = src.indexOf('|');
+      return {
+        sku,
+        onHand: on,
+        reserved: rs,
+        version: v,
+        sourceEventId: bar >= 0 ? src.slice(0, bar) : src,
+        src: bar >= 0 ? src.slice(bar + 1) : '',
+      };
+    });
+  }
+
+  /** After Kafka acknowledged the level records: done, or owed again when the SKU moved on. */
+  async ackLevels(shard: number, published: readonly ClaimedLevel[]): Promise<number> {
+    if (published.length === 0) return 0;
+    const keys = this.shards.keys[shard] as InventoryKeys;
+    const scriptKeys = new ScriptKeys();
+    scriptKeys.ref(keys.dirty());
+    scriptKeys.ref(keys.dirtyLeases());
+    const acks = published.map((l) => [l.sku, scriptKeys.ref(keys.sku(l.sku)), l.version]);
+    return Number(await callScript(this.redis, 'ack-stock-levels', scriptKeys.keys, [JSON.stringify(acks)]));
+  }
+
+  /** Orders held longer than `maxAgeMs` on one shard, leased for `leaseMs`. */
+  async claimAbandonedHolds(
+    shard: number,
+    maxAgeMs: number,
+    leaseMs: number,
+    limit: number,
+  ): Promise<{ orderId: string; heldSince: number }[]> {
+    const keys = this.shards.keys[shard] as InventoryKeys;
+    const flat = (await callScript(
+      this.redis,
+      'claim-abandoned-holds',
+      [keys.holds()],
+      [Date.now() - maxAgeMs, leaseMs, limit],
+    )) as string[];
+    const out: { orderId: string; heldSince: number }[] = [];
+    for (let i = 0; i < flat.length; i += 2)
+      out.push({ orderId: flat[i] as string, heldSince: Number(flat[i + 1]) });
     return out;
   }
 
@@ -596,13 +694,8 @@ export class StockStore {
     ).flatMap((records) => [...records.values()]);
     if (parts.length === 0) return null;
     const states = new Set(parts.map((p) => p.state));
-    const letter = states.has('X')
-      ? 'X'
-      : states.has('R') || states.has('T')
-        ? 'R'
-        : states.has('L')
-          ? 'L'
-          : 'C';
+    const letter =
+      ['X', 'R', 'T', 'C', 'S', 'L'].find((l) => states.has(l)) ?? (parts[0] as { state: string }).state;
     return { orderId, state: ORDER_STATES[letter] ?? 'REJECTED', lines: parts.flatMap((p) => p.lines) };
   }
 
@@ -630,6 +723,26 @@ export class StockStore {
     const keys = this.shards.keys[shard] as InventoryKeys;
     return Number((await this.redis.get(keys.watermark(topic, partition))) ?? -1);
   }
+
+  /** The watermarks of a partition over every shard. */
+  async appliedPosition(topic: string, partition: number): Promise<AppliedPosition> {
+    const marks = await Promise.all(
+      this.shards.keys.map((_, shard) => this.watermark(topic, partition, shard)),
+    );
+    return { lowest: Math.min(...marks), highest: Math.max(...marks) };
+  }
+
+  /** Sets a partition's watermark on every shard (operators, after a topic was recreated). */
+  async resetPosition(topic: string, partition: number, offset: number): Promise<void> {
+    await Promise.all(
+      this.shards.keys.map((keys) => this.redis.set(keys.watermark(topic, partition), String(offset))),
+    );
+  }
+}
+
+function upToOf(seg: BatchSegment): number {
+  if (seg.upTo !== undefined) return seg.upTo;
+  return seg.items.length ? (seg.items[seg.items.length - 1] as { offset: number }).offset : -1;
 }
 
 export function skuStateFromHash(sku: string, h: Record<string, string>): SkuState {
@@ -646,206 +759,4 @@ export function skuStateFromHash(sku: string, h: Record<string, string>): SkuSta
     catalogueVersion: cv > 0 ? cv : null,
     level: n('lv'),
   };
-}
-
-interface SpanningGroup {
-  fresh: { shard: number; r: EventResult }[];
-  old: { shard: number; r: EventResult }[];
-}
-
-interface MergedPart extends PartResults {
-  settle: { event: PlannedEvent; kind: SettleKind; shards: number[] }[];
-  /** the merged result of each event spanning shards, by offset: settling adds its alerts */
-  spanning: Map<number, EventResult>;
-  /** results of an earlier settle call, found among the replays */
-  settledBefore: EventResult[];
-}
-
-const resultOf = (r: EventResult) =>
-  r.outputs.find((o): o is Extract<ScriptOutput, { k: 'result' }> => o.k === 'result');
-
-/** One result for a PLACE applied on several shards, and which of its tentative holds to settle. */
-function mergePlace(
-  e: PlannedEvent,
-  entries: readonly { shard: number; r: EventResult }[],
-): { merged: EventResult; kind: SettleKind; shards: number[] } {
-  const c = e.command as Extract<StockCommand, { kind: 'PLACE' }>;
-  const reservedOn = entries.filter(({ r }) => r.status === 'ok' && resultOf(r)?.outcome === 'RESERVED');
-  const recordedOn = entries.filter(({ r }) => r.status === 'ok');
-  const base = { offset: e.offset, eventId: c.eventId };
-  const dlq = entries.find(({ r }) => r.status === 'dlq')?.r;
-  const dup = entries.find(({ r }) => r.status === 'dup')?.r;
-  const rejections = entries.flatMap(({ r }) => {
-    const res = r.status === 'ok' ? resultOf(r) : undefined;
-    return res?.outcome === 'REJECTED' ? [res] : [];
-  });
-  let merged: EventResult;
-  if (dlq) merged = { ...base, status: 'dlq', ...(dlq.why ? { why: dlq.why } : {}), outputs: [] };
-  else if (dup) merged = { ...base, status: 'dup', ...(dup.why ? { why: dup.why } : {}), outputs: [] };
-  else {
-    const position = new Map(c.lines.map((l, i) => [l.sku, i]));
-    const shortages = rejections
-      .flatMap((r) => r.shortages)
-      .sort((a, b) => (position.get(a.sku) ?? 0) - (position.get(b.sku) ?? 0));
-    merged = {
-      ...base,
-      status: 'ok',
-      outputs: [
-        {
-          k: 'result',
-          outcome: rejections.length ? 'REJECTED' : 'RESERVED',
-          oid: c.orderId,
-          lines: c.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
-          shortages,
-        },
-      ],
-    };
-  }
-  const confirm = merged.status === 'ok' && !rejections.length && reservedOn.length === e.parts.size;
-  return confirm
-    ? { merged, kind: 'CONFIRM', shards: [...e.parts.keys()] }
-    : {
-        merged,
-        kind: merged.status === 'ok' ? 'ABORT' : 'DROP',
-        shards: (merged.status === 'ok' ? reservedOn : recordedOn).map(({ shard }) => shard),
-      };
-}
-
-/** One result for a release or commit of an order held on several shards. */
-function mergeRelease(e: PlannedEvent, entries: readonly { shard: number; r: EventResult }[]): EventResult {
-  const base = { offset: e.offset, eventId: e.command.eventId };
-  const done = entries.filter(({ r }) => r.status === 'ok').map(({ r }) => r);
-  const first = done.map(resultOf).find((res) => res !== undefined);
-  if (first) {
-    return {
-      ...base,
-      status: 'ok',
-      outputs: [
-        {
-          ...first,
-          lines: done.flatMap((r) => resultOf(r)?.lines ?? []),
-        },
-        ...done.flatMap((r) => r.outputs.filter((o) => o.k !== 'result')),
-      ],
-    };
-  }
-  const pick = (['dup', 'skip', 'dlq'] as const)
-    .map((st) => entries.find(({ r }) => r.status === st)?.r)
-    .find((r) => r !== undefined) as EventResult;
-  return { ...base, status: pick.status, ...(pick.why ? { why: pick.why } : {}), outputs: [] };
-}
-
-/**
- * The replies of every shard for one partition's part of a round, as one partition's results:
- * an event applied on several shards gets one result, and counts once.
- */
-function mergeShardReplies(events: readonly PlannedEvent[], replies: readonly ShardReply[]): MergedPart {
-  const spanningEvents = events.filter((e) => e.parts.size > 1);
-  const spanningAt = new Set(spanningEvents.map((e) => e.offset));
-  const part: MergedPart = {
-    applied: [],
-    replayed: [],
-    ok: 0,
-    redelivered: 0,
-    settle: [],
-    spanning: new Map(),
-    settledBefore: [],
-  };
-  const groups = new Map<number, SpanningGroup>();
-  const redeliveredUpTo = new Map<number, number>();
-  for (const reply of replies) {
-    redeliveredUpTo.set(reply.shard, reply.redeliveredUpTo);
-    part.ok += reply.ok;
-    part.redelivered += reply.redelivered;
-    for (const [fresh, results] of [
-      [true, reply.applied],
-      [false, reply.replayed],
-    ] as const) {
-      for (const r of results) {
-        if (r.settle) part.settledBefore.push(r);
-        else if (r.eventId !== undefined && spanningAt.has(r.offset)) {
-          let g = groups.get(r.offset);
-          if (!g) groups.set(r.offset, (g = { fresh: [], old: [] }));
-          (fresh ? g.fresh : g.old).push({ shard: reply.shard, r });
-        } else (fresh ? part.applied : part.replayed).push(r);
-      }
-    }
-  }
-  for (const e of spanningEvents) {
-    const g = groups.get(e.offset) ?? { fresh: [], old: [] };
-    // every shard counted the event; it counts once, as applied if any shard applied it now
-    const freshOk = g.fresh.filter(({ r }) => r.status === 'ok').length;
-    const redeliveredOn = [...e.parts.keys()].filter(
-      (s) => e.offset <= (redeliveredUpTo.get(s) ?? -1),
-    ).length;
-    const entries = [...g.fresh, ...g.old];
-    const mergedOk = entries.every(({ r }) => r.status === 'ok');
-    if (freshOk > 0) part.ok -= mergedOk ? freshOk - 1 : freshOk;
-    if (g.fresh.length > 0) part.redelivered -= redeliveredOn;
-    else if (redeliveredOn > 1) part.redelivered -= redeliveredOn - 1;
-    if (entries.length === 0) continue; // published and trimmed long ago: nothing to repeat
-    let merged: EventResult;
-    if (e.command.kind === 'PLACE') {
-      const placed = mergePlace(e, entries);
-      merged = placed.merged;
-      if (placed.shards.length) part.settle.push({ event: e, kind: placed.kind, shards: placed.shards });
-    } else merged = mergeRelease(e, entries);
-    part.spanning.set(e.offset, merged);
-    (g.fresh.length > 0 ? part.applied : part.replayed).push(merged);
-  }
-  return part;
-}
-
-const byOffset = (a: EventResult, b: EventResult) => a.offset - b.offset;
-
-/** Adds what settling reported (deferred alerts, levels after an abort) and orders the results. */
-function finishPart(part: MergedPart, settled: readonly ShardReply[]): PartResults {
-  const settledLevels = { fresh: [] as EventResult[], old: [] as EventResult[] };
-  const take = (r: EventResult, fresh: boolean) => {
-    const target = r.eventId !== undefined ? part.spanning.get(r.offset) : undefined;
-    if (target) target.outputs.push(...r.outputs.filter((o) => o.k === 'alert'));
-    else if (r.eventId === undefined) (fresh ? settledLevels.fresh : settledLevels.old).push(r);
-  };
-  for (const r of part.settledBefore) take(r, false);
-  for (const reply of settled) for (const r of reply.applied) take(r, true);
-  const strip = (r: EventResult): EventResult => {
-    const { settle: _settle, ...rest } = r;
-    return rest;
-  };
-  return {
-    applied: [...part.applied.sort(byOffset), ...settledLevels.fresh.map(strip)],
-    replayed: [...part.replayed.sort(byOffset), ...settledLevels.old.map(strip)],
-    ok: part.ok,
-    redelivered: part.redelivered,
-  };
-}
-
-function finishRound(merged: readonly MergedPart[], settled: readonly ShardReply[][]): PartResults[] {
-  return merged.map((m, i) => finishPart(m, settled[i] ?? []));
-}
-
-/**
- * Several shard calls for one partition may each publish a SKU's level: only the newest
- * (highest version) is kept, so the changelog's last record per SKU is its current state.
- */
-function keepNewestLevels(...lists: EventResult[][]): void {
-  const newest = new Map<string, number>();
-  for (const list of lists)
-    for (const r of list)
-      for (const o of r.outputs)
-        if (o.k === 'level') newest.set(o.sku, Math.max(newest.get(o.sku) ?? -1, o.v));
-  const kept = new Set<string>();
-  for (const list of lists) {
-    for (let i = list.length - 1; i >= 0; i--) {
-      const r = list[i] as EventResult;
-      if (!r.outputs.some((o) => o.k === 'level')) continue;
-      r.outputs = r.outputs.filter((o) => {
-        if (o.k !== 'level') return true;
-        if (o.v !== newest.get(o.sku) || kept.has(o.sku)) return false;
-        kept.add(o.sku);
-        return true;
-      });
-      if (r.outputs.length === 0 && r.eventId === undefined) list.splice(i, 1);
-    }
-  }
 }

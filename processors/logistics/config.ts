@@ -28,9 +28,15 @@ export const logisticsEnv = {
   },
   LOGISTICS_FINAL_TTL_SECONDS: {
     kind: 'int',
-    default: 2_592_000,
+    default: 31 * 24 * 3600,
     min: 60,
-    doc: 'How long delivered and returned shipments stay queryable in Redis.',
+    doc: 'How long delivered, returned and closed shipments stay in Redis (their re-sends caught): at least the retention of the carrier topic.',
+  },
+  LOGISTICS_CLOSE_AFTER_SECONDS: {
+    kind: 'int',
+    default: 30 * 24 * 3600,
+    min: 60,
+    doc: 'A shipment no carrier event moved for this long (lost, silent) is closed with a CLOSED alert.',
   },
   LOGISTICS_MAX_CHUNK: { kind: 'int', default: 500, min: 1, doc: 'Most events per script call.' },
   LOGISTICS_SESSION_TIMEOUT_MS: {

@@ -1,4 +1,4 @@
-import type { DeadLetter } from '../../runtime/dead-letter.js';
+import type { DeadLetter, InputMessage } from '../../runtime/dead-letter.js';
 import type {
   ChunkResult,
   InputChunk,
@@ -34,6 +34,7 @@ export const LOGISTICS_ALERTS: Record<string, { severity: AlertSeverity; text: s
   LOST: { severity: 'CRITICAL', text: 'carrier reports the parcel lost' },
   DELAYED: { severity: 'WARNING', text: 'past its promised delivery time and not delivered' },
   SILENT: { severity: 'WARNING', text: 'no carrier event for too long' },
+  CLOSED: { severity: 'WARNING', text: 'no carrier event for the close time: closed' },
   DELIVERED: { severity: 'INFO', text: 'delivered after an earlier alert' },
   RETURNED: { severity: 'INFO', text: 'returned to sender after an earlier alert' },
 };
@@ -85,6 +86,7 @@ export function logisticsProcessor(deps: LogisticsProcessorDeps): ProcessorSpec 
     groupId: deps.groupId,
     topics: [topics.carrier],
     deadLetterTopic: () => topics.carrierDeadLetter,
+    appliedPosition: (topic, partition) => store.appliedPosition(topic, partition),
 
     async handleChunks(chunks: InputChunk[]): Promise<ChunkResult[]> {
       const now = Date.now();
@@ -98,6 +100,7 @@ export function logisticsProcessor(deps: LogisticsProcessorDeps): ProcessorSpec 
       for (const chunk of chunks) {
         const deadLetters: DeadLetter[] = [];
         const items: number[] = [];
+        const messages: InputMessage[] = [];
         for (const m of chunk.messages) {
           if (m.key === null) {
             deadLetters.push({ message: m, reason: 'MISSING_KEY', detail: 'message has no key' });
@@ -109,6 +112,7 @@ export function logisticsProcessor(deps: LogisticsProcessorDeps): ProcessorSpec 
             if (bad) deadLetters.push({ message: m, reason: bad.reason, detail: bad.detail });
             else {
               items.push(all.length);
+              messages.push(m);
               all.push(e);
             }
           } catch (err) {
@@ -116,10 +120,11 @@ export function logisticsProcessor(deps: LogisticsProcessorDeps): ProcessorSpec 
             deadLetters.push({ message: m, reason: err.kind, detail: err.message });
           }
         }
-        prepared.push({ deadLetters, items });
+        prepared.push({ deadLetters, items, messages });
       }
       const t0 = performance.now();
-      const outcomes = await store.apply(all, now);
+      const positions = chunks.map((c) => ({ topic: c.topic, partition: c.partition, upTo: c.upTo }));
+      const outcomes = await store.apply(all, now, positions);
       const redisMs = performance.now() - t0;
       const appliedAt = Date.now();
 
@@ -183,15 +188,21 @@ export function logisticsProcessor(deps: LogisticsProcessorDeps): ProcessorSpec 
         const outputs: OutputMessage[] = [];
         let applied = 0;
         let duplicates = 0;
-        for (const i of p.items) {
+        p.items.forEach((i, k) => {
           const e = all[i] as CarrierEvent;
           const outcome = outcomes[i];
-          if (!outcome) continue;
+          if (!outcome) return;
           if (outcome.status === 'dup') duplicates += 1;
-          else applied += 1;
+          else if (outcome.status === 'dlq') {
+            p.deadLetters.push({
+              message: p.messages[k] as InputMessage,
+              reason: outcome.why ?? 'REJECTED',
+              detail: `${outcome.why} (by shipment script)`,
+            });
+          } else applied += 1;
           // a redelivered event's stored outputs go out again under the same ids
           for (const o of outcome.outputs) outputs.push(build(e, o));
-        }
+        });
         return { outputs, deadLetters: p.deadLetters, applied, duplicates, skipped: 0, redisMs, appliedAt };
       });
     },

@@ -1,6 +1,9 @@
 import type { Server } from 'node:http';
 import type { Kafka, Producer } from 'kafkajs';
+import { checkDurability, durabilityFromConfig } from '../../runtime/durability.js';
 import type { RedisClient } from '../../runtime/lua-scripts.js';
+import { kafkaAlertSink } from '../../runtime/pipeline-alerts.js';
+import { PermanentStartError } from '../../runtime/service-main.js';
 import { healthFor, processorClients } from '../../runtime/processor-clients.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { MetricsSink } from '../../runtime/metrics.js';
@@ -37,12 +40,16 @@ export class LogisticsService {
       keyTag: config.LOGISTICS_KEY_TAG,
       silenceMs: config.LOGISTICS_SILENCE_MS,
       finalTtlSeconds: config.LOGISTICS_FINAL_TTL_SECONDS,
+      closeAfterMs: config.LOGISTICS_CLOSE_AFTER_SECONDS * 1000,
+      durability: durabilityFromConfig(config),
     });
   }
 
   async start(): Promise<void> {
     const c = this.config;
     const prefix = c.TOPIC_PREFIX;
+    const problems = await checkDurability(this.redis, durabilityFromConfig(c), this.logger);
+    if (problems.length) throw new PermanentStartError(problems.join('; '));
     const codec = AvroCodec.fromConfig(c, prefix);
     await this.producer.connect();
     const spec = logisticsProcessor({
@@ -63,8 +70,10 @@ export class LogisticsService {
       maxChunk: c.LOGISTICS_MAX_CHUNK,
       partitionsConcurrently: 12,
       sessionTimeoutMs: c.LOGISTICS_SESSION_TIMEOUT_MS,
+      stallAfterMs: c.PROCESSOR_STALL_AFTER_MS,
       logger: this.logger,
       metrics: this.metrics,
+      alerts: kafkaAlertSink(this.producer, codec, topicName(prefix, 'alerts'), this.logger),
     });
     await this.runner.start();
     this.health = await healthFor(c, this.runner, this.logger);

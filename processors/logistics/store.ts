@@ -1,9 +1,21 @@
 import { fileURLToPath } from 'node:url';
+import { callScriptDurably, type DurabilityPolicy } from '../../runtime/durability.js';
 import { callScript, defineScripts, ScriptKeys, type RedisClient } from '../../runtime/lua-scripts.js';
+import type { AppliedPosition } from '../../runtime/processor-runner.js';
 import type { CarrierEvent } from '../../schemas/types.js';
 
 const luaDir = fileURLToPath(new URL('./lua/', import.meta.url));
-const SCRIPTS = ['apply-carrier-events', 'claim-due-shipments', 'ack-shipment-alert'] as const;
+const SCRIPTS = [
+  'apply-carrier-events',
+  'claim-due-shipments',
+  'ack-shipment-alert',
+  'close-shipment',
+] as const;
+
+/** Carrier events kept on a shipment's timeline (the latest). */
+export const TIMELINE_CAP = 200;
+/** Carrier events stored per shipment (its de-duplication record); later ones are dead-lettered. */
+export const MAX_EVENTS_PER_SHIPMENT = 1_000;
 
 export type ShipmentOutput =
   | { k: 'status'; from: string | null; to: string; at: number; id: string }
@@ -12,7 +24,8 @@ export type ShipmentOutput =
 
 export interface CarrierOutcome {
   eventId: string;
-  status: 'ok' | 'dup';
+  status: 'ok' | 'dup' | 'dlq';
+  why: string | null;
   outputs: ShipmentOutput[];
 }
 
@@ -27,12 +40,22 @@ export interface Shipment {
   timeline: { id: string; ty: string; at: number; loc?: string; det?: string }[];
 }
 
-export type WatchKind = 'DELAYED' | 'SILENT';
+export type WatchKind = 'DELAYED' | 'SILENT' | 'CLOSED';
 
 export interface ShipmentStoreOptions {
   keyTag: string;
   silenceMs: number;
   finalTtlSeconds: number;
+  /** an unfinished shipment no carrier event moved for this long is closed (alert CLOSED) */
+  closeAfterMs?: number;
+  durability?: DurabilityPolicy;
+}
+
+/** A chunk's partition position, recorded with its events. */
+export interface ChunkPosition {
+  topic: string;
+  partition: number;
+  upTo: number;
 }
 
 /** Shipment state in Redis, changed only through the Lua scripts in ./lua. */
@@ -49,14 +72,34 @@ export class ShipmentStore {
   }
 
   watchKey(kind: WatchKind): string {
-    return `{${this.options.keyTag}}:due:${kind === 'DELAYED' ? 'promised' : 'silent'}`;
+    const name = { DELAYED: 'promised', SILENT: 'silent', CLOSED: 'close' }[kind];
+    return `{${this.options.keyTag}}:due:${name}`;
   }
 
-  async apply(events: CarrierEvent[], now = Date.now()): Promise<CarrierOutcome[]> {
-    if (events.length === 0) return [];
+  private watermarkKey(topic: string, partition: number): string {
+    return `{${this.options.keyTag}}:wm:${topic}:${partition}`;
+  }
+
+  async appliedPosition(topic: string, partition: number): Promise<AppliedPosition> {
+    const wm = Number((await this.redis.get(this.watermarkKey(topic, partition))) ?? -1);
+    return { lowest: wm, highest: wm };
+  }
+
+  async resetPosition(topic: string, partition: number, offset: number): Promise<void> {
+    await this.redis.set(this.watermarkKey(topic, partition), String(offset));
+  }
+
+  async apply(
+    events: CarrierEvent[],
+    now = Date.now(),
+    positions: readonly ChunkPosition[] = [],
+  ): Promise<CarrierOutcome[]> {
+    if (events.length === 0 && positions.length === 0) return [];
     const keys = new ScriptKeys();
-    keys.ref(this.watchKey('DELAYED')); // index 1: `pz`
-    keys.ref(this.watchKey('SILENT')); // index 2: `sz`
+    const pz = keys.ref(this.watchKey('DELAYED'));
+    const sz = keys.ref(this.watchKey('SILENT'));
+    const cz = keys.ref(this.watchKey('CLOSED'));
+    const wm = positions.map((p) => ({ k: keys.ref(this.watermarkKey(p.topic, p.partition)), up: p.upTo }));
     const ev = events.map((e) => ({
       id: e.eventId,
       trk: e.trackingNumber,
@@ -71,15 +114,36 @@ export class ShipmentStore {
       ...(e.detail ? { det: e.detail } : {}),
       ...(e.promisedDeliveryAt ? { pdl: e.promisedDeliveryAt } : {}),
     }));
-    const raw = (await callScript(this.redis, 'apply-carrier-events', keys.keys, [
-      JSON.stringify({ pz: 1, sz: 2, ev }),
-      now,
-      this.options.silenceMs,
-      this.options.finalTtlSeconds,
-    ])) as string;
-    return (
-      JSON.parse(raw) as { id: string; st: 'ok' | 'dup'; out: ShipmentOutput[] | Record<string, never> }[]
-    ).map((r) => ({ eventId: r.id, status: r.st, outputs: Array.isArray(r.out) ? r.out : [] }));
+    const raw = (await callScriptDurably(
+      this.redis,
+      this.options.durability ?? { kind: 'none' },
+      'apply-carrier-events',
+      keys.keys,
+      [
+        JSON.stringify({ pz, sz, cz, wm, ev }),
+        now,
+        this.options.silenceMs,
+        this.options.finalTtlSeconds,
+        this.options.closeAfterMs ?? 30 * 24 * 3600 * 1000,
+        TIMELINE_CAP,
+        MAX_EVENTS_PER_SHIPMENT,
+      ],
+    )) as string;
+    const parsed = JSON.parse(raw) as
+      | {
+          id: string;
+          st: 'ok' | 'dup' | 'dlq';
+          why?: string;
+          out: ShipmentOutput[] | Record<string, never>;
+        }[]
+      | Record<string, never>;
+    // cjson encodes an empty list as {}
+    return (Array.isArray(parsed) ? parsed : []).map((r) => ({
+      eventId: r.id,
+      status: r.st,
+      why: r.why ?? null,
+      outputs: Array.isArray(r.out) ? r.out : [],
+    }));
   }
 
   async claimDue(
@@ -90,7 +154,7 @@ export class ShipmentStore {
     const flat = (await callScript(
       this.redis,
       'claim-due-shipments',
-      [this.watchKey('DELAYED'), this.watchKey('SILENT')],
+      [this.watchKey('DELAYED'), this.watchKey('SILENT'), this.watchKey('CLOSED')],
       [now, limit, leaseMs],
     )) as string[];
     const out: { kind: WatchKind; trackingNumber: string }[] = [];
@@ -100,13 +164,31 @@ export class ShipmentStore {
     return out;
   }
 
-  async ackAlert(kind: WatchKind, trackingNumber: string): Promise<void> {
+  async ackAlert(kind: Exclude<WatchKind, 'CLOSED'>, trackingNumber: string): Promise<void> {
     await callScript(
       this.redis,
       'ack-shipment-alert',
       [this.key('s', trackingNumber), this.watchKey(kind)],
       [kind, trackingNumber],
     );
+  }
+
+  /** After its CLOSED alert: the shipment's keys get the final TTL, unless an event came since. */
+  async close(trackingNumber: string, leaseEnd: number): Promise<boolean> {
+    const done = await callScript(
+      this.redis,
+      'close-shipment',
+      [
+        this.key('s', trackingNumber),
+        this.key('t', trackingNumber),
+        this.key('e', trackingNumber),
+        this.watchKey('DELAYED'),
+        this.watchKey('SILENT'),
+        this.watchKey('CLOSED'),
+      ],
+      [trackingNumber, leaseEnd, this.options.finalTtlSeconds],
+    );
+    return Number(done) === 1;
   }
 
   async get(trackingNumber: string): Promise<Shipment | null> {

@@ -15,7 +15,8 @@ export interface DelayWatchOptions {
 
 /**
  * Raises DELAYED (past the promised delivery time) and SILENT (no carrier event for too long)
- * alerts. The due times live in Redis, so restarts lose none; each alert is published before
+ * alerts, and closes shipments nothing moved for the close time (CLOSED: lost or abandoned
+ * parcels are not kept in Redis forever). The due times live in Redis, so restarts lose none; each alert is published before
  * it is recorded as raised, so a crash in between repeats it (same alert id) rather than losing it.
  */
 export class DelayWatch {
@@ -60,11 +61,15 @@ export class DelayWatch {
       messages.push({ key: trackingNumber, value: await this.codec.encode('alerts', alert) });
     }
     await this.producer.send({ topic: this.options.alertsTopic, messages, acks: -1 });
-    for (const { kind, trackingNumber } of due) await this.store.ackAlert(kind, trackingNumber);
+    for (const { kind, trackingNumber } of due) {
+      if (kind === 'CLOSED') await this.store.close(trackingNumber, now + this.options.leaseMs);
+      else await this.store.ackAlert(kind, trackingNumber);
+    }
     this.options.logger.warn(
       {
         delayed: due.filter((d) => d.kind === 'DELAYED').length,
         silent: due.filter((d) => d.kind === 'SILENT').length,
+        closed: due.filter((d) => d.kind === 'CLOSED').length,
       },
       'shipment delay alerts raised',
     );

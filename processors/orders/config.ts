@@ -24,9 +24,15 @@ export const ordersEnv = {
   },
   ORDERS_FINAL_TTL_SECONDS: {
     kind: 'int',
-    default: 2_592_000,
+    default: 31 * 24 * 3600,
     min: 60,
-    doc: 'How long delivered, cancelled, rejected and expired orders stay queryable in Redis.',
+    doc: 'How long delivered, cancelled, rejected, expired and archived orders stay in Redis (their re-sends caught): at least the retention of the orders topic.',
+  },
+  ORDERS_STALE_AFTER_SECONDS: {
+    kind: 'int',
+    default: 30 * 24 * 3600,
+    min: 60,
+    doc: 'A placed, paid or shipped order with no event for this long is archived with an ORDER_STALE alert.',
   },
   ORDERS_MAX_CHUNK: { kind: 'int', default: 500, min: 1, doc: 'Most events per script call.' },
   ORDERS_SESSION_TIMEOUT_MS: {

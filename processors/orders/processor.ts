@@ -32,8 +32,6 @@ type Parsed = { input: OrderInput } | { skip: string } | { dead: { reason: strin
 
 const REASON_TEXT: Record<string, string> = {
   ORDER_UNKNOWN: 'no such order',
-  NOT_PAID: 'the order is not paid',
-  NOT_SHIPPED: 'the order is not shipped',
   NOT_RESERVED: 'the order was never reserved',
   CONFLICTING_RESULT: 'contradicts the reservation result already applied',
   ORDER_REJECTED: 'the order was rejected',
@@ -41,7 +39,59 @@ const REASON_TEXT: Record<string, string> = {
   ORDER_EXPIRED: 'the order expired',
   ALREADY_PAID: 'the order is already paid',
   ALREADY_SHIPPED: 'the order has already shipped',
+  TOO_MANY_EVENTS: 'the order has more events than are kept per order',
 };
+
+/** What each anomaly means and what to do about it: the text of its alert. */
+export const ANOMALIES: Record<string, { severity: 'WARNING' | 'CRITICAL'; text: string }> = {
+  SHIPPED_UNPAID: { severity: 'CRITICAL', text: 'shipped before it was paid: collect the payment' },
+  PAID_REJECTED: { severity: 'CRITICAL', text: 'paid although it was rejected: refund the payment' },
+  PAID_CANCELLED: { severity: 'CRITICAL', text: 'paid after it was cancelled: refund the payment' },
+  PAID_EXPIRED: { severity: 'CRITICAL', text: 'paid after it expired: refund the payment' },
+  SHIPPED_REJECTED: {
+    severity: 'CRITICAL',
+    text: 'goods shipped although it was rejected (stock deducted): recall the parcel or bill it',
+  },
+  SHIPPED_CANCELLED: {
+    severity: 'CRITICAL',
+    text: 'goods shipped after it was cancelled (stock deducted): recall the parcel or bill it',
+  },
+  SHIPPED_EXPIRED: {
+    severity: 'CRITICAL',
+    text: 'goods shipped after it expired (stock deducted): recall the parcel or bill it',
+  },
+  RESERVATION_WITHDRAWN: {
+    severity: 'CRITICAL',
+    text: 'its stock reservation was withdrawn when the stock processor recovered lost state: check stock before shipping',
+  },
+  RESERVED_AFTER_REJECTION: {
+    severity: 'WARNING',
+    text: 'reserved after all when the stock processor recovered lost state: tell the customer (unpaid, it expires)',
+  },
+  ORDER_STALE: { severity: 'WARNING', text: 'no event for too long: archived' },
+};
+
+export function anomalyAlert(
+  orderId: string,
+  kind: string,
+  src: string,
+  sourceEventId: string,
+  now: number,
+): Alert {
+  const spec = ANOMALIES[kind] ?? { severity: 'WARNING' as const, text: kind };
+  return {
+    alertId: `order:${orderId}:${kind}:${src}`,
+    source: 'ORDERS',
+    kind,
+    severity: spec.severity,
+    subjectKey: orderId,
+    message: `order ${orderId}: ${spec.text} (event ${src})`,
+    value: null,
+    attributes: { orderId, eventId: src },
+    sourceEventId,
+    raisedAt: now,
+  };
+}
 
 export function orderStatusRecord(orderId: string, t: Transition): OrderStatusChanged {
   return {
@@ -71,7 +121,8 @@ export function orderProcessor(deps: OrderProcessorDeps): ProcessorSpec {
         input: {
           eventId: r.resultId,
           orderId: r.orderId,
-          cause: r.outcome,
+          // a decision taken again after the stock processor's Redis lost writes
+          cause: r.corrects ? `${r.outcome}_CORRECTION` : r.outcome,
           occurredAt: r.processedAt,
           reason: r.reason,
         },
@@ -101,6 +152,7 @@ export function orderProcessor(deps: OrderProcessorDeps): ProcessorSpec {
     groupId: deps.groupId,
     topics: [topics.orders, topics.reservationResults],
     deadLetterTopic: () => topics.ordersDeadLetter,
+    appliedPosition: (topic, partition) => store.appliedPosition(topic, partition),
 
     async handleChunks(chunks: InputChunk[]): Promise<ChunkResult[]> {
       const now = Date.now();
@@ -135,7 +187,8 @@ export function orderProcessor(deps: OrderProcessorDeps): ProcessorSpec {
       }
 
       const t0 = performance.now();
-      const outcomes: OrderOutcome[] = await store.apply(all, now);
+      const positions = chunks.map((c) => ({ topic: c.topic, partition: c.partition, upTo: c.upTo }));
+      const outcomes: OrderOutcome[] = await store.apply(all, now, positions);
       const redisMs = performance.now() - t0;
       const appliedAt = Date.now();
 
@@ -152,7 +205,7 @@ export function orderProcessor(deps: OrderProcessorDeps): ProcessorSpec {
             'event.id': input.eventId,
           };
           if (outcome.status === 'dup') duplicates += 1;
-          else if (outcome.status === 'ok') applied += 1;
+          else if (outcome.status === 'ok' || outcome.status === 'flag') applied += 1;
           else if (outcome.status !== 'dlq') skipped += 1;
           // a redelivered event's stored outcome is published again: same ids, consumers de-duplicate
           if (outcome.first === 'dlq') {
@@ -171,30 +224,15 @@ export function orderProcessor(deps: OrderProcessorDeps): ProcessorSpec {
               headers,
             });
           }
-          for (const refused of outcome.alerts) {
-            const [cause = '', state = ''] = refused.kind.split('_');
-            const alert: Alert = {
-              alertId: `order:${input.orderId}:${refused.kind}:${refused.src}`,
-              source: 'ORDERS',
-              kind: refused.kind,
-              severity: cause === 'PAID' || cause === 'SHIPPED' ? 'CRITICAL' : 'WARNING',
-              subjectKey: input.orderId,
-              message:
-                `order ${input.orderId}: ${cause} (${refused.src}) arrived before the reservation and the order is now ${state}` +
-                (cause === 'PAID'
-                  ? ': refund the payment'
-                  : cause === 'SHIPPED'
-                    ? ': stop or recall the shipment'
-                    : ''),
-              value: null,
-              attributes: { orderId: input.orderId, refusedEventId: refused.src },
-              sourceEventId: input.eventId,
-              raisedAt: now,
-            };
+          for (const anomaly of outcome.alerts) {
             outputs.push({
               topic: topics.alerts,
               key: input.orderId,
-              value: codec.encodeWithId('alerts', alertId, alert),
+              value: codec.encodeWithId(
+                'alerts',
+                alertId,
+                anomalyAlert(input.orderId, anomaly.kind, anomaly.src, input.eventId, now),
+              ),
               headers,
             });
           }

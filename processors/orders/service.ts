@@ -1,6 +1,9 @@
 import type { Server } from 'node:http';
 import type { Kafka, Producer } from 'kafkajs';
+import { checkDurability, durabilityFromConfig } from '../../runtime/durability.js';
 import type { RedisClient } from '../../runtime/lua-scripts.js';
+import { kafkaAlertSink } from '../../runtime/pipeline-alerts.js';
+import { PermanentStartError } from '../../runtime/service-main.js';
 import { healthFor, processorClients } from '../../runtime/processor-clients.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { MetricsSink } from '../../runtime/metrics.js';
@@ -11,6 +14,7 @@ import { defaultLimits } from '../inventory/commands.js';
 import type { OrdersConfig } from './config.js';
 import { ExpirySweeper } from './expiry.js';
 import { orderProcessor } from './processor.js';
+import { StaleOrderSweeper } from './stale.js';
 import { OrderStore } from './store.js';
 
 /** The order processor and its payment-deadline sweeper, started and stopped as one. */
@@ -21,6 +25,7 @@ export class OrdersService {
   private runner: ProcessorRunner | null = null;
   private health: Server | null = null;
   private sweeper: ExpirySweeper | null = null;
+  private stale: StaleOrderSweeper | null = null;
   readonly store: OrderStore;
 
   constructor(
@@ -37,12 +42,16 @@ export class OrdersService {
       keyTag: config.ORDERS_KEY_TAG,
       paymentDeadlineMs: config.ORDERS_PAYMENT_DEADLINE_MS,
       finalOrderTtlSeconds: config.ORDERS_FINAL_TTL_SECONDS,
+      staleAfterMs: config.ORDERS_STALE_AFTER_SECONDS * 1000,
+      durability: durabilityFromConfig(config),
     });
   }
 
   async start(): Promise<void> {
     const c = this.config;
     const prefix = c.TOPIC_PREFIX;
+    const problems = await checkDurability(this.redis, durabilityFromConfig(c), this.logger);
+    if (problems.length) throw new PermanentStartError(problems.join('; '));
     const codec = AvroCodec.fromConfig(c, prefix);
     await this.producer.connect();
     const secret = c.ORDER_SIGNING_SECRET ? { orderSigningSecret: c.ORDER_SIGNING_SECRET } : {};
@@ -65,8 +74,10 @@ export class OrdersService {
       maxChunk: c.ORDERS_MAX_CHUNK,
       partitionsConcurrently: 12,
       sessionTimeoutMs: c.ORDERS_SESSION_TIMEOUT_MS,
+      stallAfterMs: c.PROCESSOR_STALL_AFTER_MS,
       logger: this.logger,
       metrics: this.metrics,
+      alerts: kafkaAlertSink(this.producer, codec, topicName(prefix, 'alerts'), this.logger),
     });
     await this.runner.start();
     this.health = await healthFor(c, this.runner, this.logger);
@@ -79,12 +90,21 @@ export class OrdersService {
       logger: this.logger,
     });
     this.sweeper.start();
+    this.stale = new StaleOrderSweeper(this.store, this.producer, codec, {
+      alertsTopic: topicName(prefix, 'alerts'),
+      intervalMs: Math.min(60_000, c.ORDERS_STALE_AFTER_SECONDS * 250),
+      leaseMs: 60_000,
+      batch: 500,
+      logger: this.logger,
+    });
+    this.stale.start();
   }
 
   /** Graceful: stop sweeping and fetching, finish in-flight chunks, commit, flush, close. */
   async stop(): Promise<void> {
     this.health?.close();
     await this.sweeper?.stop();
+    await this.stale?.stop();
     await this.runner?.stop();
     await this.metrics.close();
     await this.producer.disconnect();

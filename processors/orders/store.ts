@@ -1,9 +1,14 @@
 import { fileURLToPath } from 'node:url';
+import { callScriptDurably, type DurabilityPolicy } from '../../runtime/durability.js';
 import { callScript, defineScripts, ScriptKeys, type RedisClient } from '../../runtime/lua-scripts.js';
-import type { OrderCause, OrderState } from './transitions.js';
+import type { AppliedPosition } from '../../runtime/processor-runner.js';
+import { luaTransitions, type OrderCause, type OrderState } from './transitions.js';
 
 const luaDir = fileURLToPath(new URL('./lua/', import.meta.url));
-const SCRIPTS = ['apply-order-events', 'claim-due-expiries'] as const;
+const SCRIPTS = ['apply-order-events', 'claim-due-expiries', 'claim-stale-orders', 'archive-order'] as const;
+
+/** Most events stored per order (its de-duplication record); later ones are dead-lettered. */
+export const MAX_EVENTS_PER_ORDER = 256;
 
 export interface OrderInput {
   eventId: string;
@@ -26,7 +31,7 @@ export interface Transition {
   why: string | null;
 }
 
-export type OutcomeStatus = 'ok' | 'noop' | 'defer' | 'dlq';
+export type OutcomeStatus = 'ok' | 'noop' | 'defer' | 'flag' | 'dlq';
 
 export interface OrderOutcome {
   eventId: string;
@@ -35,7 +40,7 @@ export interface OrderOutcome {
   first: OutcomeStatus;
   why: string | null;
   transitions: Transition[];
-  /** waiting events the order's new state refused, e.g. PAID_REJECTED: someone must refund */
+  /** anomalies to raise, e.g. SHIPPED_UNPAID, PAID_CANCELLED, and the event behind each */
   alerts: { kind: string; src: string }[];
 }
 
@@ -63,6 +68,16 @@ export interface OrderStoreOptions {
   keyTag: string;
   paymentDeadlineMs: number;
   finalOrderTtlSeconds: number;
+  /** a placed, paid or shipped order with no event for this long is stale (archived, alert) */
+  staleAfterMs?: number;
+  durability?: DurabilityPolicy;
+}
+
+/** A chunk's partition position, recorded with its events. */
+export interface ChunkPosition {
+  topic: string;
+  partition: number;
+  upTo: number;
 }
 
 /** Order state in Redis, changed only through the Lua scripts in ./lua. */
@@ -71,21 +86,35 @@ export class OrderStore {
     private readonly redis: RedisClient,
     private readonly options: OrderStoreOptions,
   ) {
-    defineScripts(redis, luaDir, SCRIPTS);
+    defineScripts(redis, luaDir, SCRIPTS, { 'order-transitions': luaTransitions() });
   }
 
   private key(kind: 'o' | 'h' | 'e', orderId: string): string {
     return `{${this.options.keyTag}}:${kind}:${orderId}`;
   }
 
+  private watermarkKey(topic: string, partition: number): string {
+    return `{${this.options.keyTag}}:wm:${topic}:${partition}`;
+  }
+
+  get idleKey(): string {
+    return `{${this.options.keyTag}}:idle`;
+  }
+
   get deadlinesKey(): string {
     return `{${this.options.keyTag}}:deadlines`;
   }
 
-  async apply(events: OrderInput[], now = Date.now()): Promise<OrderOutcome[]> {
-    if (events.length === 0) return [];
+  async apply(
+    events: OrderInput[],
+    now = Date.now(),
+    positions: readonly ChunkPosition[] = [],
+  ): Promise<OrderOutcome[]> {
+    if (events.length === 0 && positions.length === 0) return [];
     const keys = new ScriptKeys();
-    keys.ref(this.deadlinesKey); // index 1: the script's `dz`
+    const dz = keys.ref(this.deadlinesKey);
+    const iz = keys.ref(this.idleKey);
+    const wm = positions.map((p) => ({ k: keys.ref(this.watermarkKey(p.topic, p.partition)), up: p.upTo }));
     const ev = events.map((e) => ({
       id: e.eventId,
       oid: e.orderId,
@@ -97,13 +126,23 @@ export class OrderStore {
       ...(e.trackingNumber ? { trk: e.trackingNumber, car: e.carrier ?? '' } : {}),
       ...(e.reason ? { why: e.reason } : {}),
     }));
-    const raw = (await callScript(this.redis, 'apply-order-events', keys.keys, [
-      JSON.stringify({ dz: 1, ev }),
-      now,
-      this.options.paymentDeadlineMs,
-      this.options.finalOrderTtlSeconds,
-    ])) as string;
-    return (JSON.parse(raw) as RawOutcome[]).map((r) => ({
+    const raw = (await callScriptDurably(
+      this.redis,
+      this.options.durability ?? { kind: 'none' },
+      'apply-order-events',
+      keys.keys,
+      [
+        JSON.stringify({ dz, iz, wm, ev }),
+        now,
+        this.options.paymentDeadlineMs,
+        this.options.finalOrderTtlSeconds,
+        this.options.staleAfterMs ?? 30 * 24 * 3600 * 1000,
+        MAX_EVENTS_PER_ORDER,
+      ],
+    )) as string;
+    const parsed = JSON.parse(raw) as RawOutcome[] | Record<string, never>;
+    // cjson encodes an empty list as {}
+    return (Array.isArray(parsed) ? parsed : []).map((r) => ({
       eventId: r.id,
       status: r.st,
       first: r.st_first ?? (r.st as OutcomeStatus),
@@ -112,6 +151,44 @@ export class OrderStore {
       transitions: Array.isArray(r.tr) ? r.tr : [],
       alerts: Array.isArray(r.alerts) ? r.alerts : [],
     }));
+  }
+
+  async appliedPosition(topic: string, partition: number): Promise<AppliedPosition> {
+    const wm = Number((await this.redis.get(this.watermarkKey(topic, partition))) ?? -1);
+    return { lowest: wm, highest: wm };
+  }
+
+  async resetPosition(topic: string, partition: number, offset: number): Promise<void> {
+    await this.redis.set(this.watermarkKey(topic, partition), String(offset));
+  }
+
+  /** Stale orders, leased to this caller; archive each once its alert is out. */
+  async claimStale(
+    now: number,
+    limit: number,
+    leaseMs: number,
+  ): Promise<{ orderId: string; staleSince: number; lease: number }[]> {
+    const flat = (await callScript(
+      this.redis,
+      'claim-stale-orders',
+      [this.idleKey],
+      [now, limit, leaseMs],
+    )) as string[];
+    const out: { orderId: string; staleSince: number; lease: number }[] = [];
+    for (let i = 0; i < flat.length; i += 3) {
+      out.push({ orderId: flat[i] as string, staleSince: Number(flat[i + 1]), lease: Number(flat[i + 2]) });
+    }
+    return out;
+  }
+
+  async archive(orderId: string, lease: number): Promise<boolean> {
+    const done = await callScript(
+      this.redis,
+      'archive-order',
+      [this.key('o', orderId), this.key('h', orderId), this.key('e', orderId), this.idleKey],
+      [orderId, lease, this.options.finalOrderTtlSeconds],
+    );
+    return Number(done) === 1;
   }
 
   /** Orders past their payment deadline, leased to this caller for `leaseMs`. */

@@ -188,7 +188,7 @@ describe('hostile input mixed into a good stream (real Kafka, Redis, three proce
     });
     await new Promise((r) => setTimeout(r, 2_000)); // the processor's catalogue tail picks the entries up
     const report = await redriveDeadLetters(kafka, `${prefix}stock.dlq`, { reason: 'UNKNOWN_SKU' });
-    expect(report).toEqual({ matched: ROUNDS, redriven: ROUNDS, sameOriginal: 0 });
+    expect(report).toEqual({ matched: ROUNDS, redriven: ROUNDS, sameOriginal: 0, tooOld: 0 });
     await run.caughtUp();
     for (const s of unknown) expect((await run.store.getSku(s))?.onHand, s).toBe(1);
   }, 300_000);

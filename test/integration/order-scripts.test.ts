@@ -77,6 +77,17 @@ describe('apply-order-events.lua: the order state machine in Redis', () => {
             ).toEqual(expected.to);
             expect(outcome?.transitions[0]?.from ?? null, where).toBe(before);
             expect(after, where).toBe(expected.to.at(-1));
+            expect(
+              outcome?.alerts.map((a) => a.kind),
+              where,
+            ).toEqual(expected.alert ? [expected.alert] : []);
+            break;
+          case 'flag':
+            // an anomaly: recorded and raised, the state stays, nothing dead-lettered
+            expect(outcome?.status, where).toBe('flag');
+            expect(outcome?.alerts, where).toEqual([{ kind: expected.alert, src: `${orderId}-${cause}-x` }]);
+            expect(outcome?.transitions, where).toEqual([]);
+            expect(after, where).toBe(before);
             break;
           case 'noop':
             expect(outcome?.status, where).toBe('noop');
@@ -95,7 +106,7 @@ describe('apply-order-events.lua: the order state machine in Redis', () => {
         cells += 1;
       }
     }
-    expect(cells).toBe(9 * 8);
+    expect(cells).toBe(9 * 10);
   });
 
   it('a redelivered event changes nothing and returns the transitions it made, for re-publishing', async () => {
@@ -141,9 +152,12 @@ describe('apply-order-events.lua: the order state machine in Redis', () => {
     const [reserved] = await store.apply([ev('o8', 'RESERVED', 1)]);
     expect(reserved?.transitions.map((t) => t.to)).toEqual(['RESERVED', 'PAID', 'SHIPPED', 'DELIVERED']);
     expect((await store.get('o8'))?.waiting).toEqual([]);
-    // without a payment first, a shipment of a placed order is refused at once
+    // a shipment before the reservation waits too; reserved and never paid, it ships with an alert
     const [, shipped] = await store.apply([ev('o9', 'PLACED', 1), ev('o9', 'SHIPPED', 1)]);
-    expect(shipped?.status).toBe('dlq');
+    expect(shipped?.status).toBe('defer');
+    const [decided] = await store.apply([ev('o9', 'RESERVED', 1)]);
+    expect(decided?.transitions.map((t) => t.to)).toEqual(['RESERVED', 'SHIPPED']);
+    expect(decided?.alerts).toEqual([{ kind: 'SHIPPED_UNPAID', src: 'o9-SHIPPED-1' }]);
     // a cancellation decides too: the waiting payment becomes a refund alert
     const [, , cancelled] = await store.apply([
       ev('o10', 'PLACED', 1),

@@ -51,9 +51,11 @@ describe('Redis ACL user of the processors (real Redis)', () => {
     const [placed] = await orders.apply([{ eventId: 'p1', orderId: 'o1', cause: 'PLACED', occurredAt: 1 }]);
     expect(placed?.status).toBe('ok');
 
+    // reading the configuration is allowed: a processor checks its durability policy at start
+    expect(await pipeline.config('GET', 'appendfsync')).toEqual(['appendfsync', 'always']);
     for (const refused of [
       () => pipeline.flushall(),
-      () => pipeline.config('GET', 'dir'),
+      () => pipeline.config('SET', 'appendfsync', 'no'),
       () => pipeline.keys('*'),
       () => pipeline.call('MONITOR'),
       () => pipeline.call('ACL', 'LIST'),

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { StockStore } from '../../processors/inventory/store.js';
-import { receiveCommand } from '../helpers/stock-commands.js';
+import { placeCommand, receiveCommand } from '../helpers/stock-commands.js';
 import { deleteTag, testRedis, uniqueTag } from '../helpers/redis.js';
 
 // Example-based tests of each script's rules, against a real Redis. The property test in
@@ -143,7 +143,7 @@ describe('apply-stock-batch.lua / apply-catalogue.lua', () => {
     expect(next.applied[0]?.outputs[0]).toMatchObject({ outcome: 'REJECTED' });
   });
 
-  it('release and commit move a hold once; unknown SKUs and orders are dead-lettered', async () => {
+  it('payment commits, shipment and cancellation move the hold once; unknown SKUs and orders are dead-lettered', async () => {
     await store.applyBatch('stock', 0, [{ offset: 0, command: receiveCommand('r1', 'A', 3) }], -1);
     const unknownSku = await store.applyBatch(
       'stock',
@@ -156,31 +156,97 @@ describe('apply-stock-batch.lua / apply-catalogue.lua', () => {
       'orders',
       0,
       [
-        {
-          offset: 0,
-          command: { kind: 'PLACE', eventId: 'p1', orderId: 'o1', lines: [{ sku: 'A', quantity: 3 }] },
-        },
-        { offset: 1, command: { kind: 'COMMIT', eventId: 'pay1', orderId: 'o1' } },
-        { offset: 2, command: { kind: 'COMMIT', eventId: 'ship1', orderId: 'o1' } },
-        { offset: 3, command: { kind: 'RELEASE', eventId: 'cancel1', orderId: 'o1' } },
-        { offset: 4, command: { kind: 'RELEASE', eventId: 'cancel9', orderId: 'o9' } },
+        { offset: 0, command: placeCommand('o1', [['A', 3]], 'p1') },
+        { offset: 1, command: { kind: 'PAY', eventId: 'pay1', orderId: 'o1' } },
+        { offset: 2, command: { kind: 'PAY', eventId: 'pay2', orderId: 'o1' } },
+        { offset: 3, command: { kind: 'SHIP', eventId: 'ship1', orderId: 'o1' } },
+        { offset: 4, command: { kind: 'CANCEL', eventId: 'cancel1', orderId: 'o1' } },
+        { offset: 5, command: { kind: 'CANCEL', eventId: 'cancel9', orderId: 'o9' } },
       ],
       -1,
     );
-    expect(res.applied.find((r) => r.eventId === 'ship1')).toMatchObject({
-      status: 'dup',
-      why: 'ALREADY_COMMITTED',
-    });
-    expect(res.applied.find((r) => r.eventId === 'cancel1')).toMatchObject({
-      status: 'skip',
-      why: 'NOTHING_HELD_C',
-    });
-    expect(res.applied.find((r) => r.eventId === 'cancel9')).toMatchObject({
-      status: 'dlq',
-      why: 'UNKNOWN_ORDER',
-    });
+    const of = (id: string) => res.applied.find((r) => r.eventId === id);
+    expect(of('pay1')?.outputs[0]).toMatchObject({ k: 'result', outcome: 'COMMITTED' });
+    expect(of('pay2')).toMatchObject({ status: 'dup', why: 'ALREADY_COMMITTED' });
+    // already deducted at payment: the shipment only moves the record
+    expect(of('ship1')).toBeUndefined();
+    expect(of('cancel1')).toMatchObject({ status: 'skip', why: 'ALREADY_SHIPPED' });
+    expect(of('cancel9')).toMatchObject({ status: 'dlq', why: 'UNKNOWN_ORDER' });
     expect(await store.getSku('A')).toMatchObject({ onHand: 0, reserved: 0, available: 0 });
-    expect(await store.getOrder('o1')).toMatchObject({ state: 'COMMITTED' });
+    expect(await store.getOrder('o1')).toMatchObject({ state: 'SHIPPED' });
+  });
+
+  it('one fate per order: the physical world wins for stock', async () => {
+    await store.applyBatch('stock', 0, [{ offset: 0, command: receiveCommand('r1', 'A', 10) }], -1);
+    const res = await store.applyBatch(
+      'orders',
+      0,
+      [
+        // paid, then cancelled before it shipped: the units go back on the shelf
+        { offset: 0, command: placeCommand('paid-cancelled', [['A', 2]]) },
+        { offset: 1, command: { kind: 'PAY', eventId: 'pc-pay', orderId: 'paid-cancelled' } },
+        { offset: 2, command: { kind: 'CANCEL', eventId: 'pc-cancel', orderId: 'paid-cancelled' } },
+        // cancelled, then shipped anyway: the goods left, so they are deducted and reported
+        { offset: 3, command: placeCommand('cancelled-shipped', [['A', 3]]) },
+        { offset: 4, command: { kind: 'CANCEL', eventId: 'cs-cancel', orderId: 'cancelled-shipped' } },
+        { offset: 5, command: { kind: 'SHIP', eventId: 'cs-ship', orderId: 'cancelled-shipped' } },
+        // shipped unpaid: deducted at shipment; an expiry afterwards changes nothing
+        { offset: 6, command: placeCommand('unpaid-shipped', [['A', 1]]) },
+        { offset: 7, command: { kind: 'SHIP', eventId: 'us-ship', orderId: 'unpaid-shipped' } },
+        { offset: 8, command: { kind: 'EXPIRE', eventId: 'us-expire', orderId: 'unpaid-shipped' } },
+        // paid, then an expiry that was already on its way: the payment stands
+        { offset: 9, command: placeCommand('paid-expired', [['A', 1]]) },
+        { offset: 10, command: { kind: 'PAY', eventId: 'pe-pay', orderId: 'paid-expired' } },
+        { offset: 11, command: { kind: 'EXPIRE', eventId: 'pe-expire', orderId: 'paid-expired' } },
+      ],
+      -1,
+    );
+    const of = (id: string) => res.applied.find((r) => r.eventId === id);
+    expect(of('pc-cancel')?.outputs[0]).toMatchObject({ outcome: 'RELEASED', reason: 'RESTOCKED' });
+    expect(of('cs-ship')?.outputs[0]).toMatchObject({ outcome: 'COMMITTED', reason: 'SHIPPED_WITHOUT_HOLD' });
+    expect(of('us-ship')?.outputs[0]).toMatchObject({ outcome: 'COMMITTED' });
+    expect(of('us-expire')).toMatchObject({ status: 'skip', why: 'ALREADY_SHIPPED' });
+    expect(of('pe-expire')).toMatchObject({ status: 'skip', why: 'ALREADY_PAID' });
+    // 10 - 3 (shipped after cancel) - 1 (shipped unpaid) - 1 (paid) = 5, nothing held
+    expect(await store.getSku('A')).toMatchObject({ onHand: 5, reserved: 0 });
+    expect((await store.getOrder('paid-cancelled'))?.state).toBe('RELEASED');
+    expect((await store.getOrder('cancelled-shipped'))?.state).toBe('SHIPPED');
+    expect((await store.getOrder('paid-expired'))?.state).toBe('COMMITTED');
+  });
+
+  it('a corrupt record fails the call before anything of it is written', async () => {
+    await store.applyBatch('stock', 0, [{ offset: 0, command: receiveCommand('r1', 'A', 5) }], -1);
+    await redis.hset(`{${tag}}:s:B`, 'on', 'not-a-number');
+    await expect(
+      store.applyBatch(
+        'stock',
+        0,
+        [
+          { offset: 1, command: receiveCommand('r2', 'A', 5) },
+          { offset: 2, command: receiveCommand('r3', 'B', 1) },
+        ],
+        0,
+      ),
+    ).rejects.toThrow(/corrupt SKU record/);
+    // the receipt before the poisoned one was not applied either, nor its marker, nor the position
+    expect((await store.getSku('A'))?.onHand).toBe(5);
+    expect(await redis.exists(`{${tag}}:e:r2`)).toBe(0);
+    expect(await store.watermark('stock', 0)).toBe(0);
+    const retry = await store.applyBatch(
+      'stock',
+      0,
+      [{ offset: 1, command: receiveCommand('r2', 'A', 5) }],
+      0,
+    );
+    expect(retry.appliedCount).toBe(1);
+  });
+
+  it('a chunk with nothing to apply still moves its position', async () => {
+    const res = await store.applyBatches([
+      { topic: 'stock', partition: 4, items: [], trimUpTo: -1, upTo: 41 },
+    ]);
+    expect(res[0]?.lastOffset).toBe(41);
+    expect(await store.appliedPosition('stock', 4)).toEqual({ lowest: 41, highest: 41 });
   });
 
   it('catalogue updates are last-writer-wins by version and fire alerts on threshold crossings', async () => {
@@ -188,7 +254,15 @@ describe('apply-stock-batch.lua / apply-catalogue.lua', () => {
     const raised = await store.applyCatalogue([
       { sku: 'A', version: 3, lowStockThreshold: 6, safetyStock: 1 },
     ]);
-    expect(raised[0]?.outputs).toEqual([{ k: 'alert', sku: 'A', kind: 'LOW_STOCK', on: 5, rs: 0, th: 6 }]);
+    expect(raised[0]?.status).toBe('ok');
+    // queued in Redis by the same call, published by the changelog drainer
+    const pending = await store.claimPendingAlerts(0, 10, 60_000);
+    expect(pending).toMatchObject([{ sku: 'A', version: 3, kind: 'LOW_STOCK', on: 5, rs: 0, th: 6 }]);
+    expect(await store.claimPendingAlerts(0, 10, 60_000)).toEqual([]); // leased
+    await store.ackPendingAlerts(
+      0,
+      pending.map((a) => a.member),
+    );
     const stale = await store.applyCatalogue([
       { sku: 'A', version: 2, lowStockThreshold: 0, safetyStock: 0 },
     ]);

@@ -66,15 +66,22 @@ describe('domain validation of input events', () => {
       quantity: 1,
     }));
     expect(validateOrderEvent(placed(many), now)).toMatchObject({ reason: 'TOO_MANY_LINES' });
+    // a delivery proves the goods left: for stock it is a shipment
     expect(validateOrderEvent({ ...placed([]), type: 'DELIVERED' }, now)).toMatchObject({
       ok: true,
-      command: null,
+      command: { kind: 'SHIP' },
     });
     expect(validateOrderEvent({ ...placed([]), type: 'EXPIRED' }, now)).toMatchObject({
-      command: { kind: 'RELEASE' },
+      command: { kind: 'EXPIRE' },
+    });
+    expect(validateOrderEvent({ ...placed([]), type: 'CANCELLED' }, now)).toMatchObject({
+      command: { kind: 'CANCEL' },
+    });
+    expect(validateOrderEvent({ ...placed([]), type: 'PAID' }, now)).toMatchObject({
+      command: { kind: 'PAY' },
     });
     expect(validateOrderEvent({ ...placed([]), type: 'SHIPPED' }, now)).toMatchObject({
-      command: { kind: 'COMMIT' },
+      command: { kind: 'SHIP' },
     });
   });
 

@@ -37,7 +37,7 @@ describe('stock shards', () => {
           items: items([
             place('o1', ['a', 'b']),
             receive('a', 'r1'),
-            { kind: 'RELEASE', eventId: 'x', orderId: 'o1' },
+            { kind: 'CANCEL', eventId: 'x', orderId: 'o1' },
           ]),
         },
       ],
@@ -78,7 +78,7 @@ describe('stock shards', () => {
             receive(c, 'r3'),
           ]),
         },
-        { items: items([receive(c, 'q0'), { kind: 'RELEASE', eventId: 'q1', orderId: 'o1' }]) },
+        { items: items([receive(c, 'q0'), { kind: 'CANCEL', eventId: 'q1', orderId: 'o1' }]) },
       ],
       shards,
       new Map([
@@ -112,7 +112,7 @@ describe('stock shards', () => {
 
   it('a release of an order nobody holds goes to its home shard', () => {
     const [round] = planRounds(
-      [{ items: items([{ kind: 'COMMIT', eventId: 'c', orderId: 'ghost' }]) }],
+      [{ items: items([{ kind: 'PAY', eventId: 'c', orderId: 'ghost' }]) }],
       shards,
       new Map(),
     );
@@ -126,7 +126,7 @@ describe('stock shards', () => {
       fc
         .tuple(fc.nat({ max: 5 }), fc.uniqueArray(sku, { minLength: 1, maxLength: 3 }))
         .map(([o, skus]) => place(`o${o}`, skus)),
-      fc.nat({ max: 5 }).map((o): StockCommand => ({ kind: 'COMMIT', eventId: `c${o}`, orderId: `o${o}` })),
+      fc.nat({ max: 5 }).map((o): StockCommand => ({ kind: 'PAY', eventId: `c${o}`, orderId: `o${o}` })),
     );
     fc.assert(
       fc.property(

@@ -1,66 +1,58 @@
 --[[
   apply-order-events: folds order events and reservation results into per-order state, in one
-  atomic call per chunk. The transition table mirrors processors/orders/transitions.ts (the
-  specification the exhaustive test checks this script against).
+  atomic call per set of chunks. The transition table is generated from
+  processors/orders/transitions.ts (the one source, which the exhaustive test checks this
+  script against).
+
+  Check before write: every order touched is read into Lua tables first, the call decides
+  everything there, and writes only at the end. An error while deciding leaves nothing written.
 
   Idempotent: every event id's outcome is stored on its order; a redelivered or re-sent event
   returns that stored outcome (st = 'dup', with the transitions it made) so the caller can
-  publish them again under the same deterministic transition ids, and changes nothing.
+  publish them again under the same deterministic transition ids, and changes nothing. Each
+  chunk's partition position (its last offset) is recorded in the same call: the processor
+  resumes from it when Redis and the group's committed offset disagree.
 
   KEYS      referenced from ARGV[1] by index; all share one {tag} (one Redis Cluster slot):
             {tag}:o:<orderId>   hash: st (state), n (transitions so far), dl (payment deadline ms),
                                 pq (events waiting for the reservation, JSON), trk, car
             {tag}:h:<orderId>   list of transitions, JSON, oldest first (the CLI's history)
-            {tag}:e:<orderId>   hash: event id -> stored outcome JSON
+            {tag}:e:<orderId>   hash: event id -> stored outcome JSON (at most ARGV[6] per order)
             {tag}:deadlines     zset: orderId by payment deadline (ms)
-  ARGV[1]   JSON { dz = <deadlines key idx>, ev = [ { id, oid, c = cause, at = occurredAt,
-            o, h, e = key indices, trk, car, why = free-text reason } ] }
+            {tag}:idle          zset: orderId by when it turns stale (orders placed, paid or
+                                shipped that no event moves on; the stale sweeper archives them)
+            {tag}:wm:<topic>:<partition>  a partition's applied position
+  ARGV[1]   JSON { dz = <deadlines idx>, iz = <idle idx>, wm = [ { k = <idx>, up = <offset> } ],
+            ev = [ { id, oid, c = cause, at = occurredAt, o, h, e = key indices, trk, car,
+            why = free-text reason } ] }
   ARGV[2]   now (ms): transition time
   ARGV[3]   payment deadline after reservation (ms)
   ARGV[4]   TTL seconds of a final order's keys
+  ARGV[5]   ms without an event after which a placed, paid or shipped order is stale
+  ARGV[6]   most events stored per order; later ones are refused (TOO_MANY_EVENTS)
 
-  Returns JSON [ { id, st = 'ok'|'noop'|'defer'|'dlq'|'dup', why, tr = [ transition ],
+  Returns JSON [ { id, st = 'ok'|'noop'|'defer'|'flag'|'dlq'|'dup', why, tr = [ transition ],
   alerts = [ { kind, src } ] } ] in input order; a transition is { n, from, to, cause, src, at,
-  why }; an alert names a waiting event the order's new state refused (e.g. PAID_REJECTED).
+  why }; an alert names an anomaly (SHIPPED_UNPAID, PAID_CANCELLED, ...) and the event behind it.
 ]]
+
+--- @generated "order-transitions"
 
 local input = cjson.decode(ARGV[1])
 local now = tonumber(ARGV[2])
 local deadline_ms = tonumber(ARGV[3])
 local final_ttl = tonumber(ARGV[4])
-local deadlines = KEYS[input.dz]
+local stale_ms = tonumber(ARGV[5])
+local max_events = tonumber(ARGV[6])
+local deadlines, idle = KEYS[input.dz], KEYS[input.iz]
 
-local FINAL = { REJECTED = true, DELIVERED = true, CANCELLED = true, EXPIRED = true }
-
--- state -> cause -> 'm:<STATE>[,<STATE>]' | 'n' (no-op) | 'd' (defer) | 'x:<REASON>'
-local T = {
-  NONE = { PLACED = 'm:PLACED', RESERVED = 'm:PLACED,RESERVED', REJECTED = 'm:PLACED,REJECTED',
-    PAID = 'x:ORDER_UNKNOWN', SHIPPED = 'x:ORDER_UNKNOWN', DELIVERED = 'x:ORDER_UNKNOWN',
-    CANCELLED = 'x:ORDER_UNKNOWN', EXPIRED = 'x:ORDER_UNKNOWN' },
-  PLACED = { PLACED = 'n', RESERVED = 'm:RESERVED', REJECTED = 'm:REJECTED', PAID = 'd',
-    SHIPPED = 'x:NOT_PAID', DELIVERED = 'x:NOT_SHIPPED', CANCELLED = 'm:CANCELLED',
-    EXPIRED = 'x:NOT_RESERVED' },
-  RESERVED = { PLACED = 'n', RESERVED = 'n', REJECTED = 'x:CONFLICTING_RESULT', PAID = 'm:PAID',
-    SHIPPED = 'x:NOT_PAID', DELIVERED = 'x:NOT_SHIPPED', CANCELLED = 'm:CANCELLED',
-    EXPIRED = 'm:EXPIRED' },
-  REJECTED = { PLACED = 'n', RESERVED = 'x:CONFLICTING_RESULT', REJECTED = 'n',
-    PAID = 'x:ORDER_REJECTED', SHIPPED = 'x:ORDER_REJECTED', DELIVERED = 'x:ORDER_REJECTED',
-    CANCELLED = 'x:ORDER_REJECTED', EXPIRED = 'x:ORDER_REJECTED' },
-  PAID = { PLACED = 'n', RESERVED = 'n', REJECTED = 'x:CONFLICTING_RESULT', PAID = 'n',
-    SHIPPED = 'm:SHIPPED', DELIVERED = 'x:NOT_SHIPPED', CANCELLED = 'm:CANCELLED',
-    EXPIRED = 'x:ALREADY_PAID' },
-  SHIPPED = { PLACED = 'n', RESERVED = 'n', REJECTED = 'x:CONFLICTING_RESULT', PAID = 'n',
-    SHIPPED = 'n', DELIVERED = 'm:DELIVERED', CANCELLED = 'x:ALREADY_SHIPPED',
-    EXPIRED = 'x:ALREADY_PAID' },
-  DELIVERED = { PLACED = 'n', RESERVED = 'n', REJECTED = 'x:CONFLICTING_RESULT', PAID = 'n',
-    SHIPPED = 'n', DELIVERED = 'n', CANCELLED = 'x:ALREADY_SHIPPED', EXPIRED = 'x:ALREADY_PAID' },
-  CANCELLED = { PLACED = 'n', RESERVED = 'n', REJECTED = 'n', PAID = 'x:ORDER_CANCELLED',
-    SHIPPED = 'x:ORDER_CANCELLED', DELIVERED = 'x:ORDER_CANCELLED', CANCELLED = 'n',
-    EXPIRED = 'x:ORDER_CANCELLED' },
-  EXPIRED = { PLACED = 'n', RESERVED = 'n', REJECTED = 'x:CONFLICTING_RESULT',
-    PAID = 'x:ORDER_EXPIRED', SHIPPED = 'x:ORDER_EXPIRED', DELIVERED = 'x:ORDER_EXPIRED',
-    CANCELLED = 'x:ORDER_EXPIRED', EXPIRED = 'n' },
-}
+-- Read phase, which also proves every key we write has the type we expect.
+redis.call('ZCARD', deadlines)
+redis.call('ZCARD', idle)
+local positions = {}
+for _, w in ipairs(input.wm) do
+  positions[#positions + 1] = { KEYS[w.k], w.up, tonumber(redis.call('GET', KEYS[w.k]) or '-1') }
+end
 
 local function split(s, sep)
   local out = {}
@@ -68,85 +60,164 @@ local function split(s, sep)
   return out
 end
 
+local orders, order_list = {}, {}
+local function load(e)
+  local o = orders[e.o]
+  if not o then
+    local h = {}
+    local flat = redis.call('HGETALL', KEYS[e.o])
+    for j = 1, #flat, 2 do h[flat[j]] = flat[j + 1] end
+    redis.call('LLEN', KEYS[e.h])
+    o = {
+      oid = e.oid, okey = KEYS[e.o], hkey = KEYS[e.h], ekey = KEYS[e.e],
+      h = h, set = {}, del = {}, hist = {}, outcomes = {},
+      nevents = redis.call('HLEN', KEYS[e.e]), deadline = nil, touched = false,
+    }
+    orders[e.o] = o
+    order_list[#order_list + 1] = o
+  end
+  return o
+end
+local function hset(o, field, value)
+  o.h[field] = value
+  o.set[field] = true
+  o.del[field] = nil
+end
+local function hdel(o, field)
+  if o.h[field] ~= nil then
+    o.h[field] = nil
+    o.set[field] = nil
+    o.del[field] = true
+  end
+end
+
 local results = {}
 for i, e in ipairs(input.ev) do
-  local okey, hkey, ekey = KEYS[e.o], KEYS[e.h], KEYS[e.e]
-  local stored = redis.call('HGET', ekey, e.id)
+  local o = load(e)
+  local stored = o.outcomes[e.id] or redis.call('HGET', o.ekey, e.id)
   if stored then
     local r = cjson.decode(stored)
     r.st_first = r.st
     r.st = 'dup'
     results[i] = r
+  elseif o.nevents >= max_events then
+    results[i] = { id = e.id, st = 'dlq', why = 'TOO_MANY_EVENTS', tr = {} }
   else
-    local state = redis.call('HGET', okey, 'st') or 'NONE'
-    local rule = T[state][e.c]
-    local r = { id = e.id, tr = {} }
+    local r = { id = e.id, tr = {}, alerts = {} }
     local function transition(to, cause, src, why)
-      local n = tonumber(redis.call('HINCRBY', okey, 'n', 1))
-      local from = redis.call('HGET', okey, 'st')
-      local t = { n = n, from = from or cjson.null, to = to, cause = cause, src = src, at = now,
+      local n = tonumber(o.h.n or '0') + 1
+      hset(o, 'n', tostring(n))
+      local t = { n = n, from = o.h.st or cjson.null, to = to, cause = cause, src = src, at = now,
         why = why or cjson.null }
-      redis.call('HSET', okey, 'st', to)
-      redis.call('RPUSH', hkey, cjson.encode(t))
+      hset(o, 'st', to)
+      o.hist[#o.hist + 1] = cjson.encode(t)
       r.tr[#r.tr + 1] = t
       if to == 'RESERVED' then
-        redis.call('HSET', okey, 'dl', now + deadline_ms)
-        redis.call('ZADD', deadlines, now + deadline_ms, e.oid)
+        hset(o, 'dl', tostring(now + deadline_ms))
+        o.deadline = now + deadline_ms
       else
-        redis.call('HDEL', okey, 'dl')
-        redis.call('ZREM', deadlines, e.oid)
+        hdel(o, 'dl')
+        o.deadline = false
       end
     end
-    -- a payment that overtook its reservation waits in the queue; what follows it on the
-    -- order topic (shipment, delivery) waits behind it, so nothing is refused for a race
-    local queue = cjson.decode(redis.call('HGET', okey, 'pq') or '[]')
-    if state == 'PLACED' and #queue > 0 and (e.c == 'SHIPPED' or e.c == 'DELIVERED' or e.c == 'PAID') then
-      rule = 'd'
+    local function apply(to_list, cause, src, why, trk, car)
+      for _, to in ipairs(split(to_list, ',')) do transition(to, cause, src, why) end
+      if trk then
+        hset(o, 'trk', trk)
+        hset(o, 'car', car or '')
+      end
     end
-    if rule == 'n' then
+
+    local state = o.h.st or 'NONE'
+    local rule = T[state][e.c]
+    -- what arrives while events wait for the reservation waits behind them, so nothing that
+    -- followed a waiting payment on the order topic overtakes it
+    local queue = cjson.decode(o.h.pq or '[]')
+    if state == 'PLACED' and #queue > 0 and (e.c == 'SHIPPED' or e.c == 'DELIVERED' or e.c == 'PAID') then
+      rule = T.PLACED.PAID
+    end
+    local kind = rule[1]
+    if kind == 'n' then
       r.st = 'noop'
       r.why = state == 'NONE' and 'UNKNOWN' or ('ALREADY_' .. state)
-    elseif rule == 'd' then
+    elseif kind == 'd' then
       r.st = 'defer'
       r.why = 'WAITING_FOR_RESERVATION'
       queue[#queue + 1] = { id = e.id, c = e.c, trk = e.trk, car = e.car, why = e.why }
-      redis.call('HSET', okey, 'pq', cjson.encode(queue))
-    elseif string.sub(rule, 1, 2) == 'x:' then
+      hset(o, 'pq', cjson.encode(queue))
+    elseif kind == 'x' then
       r.st = 'dlq'
-      r.why = string.sub(rule, 3)
+      r.why = rule[2]
+    elseif kind == 'f' then
+      r.st = 'flag'
+      r.why = rule[3]
+      r.alerts[#r.alerts + 1] = { kind = rule[3], src = e.id }
     else
       r.st = 'ok'
-      local function apply(to_list, cause, src, why, trk, car)
-        for _, to in ipairs(split(to_list, ',')) do transition(to, cause, src, why) end
-        if trk then redis.call('HSET', okey, 'trk', trk, 'car', car or '') end
-      end
-      apply(string.sub(rule, 3), e.c, e.id, e.why, e.trk, e.car)
+      apply(rule[2], e.c, e.id, e.why, e.trk, e.car)
+      if rule[3] then r.alerts[#r.alerts + 1] = { kind = rule[3], src = e.id } end
       -- the reservation (or a cancellation) decided: replay what waited, through the same table;
-      -- what the order's new state refuses (a payment for a rejected order) becomes an alert
-      local now_state = redis.call('HGET', okey, 'st')
+      -- an anomaly or a refusal of the order's new state becomes an alert
+      local now_state = o.h.st
       if #queue > 0 and now_state ~= 'PLACED' then
-        redis.call('HDEL', okey, 'pq')
-        r.alerts = {}
+        hdel(o, 'pq')
         for _, q in ipairs(queue) do
           local qrule = T[now_state][q.c]
-          if string.sub(qrule, 1, 2) == 'm:' then
-            apply(string.sub(qrule, 3), q.c, q.id, q.why, q.trk, q.car)
-            now_state = redis.call('HGET', okey, 'st')
-          elseif string.sub(qrule, 1, 2) == 'x:' then
+          if qrule[1] == 'm' then
+            apply(qrule[2], q.c, q.id, q.why, q.trk, q.car)
+            if qrule[3] then r.alerts[#r.alerts + 1] = { kind = qrule[3], src = q.id } end
+            now_state = o.h.st
+          elseif qrule[1] == 'f' then
+            r.alerts[#r.alerts + 1] = { kind = qrule[3], src = q.id }
+          elseif qrule[1] == 'x' then
             r.alerts[#r.alerts + 1] = { kind = q.c .. '_' .. now_state, src = q.id }
           end
         end
       end
-      if FINAL[redis.call('HGET', okey, 'st')] then
-        redis.call('EXPIRE', okey, final_ttl)
-        redis.call('EXPIRE', hkey, final_ttl)
-        redis.call('EXPIRE', ekey, final_ttl)
-      end
     end
-    redis.call('HSET', ekey, e.id, cjson.encode(r))
-    -- outcomes for orders never seen (dead-lettered) must not outlive the re-send window
-    if redis.call('EXISTS', okey) == 0 then redis.call('EXPIRE', ekey, final_ttl) end
+    if #r.alerts == 0 then r.alerts = nil end
+    o.outcomes[e.id] = cjson.encode(r)
+    o.nevents = o.nevents + 1
+    o.touched = true
     results[i] = r
   end
+end
+
+-- Write phase.
+for _, o in ipairs(order_list) do
+  if o.touched then
+    local fields = {}
+    for field in pairs(o.set) do
+      fields[#fields + 1] = field
+      fields[#fields + 1] = o.h[field]
+    end
+    if #fields > 0 then redis.call('HSET', o.okey, unpack(fields)) end
+    for field in pairs(o.del) do redis.call('HDEL', o.okey, field) end
+    if #o.hist > 0 then redis.call('RPUSH', o.hkey, unpack(o.hist)) end
+    for id, outcome in pairs(o.outcomes) do redis.call('HSET', o.ekey, id, outcome) end
+    if o.deadline then
+      redis.call('ZADD', deadlines, o.deadline, o.oid)
+    elseif o.deadline == false then
+      redis.call('ZREM', deadlines, o.oid)
+    end
+    local st = o.h.st
+    if not st then
+      -- outcomes for an order never seen (dead-lettered) must not outlive the re-send window
+      redis.call('EXPIRE', o.ekey, final_ttl)
+    elseif FINAL[st] then
+      redis.call('EXPIRE', o.okey, final_ttl)
+      redis.call('EXPIRE', o.hkey, final_ttl)
+      redis.call('EXPIRE', o.ekey, final_ttl)
+      redis.call('ZREM', idle, o.oid)
+    elseif st == 'RESERVED' then
+      -- its payment deadline bounds it
+      redis.call('ZREM', idle, o.oid)
+    else
+      redis.call('ZADD', idle, now + stale_ms, o.oid)
+    end
+  end
+end
+for _, p in ipairs(positions) do
+  if p[2] > p[3] then redis.call('SET', p[1], string.format('%d', p[2])) end
 end
 return cjson.encode(results)

@@ -34,18 +34,28 @@ local function follow_level(s, sku, outputs)
 end
 
 -- SKU hash fields are one or two letters: at a million SKUs every byte of field name counts.
+-- A field that is not a number is a corrupt record: the script stops before it writes anything
+-- (the processor then dead-letters the event that touched it instead of guessing a figure).
+local function sku_field(key, h, i, name)
+  local v = h[i]
+  if not v then return nil end
+  local n = tonumber(v)
+  if not n then error('corrupt SKU record ' .. key .. ': ' .. name .. ' is "' .. tostring(v) .. '"') end
+  return n
+end
+
 local function load_sku(key)
   local h = redis.call('HMGET', key, 'on', 'rs', 'v', 'th', 'sf', 'cv', 'lv')
-  local cv = tonumber(h[6])
+  local cv = sku_field(key, h, 6, 'cv')
   if cv and cv <= 0 then cv = nil end
   return {
-    on = tonumber(h[1]) or 0,
-    rs = tonumber(h[2]) or 0,
-    v = tonumber(h[3]) or 0,
-    th = tonumber(h[4]) or 0,
-    sf = tonumber(h[5]) or 0,
+    on = sku_field(key, h, 1, 'on') or 0,
+    rs = sku_field(key, h, 2, 'rs') or 0,
+    v = sku_field(key, h, 3, 'v') or 0,
+    th = sku_field(key, h, 4, 'th') or 0,
+    sf = sku_field(key, h, 5, 'sf') or 0,
     cv = cv,
-    lv = tonumber(h[7]) or 0,
+    lv = sku_field(key, h, 7, 'lv') or 0,
   }
 end
 

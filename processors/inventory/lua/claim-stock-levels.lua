@@ -1,0 +1,30 @@
+--[[
+  claim-stock-levels: leases SKUs whose level the changelog owes a record, and reads their state.
+  The stock script marks a SKU in {tag}:dirty (with the event that last changed it) in the same
+  call as the change; the changelog drainer publishes the state it reads here, then acknowledges
+  (ack-stock-levels). A lease keeps two drainers from publishing the same SKU at once; a drainer
+  that dies leaves a lease that runs out, and the SKU is claimed again.
+
+  KEYS[1]   {tag}:dirty         hash: sku -> "<eventId>|<topic:partition:offset>"
+  KEYS[2]   {tag}:dirty-leases  zset: sku by lease end (ms)
+  KEYS[3..] the SKU hashes named in ARGV[3]
+  ARGV[1]   now (ms)   ARGV[2] lease (ms)
+  ARGV[3]   JSON [ [ sku, <key idx> ], ... ]: candidates read from the hash beforehand
+  Returns JSON [ [ sku, on, rs, v, src ], ... ] for the SKUs leased now.
+]]
+
+--- @include "stock-level"
+
+local now, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
+local out = {}
+for _, c in ipairs(cjson.decode(ARGV[3])) do
+  local sku, idx = c[1], c[2]
+  local src = redis.call('HGET', KEYS[1], sku)
+  local leased = tonumber(redis.call('ZSCORE', KEYS[2], sku) or '0')
+  if src and leased <= now then
+    local s = load_sku(KEYS[idx])
+    out[#out + 1] = { sku, s.on, s.rs, s.v, src }
+  end
+end
+for _, o in ipairs(out) do redis.call('ZADD', KEYS[2], now + lease, o[1]) end
+return cjson.encode(out)

@@ -1,0 +1,83 @@
+/** What the stock script reports per event, as the TypeScript side reads it. */
+
+export interface ScriptLine {
+  sku: string;
+  quantity: number;
+}
+
+export type ResultOutcome = 'RESERVED' | 'REJECTED' | 'RELEASED' | 'COMMITTED';
+
+/** One output the script derived from an applied event. */
+export type ScriptOutput =
+  | {
+      k: 'result';
+      outcome: ResultOutcome;
+      oid: string;
+      lines: ScriptLine[];
+      shortages: { sku: string; requested: number; available: number }[];
+      /** why an unusual result happened: SHIPPED_WITHOUT_HOLD, RESTOCKED */
+      reason?: string;
+      /** the id of an earlier result for the same event that this one replaces (after lost writes) */
+      corrects?: string;
+    }
+  | { k: 'alert'; sku: string; kind: string; on: number; rs: number; th: number };
+
+export type EventStatus = 'ok' | 'dup' | 'skip' | 'dlq';
+
+export interface EventResult {
+  offset: number;
+  eventId?: string;
+  status: EventStatus;
+  why?: string;
+  outputs: ScriptOutput[];
+  /** from a CONFIRM/ABORT call (sharded stock): merged into the order's event by the store */
+  settle?: boolean;
+}
+
+export interface RawResult {
+  o: number;
+  id?: string;
+  st: EventStatus;
+  why?: string;
+  out: unknown;
+  ph?: number;
+}
+
+// cjson encodes an empty Lua table as {}, so lists may arrive as objects
+export function list<T>(v: unknown): T[] {
+  return Array.isArray(v) ? (v as T[]) : [];
+}
+
+export function toEventResult(raw: RawResult): EventResult {
+  const outputs = list<Record<string, unknown>>(raw.out).map((o): ScriptOutput => {
+    if (o.k === 'result') {
+      const result: ScriptOutput = {
+        k: 'result',
+        outcome: o.outcome as ResultOutcome,
+        oid: o.oid as string,
+        lines: list<[number, number, string]>(o.l).map(([, quantity, sku]) => ({ sku, quantity })),
+        shortages: list<{ sku: string; requested: number; available: number }>(o.sh),
+      };
+      if (typeof o.r === 'string') result.reason = o.r;
+      return result;
+    }
+    return o as unknown as ScriptOutput;
+  });
+  const r: EventResult = { offset: raw.o, status: raw.st, outputs };
+  if (raw.id) r.eventId = raw.id;
+  if (raw.why) r.why = raw.why;
+  if (raw.ph === 2) r.settle = true;
+  return r;
+}
+
+/** An order record's lines: "sku:q,sku:q". */
+export function parseLines(encoded: string): ScriptLine[] {
+  if (!encoded) return [];
+  return encoded.split(',').map((part) => {
+    const i = part.lastIndexOf(':');
+    return { sku: part.slice(0, i), quantity: Number(part.slice(i + 1)) };
+  });
+}
+
+export const resultOf = (r: EventResult) =>
+  r.outputs.find((o): o is Extract<ScriptOutput, { k: 'result' }> => o.k === 'result');
