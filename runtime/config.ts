@@ -120,6 +120,20 @@ export const commonEnv = {
     max: 65_535,
     doc: 'Serve /healthz and /readyz on this port (0: off).',
   },
+  TOPIC_REPLICATION_FACTOR: {
+    kind: 'int',
+    default: 1,
+    min: 1,
+    max: 7,
+    doc: 'Copies of every partition when topics are created (3 in production); checked for drift.',
+  },
+  TOPIC_MIN_INSYNC_REPLICAS: {
+    kind: 'int',
+    default: 1,
+    min: 1,
+    max: 7,
+    doc: 'min.insync.replicas of every topic (2 with 3 copies): acknowledged writes survive a broker.',
+  },
   TOPIC_PREFIX: {
     kind: 'string',
     default: '',

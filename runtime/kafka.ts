@@ -88,12 +88,17 @@ export function createKafka({ brokers, clientId, logger, security = {} }: KafkaC
 
 /**
  * Producers always use the Java-compatible murmur2 partitioner, so a key lands on the same
- * partition whichever client (ours or an upstream Java service) produced it.
+ * partition whichever client (ours or an upstream Java service) produced it. They are
+ * idempotent: a produce request retried after a lost acknowledgement (a broker failing over)
+ * is written once, not twice (the broker de-duplicates by producer id and sequence).
  */
 export function createProducer(kafka: KafkaClient, config: ProducerConfig = {}): Producer {
   return kafka.producer({
     allowAutoTopicCreation: false,
     createPartitioner: JavaCompatiblePartitioner,
+    idempotent: true,
+    // what idempotence needs: one request in flight per broker, so sequences arrive in order
+    maxInFlightRequests: 1,
     ...config,
   });
 }

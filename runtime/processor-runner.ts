@@ -177,8 +177,8 @@ export class ProcessorRunner {
   private readonly publisher: OrderedPublisher;
   /** Groups whose outputs wait in the publisher: kept alive in the group while it retries. */
   private awaitingPublish = new Set<{ group: Pending[]; retries: number }>();
-  /** Partitions whose position was checked against Redis since the last assignment. */
-  private readonly positioned = new Set<string>();
+  /** Per assigned partition: the check of its position against Redis (once per assignment). */
+  private readonly positioning = new Map<string, Promise<'go' | 'refused'>>();
   /** Partitions this instance refuses to consume (Redis is ahead of the log). */
   private readonly refused = new Map<string, Refusal>();
   private readonly stalls: StallWatch;
@@ -229,15 +229,27 @@ export class ProcessorRunner {
       heartbeatInterval: Math.min(3_000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
     });
     this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, () => {
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.joined = true;
-      // a new generation: every partition's position is checked against Redis again before
-      // its first chunk, and partitions that went elsewhere stop counting as stalled or refused
-      this.positioned.clear();
       // a pause outlives assignments in kafkajs: a refused partition is checked afresh instead
       for (const r of this.refused.values()) consumer.resume([{ topic: r.topic, partitions: [r.partition] }]);
       this.refused.clear();
       for (const tp of this.stalls.stalled) this.stalls.forget(tp);
+      // a new generation: every assigned partition's position is checked against Redis before
+      // its first chunk is applied (eachBatch waits for it), including partitions with nothing
+      // new to fetch: Redis may have lost writes below the committed offset
+      this.positioning.clear();
+      const assignment = e.payload.memberAssignment as Record<string, number[]>;
+      for (const [topic, partitions] of Object.entries(assignment)) {
+        for (const partition of partitions) {
+          const check = this.checkPosition(topic, partition).catch((err: unknown) => {
+            if (!(err instanceof StoppingError))
+              this.log.error({ err: errorText(err), topic, partition }, 'position check failed');
+            return 'refused' as const;
+          });
+          this.positioning.set(`${topic}:${partition}`, check);
+        }
+      }
     });
     // kafkajs restarts the consumer after retriable failures; one it gives up on leaves the
     // process alive but idle, which only a liveness probe can see
@@ -283,21 +295,15 @@ export class ProcessorRunner {
     const tp = `${topic}:${partition}`;
     const { maxChunk } = this.options;
     if (batch.messages.length === 0) return;
-    if (!this.positioned.has(tp)) {
+    const positioning = this.positioning.get(tp);
+    if (positioning) {
       this.stalls.busy(tp);
-      let verdict: 'go' | 'moved' | 'refused';
-      try {
-        verdict = await this.checkPosition(batch);
-      } catch (err) {
-        if (err instanceof StoppingError) return;
-        throw err;
-      }
-      if (verdict !== 'go') {
-        // nothing resolved: the next fetch starts where the check decided, or not at all
+      const verdict = await positioning;
+      // nothing resolved: after a seek the fetch starts again where the check decided
+      if (verdict !== 'go' || isStale()) {
         this.stalls.forget(tp);
         return;
       }
-      this.positioned.add(tp);
     }
     for (let i = 0; i < batch.messages.length; i += maxChunk) {
       if (!isRunning() || isStale() || this.stopping) return;
@@ -347,17 +353,26 @@ export class ProcessorRunner {
    * and recreated): nothing is skipped silently, the partition is refused until an operator
    * resets its position or rebuilds the state.
    */
-  private async checkPosition(batch: EachBatchPayload['batch']): Promise<'go' | 'moved' | 'refused'> {
-    const { topic, partition } = batch;
+  private async checkPosition(topic: string, partition: number): Promise<'go' | 'refused'> {
     const tp = `${topic}:${partition}`;
-    const position = await this.retryingTransient(
-      `position ${tp}`,
-      async () => undefined,
-      () => this.spec.appliedPosition(topic, partition),
+    const noop = async () => undefined;
+    const position = await this.retryingTransient(`position ${tp}`, noop, () =>
+      this.spec.appliedPosition(topic, partition),
     );
-    const first = Number(batch.messages[0]?.offset ?? batch.firstOffset());
-    const logEnd = Number(batch.highWatermark);
-    if (position.highest >= logEnd) {
+    const admin = await this.retryingTransient(`admin ${tp}`, noop, () => this.adminClient());
+    const [bounds, committed] = await this.retryingTransient(`offsets ${tp}`, noop, () =>
+      Promise.all([
+        admin.fetchTopicOffsets(topic),
+        admin.fetchOffsets({ groupId: this.spec.groupId, topics: [topic] }),
+      ]),
+    );
+    const own = bounds.find((o) => o.partition === partition);
+    const logStart = Number(own?.low ?? 0);
+    const logEnd = Number(own?.high ?? 0);
+    const groupOffset = Number(committed[0]?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+    // where the consumer would start: the committed offset, or the log's start for a new group
+    const resumesAt = groupOffset >= 0 ? groupOffset : logStart;
+    if (position.highest >= logEnd && position.highest >= 0) {
       this.refuse(
         topic,
         partition,
@@ -366,8 +381,7 @@ export class ProcessorRunner {
       );
       return 'refused';
     }
-    if (position.lowest + 1 >= first) return 'go';
-    const logStart = await this.logStart(topic, partition);
+    if (position.lowest + 1 >= resumesAt) return 'go';
     if (position.lowest >= 0 && position.lowest + 1 < logStart) {
       this.refuse(
         topic,
@@ -379,20 +393,15 @@ export class ProcessorRunner {
     }
     const from = Math.max(position.lowest + 1, logStart);
     this.log.warn(
-      { topic, partition, redisApplied: position.lowest, groupResumedAt: first, replayFrom: from },
+      { topic, partition, redisApplied: position.lowest, groupCommitted: resumesAt, replayFrom: from },
       position.lowest < 0
         ? 'Redis holds no position for this partition: applying it again from the start of the log'
         : 'Redis is behind the committed offset (it lost writes): applying the missing events again',
     );
-    if (first - 1 >= from) this.spec.replaying?.(topic, partition, from, first - 1);
+    if (resumesAt - 1 >= from) this.spec.replaying?.(topic, partition, from, resumesAt - 1);
+    // batches fetched before the seek are stale (eachBatch drops them); the next fetch starts here
     this.consumer?.seek({ topic, partition, offset: String(from) });
-    return 'moved';
-  }
-
-  private async logStart(topic: string, partition: number): Promise<number> {
-    const admin = await this.adminClient();
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return Number(offsets.find((o) => o.partition === partition)?.low ?? 0);
+    return 'go';
   }
 
   private async adminClient(): Promise<Admin> {
@@ -434,7 +443,7 @@ export class ProcessorRunner {
       const high = Number(offsets.find((o) => o.partition === r.partition)?.high ?? 0);
       if (position.highest < high) {
         this.refused.delete(tp);
-        this.positioned.delete(tp);
+        this.positioning.delete(tp);
         this.consumer?.resume([{ topic: r.topic, partitions: [r.partition] }]);
         this.log.warn(
           { topic: r.topic, partition: r.partition },

@@ -10,6 +10,7 @@ import { orderShow, shipmentShow } from './order-commands.js';
 import { PROCESSORS, positionReset, positionShow } from './position-commands.js';
 import { stockRebuild, stockReconcile, stockShow } from './stock-commands.js';
 import { runDemoProducer } from './demo-producer.js';
+import { replicationFromConfig } from '../topics/apply.js';
 import {
   applyTopicsCommand,
   migrateClickHouseCommand,
@@ -67,7 +68,12 @@ async function main(argv: string[]): Promise<number> {
   switch (words) {
     case 'setup': {
       const ctx = createContext('setup');
-      await applyTopicsCommand(ctx.kafka, ctx.config.TOPIC_PREFIX, ctx.logger);
+      await applyTopicsCommand(
+        ctx.kafka,
+        ctx.config.TOPIC_PREFIX,
+        ctx.logger,
+        replicationFromConfig(ctx.config),
+      );
       await registerSchemasCommand(ctx.codec, ctx.config.SCHEMA_REGISTRY_URL, ctx.logger);
       await migrateClickHouse(ctx);
       return 0;
@@ -89,7 +95,12 @@ async function main(argv: string[]): Promise<number> {
     case 'topics apply': {
       const { values } = parseArgs({ args: flags, options: { 'fail-on-drift': { type: 'boolean' } } });
       const ctx = createContext('topics');
-      const report = await applyTopicsCommand(ctx.kafka, ctx.config.TOPIC_PREFIX, ctx.logger);
+      const report = await applyTopicsCommand(
+        ctx.kafka,
+        ctx.config.TOPIC_PREFIX,
+        ctx.logger,
+        replicationFromConfig(ctx.config),
+      );
       return values['fail-on-drift'] && report.drift.length ? 3 : 0;
     }
     case 'schemas register': {

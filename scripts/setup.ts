@@ -4,13 +4,19 @@ import { dropOldPartitions, migrate } from '../observability/migrate.js';
 import type { Logger } from '../runtime/logger.js';
 import type { AvroCodec } from '../schemas/codec.js';
 import { registerAllSchemas } from '../schemas/register.js';
-import { applyTopics, type ApplyReport } from '../topics/apply.js';
+import { applyTopics, type ApplyReport, type TopicReplication } from '../topics/apply.js';
+import { topicDefinitions } from '../topics/definitions.js';
 
-export async function applyTopicsCommand(kafka: Kafka, prefix: string, logger: Logger): Promise<ApplyReport> {
+export async function applyTopicsCommand(
+  kafka: Kafka,
+  prefix: string,
+  logger: Logger,
+  replication: TopicReplication,
+): Promise<ApplyReport> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const report = await applyTopics(admin, prefix);
+    const report = await applyTopics(admin, prefix, topicDefinitions, replication);
     for (const t of report.created) logger.info({ topic: t }, 'topic created');
     for (const d of report.drift) logger.warn(d, 'topic drift: differs from topics/definitions.ts');
     logger.info(

@@ -22,10 +22,28 @@ export interface ApplyReport {
  * never "fixed" silently: shrinking partitions is impossible and changing retention or
  * compaction on a live topic is a decision for an operator.
  */
+/**
+ * How many copies of every partition an environment keeps: 1 on one local broker; in
+ * production 3 with min.insync.replicas 2, so an acknowledged write survives the loss of a
+ * broker and a write with only one copy left is refused rather than kept unsafely.
+ */
+export interface TopicReplication {
+  factor: number;
+  minInsyncReplicas: number;
+}
+
+export function replicationFromConfig(c: {
+  TOPIC_REPLICATION_FACTOR: number;
+  TOPIC_MIN_INSYNC_REPLICAS: number;
+}): TopicReplication {
+  return { factor: c.TOPIC_REPLICATION_FACTOR, minInsyncReplicas: c.TOPIC_MIN_INSYNC_REPLICAS };
+}
+
 export async function applyTopics(
   admin: Admin,
   prefix: string,
   definitions: readonly TopicDefinition[] = topicDefinitions,
+  replication: TopicReplication = { factor: 1, minInsyncReplicas: 1 },
 ): Promise<ApplyReport> {
   const report: ApplyReport = { created: [], unchanged: [], drift: [] };
   const existing = new Set(await admin.listTopics());
@@ -38,8 +56,8 @@ export async function applyTopics(
       toCreate.push({
         topic: name,
         numPartitions: def.partitions,
-        replicationFactor: -1,
-        configEntries: Object.entries(def.config).map(([name, value]) => ({ name, value })),
+        replicationFactor: replication.factor,
+        configEntries: Object.entries(configOf(def, replication)).map(([name, value]) => ({ name, value })),
       });
   }
   if (toCreate.length) {
@@ -56,17 +74,26 @@ export async function applyTopics(
     for (const def of toCheck) {
       const name = prefix + def.name;
       const before = report.drift.length;
-      const partitions = metadata.topics.find((t) => t.name === name)?.partitions.length ?? 0;
-      if (partitions !== def.partitions) {
+      const described = metadata.topics.find((t) => t.name === name)?.partitions ?? [];
+      if (described.length !== def.partitions) {
         report.drift.push({
           topic: name,
           what: 'partitions',
           expected: String(def.partitions),
-          actual: String(partitions),
+          actual: String(described.length),
+        });
+      }
+      const copies = Math.min(...described.map((p) => p.replicas.length));
+      if (described.length && copies !== replication.factor) {
+        report.drift.push({
+          topic: name,
+          what: 'replication factor',
+          expected: String(replication.factor),
+          actual: String(copies),
         });
       }
       const entries = configs.resources.find((r) => r.resourceName === name)?.configEntries ?? [];
-      for (const [key, expected] of Object.entries(def.config)) {
+      for (const [key, expected] of Object.entries(configOf(def, replication))) {
         const actual = entries.find((e) => e.configName === key)?.configValue ?? '(unset)';
         if (actual !== expected) report.drift.push({ topic: name, what: key, expected, actual });
       }
@@ -74,4 +101,8 @@ export async function applyTopics(
     }
   }
   return report;
+}
+
+function configOf(def: TopicDefinition, replication: TopicReplication): Record<string, string> {
+  return { ...def.config, 'min.insync.replicas': String(replication.minInsyncReplicas) };
 }

@@ -8,8 +8,9 @@
  * corrections when Redis lost writes and the event was decided again). The two topics are read
  * independently, so a result can overtake its PLACED event and a payment or shipment can
  * overtake its reservation: those races are absorbed (a result implies the order was placed;
- * an early PAID, SHIPPED or DELIVERED waits for the reservation) instead of being refused. Once
- * the reservation is decided the waiting events replay through this same table.
+ * an early PAID, SHIPPED or DELIVERED waits for the reservation, and so does anything, a
+ * cancellation too, that follows a waiting event) instead of being refused. Once the
+ * reservation is decided the waiting events replay through this same table, in their order.
  *
  * One fate per order. Events that contradict the order's state are not all errors: the
  * physical world and the money have already moved. The stock processor deducts goods that left
@@ -114,7 +115,8 @@ export const TRANSITIONS: Record<OrderState | 'NONE', Row> = {
     PAID: flag('PAID_REJECTED'),
     SHIPPED: flag('SHIPPED_REJECTED'),
     DELIVERED: flag('SHIPPED_REJECTED'),
-    CANCELLED: illegal('ORDER_REJECTED'),
+    // nothing is held for a rejected order: cancelling it changes nothing
+    CANCELLED: noop,
     EXPIRED: illegal('ORDER_REJECTED'),
   },
   PAID: {

@@ -158,14 +158,21 @@ describe('apply-order-events.lua: the order state machine in Redis', () => {
     const [decided] = await store.apply([ev('o9', 'RESERVED', 1)]);
     expect(decided?.transitions.map((t) => t.to)).toEqual(['RESERVED', 'SHIPPED']);
     expect(decided?.alerts).toEqual([{ kind: 'SHIPPED_UNPAID', src: 'o9-SHIPPED-1' }]);
-    // a cancellation decides too: the waiting payment becomes a refund alert
+    // a cancellation behind a waiting payment waits too: paid, then cancelled (a refund, no anomaly)
     const [, , cancelled] = await store.apply([
       ev('o10', 'PLACED', 1),
       ev('o10', 'PAID', 1),
       ev('o10', 'CANCELLED', 1),
     ]);
-    expect(cancelled?.transitions.map((t) => t.to)).toEqual(['CANCELLED']);
-    expect(cancelled?.alerts).toEqual([{ kind: 'PAID_CANCELLED', src: 'o10-PAID-1' }]);
+    expect(cancelled?.status).toBe('defer');
+    const [afterReserved] = await store.apply([ev('o10', 'RESERVED', 1)]);
+    expect(afterReserved?.transitions.map((t) => t.to)).toEqual(['RESERVED', 'PAID', 'CANCELLED']);
+    expect(afterReserved?.alerts).toEqual([]);
+    // rejected instead: the payment is the anomaly (refund), the cancellation changes nothing
+    await store.apply([ev('o11', 'PLACED', 1), ev('o11', 'PAID', 1), ev('o11', 'CANCELLED', 1)]);
+    const [afterRejected] = await store.apply([ev('o11', 'REJECTED', 1)]);
+    expect(afterRejected?.transitions.map((t) => t.to)).toEqual(['REJECTED']);
+    expect(afterRejected?.alerts).toEqual([{ kind: 'PAID_REJECTED', src: 'o11-PAID-1' }]);
   });
 
   it('reservation sets a payment deadline that leaving RESERVED clears; due deadlines are claimed under a lease', async () => {

@@ -131,9 +131,11 @@ for i, e in ipairs(input.ev) do
     local state = o.h.st or 'NONE'
     local rule = T[state][e.c]
     -- what arrives while events wait for the reservation waits behind them, so nothing that
-    -- followed a waiting payment on the order topic overtakes it
+    -- followed a waiting payment on the order topic overtakes it (a cancellation after a
+    -- payment is a refund, not a payment after a cancellation)
     local queue = cjson.decode(o.h.pq or '[]')
-    if state == 'PLACED' and #queue > 0 and (e.c == 'SHIPPED' or e.c == 'DELIVERED' or e.c == 'PAID') then
+    if state == 'PLACED' and #queue > 0 and
+      (e.c == 'SHIPPED' or e.c == 'DELIVERED' or e.c == 'PAID' or e.c == 'CANCELLED') then
       rule = T.PLACED.PAID
     end
     local kind = rule[1]

@@ -1,0 +1,199 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DLQ_HEADERS } from '../../runtime/dead-letter.js';
+import { headerString, readTopicToEnd } from '../../runtime/topic-reader.js';
+import { StockStore } from '../../processors/inventory/store.js';
+import { testKafka } from '../helpers/pipeline.js';
+import { inventoryRun, type InventoryRun } from '../helpers/inventory-run.js';
+import { freePort, killAll, waitFor } from '../helpers/processes.js';
+import { order, product, stock } from '../helpers/produce.js';
+import { deleteTag } from '../helpers/redis.js';
+
+const kafka = testKafka('poison');
+
+async function deadLetters(run: InventoryRun, topic: string) {
+  const out: { reason: string; detail: string; partition: string; offset: string }[] = [];
+  await readTopicToEnd(kafka, `${run.prefix}${topic}`, (m) => {
+    out.push({
+      reason: headerString(m.headers, DLQ_HEADERS.reason) ?? '',
+      detail: headerString(m.headers, DLQ_HEADERS.detail) ?? '',
+      partition: headerString(m.headers, DLQ_HEADERS.partition) ?? '',
+      offset: headerString(m.headers, DLQ_HEADERS.offset) ?? '',
+    });
+  });
+  return out;
+}
+
+async function alertKinds(run: InventoryRun): Promise<string[]> {
+  const kinds: string[] = [];
+  await readTopicToEnd(kafka, `${run.prefix}alerts`, async (m) => {
+    kinds.push((await run.codec.decode('alerts', m.value)).kind);
+  });
+  return kinds;
+}
+
+describe('a poisoned event is isolated; a stalled partition is reported (real processes)', () => {
+  let run: InventoryRun;
+  beforeAll(async () => {
+    run = await inventoryRun(kafka, 'poison');
+  });
+  afterAll(async () => {
+    await killAll();
+    await deleteTag(run.redis, run.tag);
+    await run.close();
+  });
+
+  it('dead-letters the one event whose processing fails and applies the rest of its chunk and partition', async () => {
+    const proc = run.start();
+    const sku = (s: string) => `${run.prefix}${s}`;
+    await run.producer.send(
+      'catalogue',
+      ['A', 'B', 'P'].map((s) => ({ key: sku(s), value: product(sku(s)) })),
+    );
+    await waitFor('catalogue applied', async () => (await run.store.getSku(sku('P'))) !== null, 60_000);
+    // a SKU record that is not a number: every script call touching it fails, every time
+    await run.redis.hset(`{${run.tag}}:s:${sku('P')}`, 'on', 'garbage');
+
+    // one message key: one partition, one chunk, the poisoned event in its middle
+    await run.producer.send('stock', [
+      { key: 'K', value: stock(`${run.prefix}r-a`, sku('A'), 'RECEIVED', 5) },
+      { key: 'K', value: stock(`${run.prefix}r-p`, sku('P'), 'RECEIVED', 3) },
+      { key: 'K', value: stock(`${run.prefix}r-b`, sku('B'), 'RECEIVED', 4) },
+    ]);
+    await run.producer.send('orders', [
+      {
+        key: 'K',
+        value: order({
+          eventId: `${run.prefix}pl-1`,
+          orderId: `${run.prefix}o1`,
+          type: 'PLACED',
+          lines: [
+            { sku: sku('A'), quantity: 1, unitPriceMinor: 1 },
+            { sku: sku('P'), quantity: 1, unitPriceMinor: 1 },
+          ],
+        }),
+      },
+      {
+        key: 'K',
+        value: order({
+          eventId: `${run.prefix}pl-2`,
+          orderId: `${run.prefix}o2`,
+          type: 'PLACED',
+          lines: [{ sku: sku('B'), quantity: 2, unitPriceMinor: 1 }],
+        }),
+      },
+    ]);
+    await run.caughtUp();
+    // the partition goes on after it
+    await run.producer.send('stock', [
+      { key: 'K', value: stock(`${run.prefix}r-a2`, sku('A'), 'RECEIVED', 1) },
+    ]);
+    await run.caughtUp();
+
+    expect(await run.store.getSku(sku('A'))).toMatchObject({ onHand: 6, reserved: 0 });
+    expect(await run.store.getSku(sku('B'))).toMatchObject({ onHand: 4, reserved: 2 });
+    // all or nothing: the order with a poisoned line holds nothing, not even its good line
+    expect(await run.store.getOrder(`${run.prefix}o1`)).toBeNull();
+    expect((await run.store.getOrder(`${run.prefix}o2`))?.state).toBe('RESERVED');
+
+    const poisoned = { reason: 'PROCESSING_ERROR', detail: expect.stringMatching(/corrupt SKU record/) };
+    const stockDead = await deadLetters(run, 'stock.dlq');
+    expect(stockDead).toEqual([{ ...poisoned, partition: expect.any(String), offset: '1' }]);
+    const orderDead = await deadLetters(run, 'orders.dlq');
+    expect(orderDead).toEqual([{ ...poisoned, partition: expect.any(String), offset: '0' }]);
+    // nothing restarted, and the position covers every message of the partition
+    expect(proc.child.exitCode).toBeNull();
+    const position = await run.store.appliedPosition(`${run.prefix}stock`, Number(stockDead[0]?.partition));
+    expect(position.lowest).toBe(3);
+    proc.child.kill('SIGTERM');
+    expect((await proc.exited).code).toBe(0);
+  }, 120_000);
+
+  it('turns not ready and alerts when Redis is gone, and recovers when it is back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stall-redis-'));
+    const port = await freePort();
+    const startRedis = (): ChildProcess =>
+      spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--appendonly',
+          'yes',
+          '--appendfsync',
+          'always',
+          '--save',
+          '',
+          '--dir',
+          dir,
+        ],
+        { stdio: 'ignore' },
+      );
+    let redisServer = startRedis();
+    const client = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 1 });
+    client.on('error', () => undefined); // refused while the test has Redis down
+    await waitFor('private redis', async () => (await client.ping()) === 'PONG', 20_000);
+    const store = new StockStore(client, { keyTag: run.tag });
+    const health = await freePort();
+    const proc = run.start({
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      INVENTORY_GROUP_ID: `${run.group}-stall`,
+      PROCESSOR_STALL_AFTER_MS: '3000',
+      HEALTH_PORT: String(health),
+    });
+    const readyz = async () => {
+      const res = await fetch(`http://127.0.0.1:${health}/readyz`);
+      return { status: res.status, text: await res.text() };
+    };
+    try {
+      const sku = `${run.prefix}S`;
+      await run.producer.send('catalogue', [{ key: sku, value: product(sku) }]);
+      await run.producer.send('stock', [{ key: 'S', value: stock(`${run.prefix}s-1`, sku, 'RECEIVED', 2) }]);
+      await waitFor('first receipt', async () => (await store.getSku(sku))?.onHand === 2, 60_000);
+      await waitFor('ready', async () => (await readyz()).status === 200, 30_000);
+
+      redisServer.kill('SIGKILL');
+      await new Promise((r) => redisServer.once('exit', r));
+      await run.producer.send('stock', [{ key: 'S', value: stock(`${run.prefix}s-2`, sku, 'RECEIVED', 3) }]);
+      await waitFor(
+        'not ready: stalled',
+        async () => {
+          const r = await readyz();
+          return r.status === 503 && r.text.includes('stalled');
+        },
+        60_000,
+      );
+      await waitFor('stall alert', async () => (await alertKinds(run)).includes('PROCESSOR_STALLED'), 30_000);
+      expect(proc.child.exitCode).toBeNull();
+
+      redisServer = startRedis();
+      await waitFor(
+        'second receipt applied once Redis is back',
+        async () => (await store.getSku(sku))?.onHand === 5,
+        60_000,
+      );
+      await waitFor('ready again', async () => (await readyz()).status === 200, 30_000);
+      await waitFor(
+        'recovery alert',
+        async () => (await alertKinds(run)).includes('PROCESSOR_RECOVERED'),
+        30_000,
+      );
+    } finally {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+      client.disconnect();
+      if (redisServer.exitCode === null) {
+        const gone = new Promise((r) => redisServer.once('exit', r));
+        redisServer.kill('SIGKILL');
+        await gone;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
