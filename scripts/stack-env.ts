@@ -19,3 +19,15 @@ export function stackEnvFor(runDir: string, basePort: number): Record<string, st
     REDIS_CLUSTER_PORTS: [170, 171, 172].map((d) => basePort + d).join(' '),
   };
 }
+
+/**
+ * The replicated profile's variables on the same base port: Kafka nodes on base+192, +292, +392
+ * (each controller one above), Redis Cluster nodes on base+401..406 (buses 100 above).
+ */
+export function replicatedStackEnvFor(runDir: string, basePort: number): Record<string, string> {
+  return {
+    ...stackEnvFor(runDir, basePort),
+    KAFKA_REPLICATED_PORTS: [192, 292, 392].map((d) => basePort + d).join(' '),
+    REDIS_REPLICATED_PORTS: [401, 402, 403, 404, 405, 406].map((d) => basePort + d).join(' '),
+  };
+}

@@ -21,10 +21,9 @@ const LOOK_BACK_MS = 60 * 60 * 1000;
  * published for the events in them (each result names its input in its `src` header).
  */
 export class ReplayCorrections {
-  private readonly ranges = new Map<
-    string,
-    { from: number; to: number; prior: Promise<Map<number, PriorDecision>> | null }
-  >();
+  private readonly ranges = new Map<string, { from: number; to: number }>();
+  /** one read of the results topic serves every range registered before it started */
+  private loading: { ranges: Set<string>; prior: Promise<Map<string, PriorDecision>> } | null = null;
 
   constructor(
     private readonly kafka: Kafka,
@@ -33,10 +32,11 @@ export class ReplayCorrections {
   ) {}
 
   replaying(topic: string, partition: number, from: number, to: number): void {
-    this.ranges.set(`${topic}:${partition}`, { from, to, prior: null });
+    this.ranges.set(`${topic}:${partition}`, { from, to });
+    this.loading = null;
   }
 
-  /** What was published for this chunk's events, if they are being applied again. */
+  /** What was published for this chunk's events (by offset), if they are being applied again. */
   async priorFor(chunk: InputChunk): Promise<Map<number, PriorDecision> | null> {
     const tp = `${chunk.topic}:${chunk.partition}`;
     const range = this.ranges.get(tp);
@@ -46,36 +46,43 @@ export class ReplayCorrections {
       this.ranges.delete(tp);
       return null;
     }
-    if (!range.prior) {
+    if (!this.loading || !this.loading.ranges.has(tp)) {
       const since = Math.min(...chunk.messages.map((m) => m.timestamp), Date.now()) - LOOK_BACK_MS;
-      range.prior = this.load(tp, range.from, range.to, since);
-      range.prior.catch(() => {
-        range.prior = null; // a failed read is retried with the chunk
+      const loading = { ranges: new Set(this.ranges.keys()), prior: this.load(new Map(this.ranges), since) };
+      this.loading = loading;
+      loading.prior.catch(() => {
+        if (this.loading === loading) this.loading = null; // a failed read is retried with the chunk
       });
     }
-    return range.prior;
+    const prior = await this.loading.prior;
+    const own = new Map<number, PriorDecision>();
+    for (const { offset } of chunk.messages) {
+      const d = prior.get(`${tp}:${offset}`);
+      if (d) own.set(offset, d);
+    }
+    return own;
   }
 
   private async load(
-    tp: string,
-    from: number,
-    to: number,
+    ranges: ReadonlyMap<string, { from: number; to: number }>,
     since: number,
-  ): Promise<Map<number, PriorDecision>> {
-    const prior = new Map<number, PriorDecision>();
+  ): Promise<Map<string, PriorDecision>> {
+    const prior = new Map<string, PriorDecision>();
     await readTopicToEnd(
       this.kafka,
       this.resultsTopic,
       async (m) => {
         const src = headerString(m.headers, 'src');
-        if (!src?.startsWith(`${tp}:`)) return;
-        const offset = Number(src.slice(tp.length + 1));
-        if (offset < from || offset > to) return;
+        if (!src) return;
+        const i = src.lastIndexOf(':');
+        const range = ranges.get(src.slice(0, i));
+        const offset = Number(src.slice(i + 1));
+        if (!range || offset < range.from || offset > range.to) return;
         try {
           const r = await this.codec.decode('reservation-results', m.value);
           if (r.outcome === 'RESERVED' || r.outcome === 'REJECTED') {
             // the latest one published for the event is the one in force
-            prior.set(offset, { resultId: r.resultId, outcome: r.outcome });
+            prior.set(src, { resultId: r.resultId, outcome: r.outcome });
           }
         } catch (err) {
           if (!(err instanceof DecodeError)) throw err;
