@@ -1,8 +1,8 @@
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { Kafka, Message } from 'kafkajs';
 import { createClickHouse } from '../observability/clickhouse.js';
 import { migrate } from '../observability/migrate.js';
@@ -78,35 +78,71 @@ interface KeyCopy {
   ttl: number;
 }
 
-/** Every key of every master, at once: the processors are paused while it is taken. */
-async function copyRedis(cluster: Cluster): Promise<KeyCopy[]> {
+/**
+ * Every key of every master, at once: the processors are paused while it is taken. The masters
+ * are asked of the cluster itself (`redis-masters`), not of a client's cached topology: after a
+ * failover a stale list would miss the promoted replica.
+ */
+async function copyRedis(masterPorts: readonly number[]): Promise<KeyCopy[]> {
   const out: KeyCopy[] = [];
-  for (const node of cluster.nodes('master')) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'COUNT', 2000);
-      const pipeline = node.pipeline();
-      for (const key of keys) {
-        pipeline.dumpBuffer(key);
-        pipeline.pttl(key);
-      }
-      const replies = (await pipeline.exec()) ?? [];
-      keys.forEach((key, i) => {
-        const dump = replies[2 * i]?.[1] as Buffer | null;
-        const ttl = Number(replies[2 * i + 1]?.[1] ?? -1);
-        if (dump) out.push({ key, dump, ttl: ttl > 0 ? ttl : 0 });
-      });
-      cursor = next;
-    } while (cursor !== '0');
+  for (const port of masterPorts) {
+    const node = new Redis({ port, host: '127.0.0.1' });
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'COUNT', 2000);
+        const pipeline = node.pipeline();
+        for (const key of keys) {
+          pipeline.dumpBuffer(key);
+          pipeline.pttl(key);
+        }
+        const replies = (await pipeline.exec()) ?? [];
+        keys.forEach((key, i) => {
+          const dump = replies[2 * i]?.[1] as Buffer | null;
+          const ttl = Number(replies[2 * i + 1]?.[1] ?? -1);
+          if (dump) out.push({ key, dump, ttl: ttl > 0 ? ttl : 0 });
+        });
+        cursor = next;
+      } while (cursor !== '0');
+    } finally {
+      node.disconnect();
+    }
   }
   return out;
 }
 
 /** Redis as it was when the copy was taken: every master emptied, every key restored. */
-async function restoreRedis(cluster: Cluster, copy: readonly KeyCopy[]): Promise<void> {
-  await Promise.all(cluster.nodes('master').map((node: Redis) => node.flushall()));
-  for (let i = 0; i < copy.length; i += 500) {
-    await Promise.all(copy.slice(i, i + 500).map((c) => cluster.restore(c.key, c.ttl, c.dump, 'REPLACE')));
+async function restoreRedis(
+  masterPorts: readonly number[],
+  allPorts: readonly number[],
+  copy: readonly KeyCopy[],
+) {
+  for (const port of masterPorts) {
+    const node = new Redis({ port, host: '127.0.0.1' });
+    try {
+      await node.flushall();
+      if ((await node.dbsize()) !== 0) throw new Error(`master ${port} not empty after FLUSHALL`);
+    } finally {
+      node.disconnect();
+    }
+  }
+  const cluster = new Cluster(
+    allPorts.map((port) => ({ host: '127.0.0.1', port })),
+    { scaleReads: 'master' },
+  );
+  try {
+    for (let i = 0; i < copy.length; i += 500) {
+      await Promise.all(copy.slice(i, i + 500).map((c) => cluster.restore(c.key, c.ttl, c.dump, 'REPLACE')));
+    }
+    let keys = 0;
+    for (const port of masterPorts) {
+      const node = new Redis({ port, host: '127.0.0.1' });
+      keys += await node.dbsize();
+      node.disconnect();
+    }
+    if (keys !== copy.length) throw new Error(`restored ${keys} keys of a copy of ${copy.length}`);
+  } finally {
+    cluster.disconnect();
   }
 }
 
@@ -139,6 +175,9 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
   const logger = createLogger('fault-run', 'error');
 
   o.log('starting a private replicated stack: 3 Kafka nodes, Redis Cluster 3 masters + 3 replicas');
+  // a fresh stack: the oracle reads every input topic, a previous run's events would be in them
+  stack('replicated-down');
+  rmSync(o.runDir, { recursive: true, force: true });
   stack('replicated-up');
   const kafka: Kafka = createKafka({ brokers, clientId: 'fault-run', logger });
   const admin = kafka.admin();
@@ -302,6 +341,7 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
     chStart: 0.8,
   };
   const done = new Set<keyof typeof at>();
+  const masters = () => stack('redis-masters').trim().split('\n').map(Number);
   let kafkaNodeKilled: number | null = null;
   let kafkaDownAt = 0;
   let kafkaNodeDownMs = 0;
@@ -346,14 +386,13 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
       chaosPaused = true;
       for (const p of procs) p.child?.kill('SIGSTOP');
       await new Promise((r) => setTimeout(r, 1_000));
-      copy = await copyRedis(cluster);
+      copy = await copyRedis(masters());
       for (const p of procs) p.child?.kill('SIGCONT');
       chaosPaused = false;
       copiedAt = produced;
       o.log(`copied Redis (${copy.length} keys) at ${produced} events`);
     }
     if (due('redisKill')) {
-      const masters = stack('redis-masters').trim().split('\n');
       // the master holding the first stock tag: its unreplicated writes are what failover loses
       const slot = (await cluster.cluster(
         'KEYSLOT',
@@ -361,7 +400,7 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
       )) as number;
       const slots = (await cluster.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
       const owner = slots.find(([lo, hi]) => slot >= lo && slot <= hi)?.[2]?.[1];
-      redisMasterKilled = Number(owner ?? masters[0]);
+      redisMasterKilled = Number(owner ?? masters()[0]);
       o.log(`killing Redis master ${redisMasterKilled} at ${produced} events`);
       const killedAt = Date.now();
       stack('redis-node-kill', String(redisMasterKilled));
@@ -377,7 +416,8 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
       // a restore from the copy: the processors are stopped for it, as an operator would
       chaosPaused = true;
       await killAll();
-      await restoreRedis(cluster, copy);
+      stack('redis-wait-ok');
+      await restoreRedis(masters(), redisPorts.map(Number), copy);
       redisRollback = { copiedAtEvents: copiedAt, restoredAtEvents: produced, keys: copy.length };
       o.log(`Redis rolled back to the copy of ${copiedAt} events at ${produced} events`);
       copy = [];
@@ -409,6 +449,7 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
     ['orders', ['orders', 'reservation-results']],
     ['logistics', ['carrier']],
   ];
+  const readers: Cluster[] = [];
   let quiet = 0;
   let lowest = Infinity;
   let lowestAt = Date.now();
@@ -441,9 +482,15 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
     );
 
     o.log('checking the state against the oracle (input topics only)');
-    const store = new StockStore(cluster, { keyTag: 'inv', shards: o.stockShards });
-    const orders = new OrderStore(cluster, { keyTag: 'ord', paymentDeadlineMs: 1, finalOrderTtlSeconds: 1 });
-    const shipments = new ShipmentStore(cluster, { keyTag: 'shp', silenceMs: 1, finalTtlSeconds: 1 });
+    // a client that learns the topology now, after the failover
+    const reader = new Cluster(
+      redisPorts.map((port) => ({ host: '127.0.0.1', port: Number(port) })),
+      { scaleReads: 'master' },
+    );
+    readers.push(reader);
+    const store = new StockStore(reader, { keyTag: 'inv', shards: o.stockShards });
+    const orders = new OrderStore(reader, { keyTag: 'ord', paymentDeadlineMs: 1, finalOrderTtlSeconds: 1 });
+    const shipments = new ShipmentStore(reader, { keyTag: 'shp', silenceMs: 1, finalTtlSeconds: 1 });
     const oracle = await checkAgainstInputs(kafka, codec, '', {
       sku: (sku) => store.getSku(sku),
       hold: (id) => store.getOrder(id),
@@ -469,6 +516,8 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
   } finally {
     await killAll();
     cluster.disconnect();
-    stack('replicated-down');
+    for (const r of readers) r.disconnect();
+    // FAULT_KEEP_STACK=1 leaves the stack up to look at what the oracle reported
+    if (!process.env.FAULT_KEEP_STACK) stack('replicated-down');
   }
 }

@@ -61,7 +61,11 @@ export async function applyTopics(
       });
   }
   if (toCreate.length) {
-    await admin.createTopics({ topics: toCreate, waitForLeaders: true });
+    await admin.createTopics({ topics: toCreate, waitForLeaders: false });
+    await waitForLeaders(
+      admin,
+      toCreate.map((t) => t.topic),
+    );
     report.created.push(...toCreate.map((t) => t.topic));
   }
   if (toCheck.length) {
@@ -105,4 +109,28 @@ export async function applyTopics(
 
 function configOf(def: TopicDefinition, replication: TopicReplication): Record<string, string> {
   return { ...def.config, 'min.insync.replicas': String(replication.minInsyncReplicas) };
+}
+
+/**
+ * Waits until every partition of the new topics has a leader. kafkajs' own wait gives up when
+ * the broker it asks has not heard of the topic yet (UNKNOWN_TOPIC_OR_PARTITION), which with
+ * several brokers is normal for a moment: metadata reaches them one after the other.
+ */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics: described } = await admin.fetchTopicMetadata({ topics });
+      if (
+        described.length === topics.length &&
+        described.every((t) => t.partitions.every((p) => p.leader >= 0))
+      )
+        return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`topics without a leader after ${timeoutMs} ms: ${topics.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }

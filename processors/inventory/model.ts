@@ -149,7 +149,7 @@ export class StockModel {
         if (c.kind === 'SHIP') {
           if (state === 'SHIPPED') return d('dup');
           o.state = 'SHIPPED';
-          if (state === 'COMMITTED') return d('ok');
+          if (state === 'COMMITTED') return d('ok', 'SHIPPED_AFTER_PAYMENT');
           each((s, q) => {
             if (state === 'RESERVED') s.reserved -= q;
             s.onHand -= q;

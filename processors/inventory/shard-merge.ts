@@ -109,7 +109,7 @@ function mergeOrderEvent(
     };
   }
   // applied without a result (a shipment of a paid order only moves its record)
-  if (done.length > 0) return { ...base, status: 'ok', outputs: [] };
+  if (done.length > 0) return { ...base, status: 'ok', ...(why ? { why } : {}), outputs: [] };
   const pick = (['dup', 'skip', 'dlq'] as const)
     .map((st) => entries.find(({ r }) => r.status === st)?.r)
     .find((r) => r !== undefined) as EventResult;

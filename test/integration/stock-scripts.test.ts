@@ -169,7 +169,7 @@ describe('apply-stock-batch.lua / apply-catalogue.lua', () => {
     expect(of('pay1')?.outputs[0]).toMatchObject({ k: 'result', outcome: 'COMMITTED' });
     expect(of('pay2')).toMatchObject({ status: 'dup', why: 'ALREADY_COMMITTED' });
     // already deducted at payment: the shipment only moves the record
-    expect(of('ship1')).toBeUndefined();
+    expect(of('ship1')).toMatchObject({ status: 'ok', why: 'SHIPPED_AFTER_PAYMENT', outputs: [] });
     expect(of('cancel1')).toMatchObject({ status: 'skip', why: 'ALREADY_SHIPPED' });
     expect(of('cancel9')).toMatchObject({ status: 'dlq', why: 'UNKNOWN_ORDER' });
     expect(await store.getSku('A')).toMatchObject({ onHand: 0, reserved: 0, available: 0 });

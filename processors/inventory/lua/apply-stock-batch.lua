@@ -289,7 +289,9 @@ for _, seg in ipairs(segs) do
           elseif action == 'ship' then
             next_state, outcome = 'S', 'COMMITTED'
           elseif action == 'ship-committed' then
-            next_state = 'S'
+            -- no result to publish, but an entry: with several shards, the order's home shard
+            -- answers "unknown order" and the merge must see that the holder applied it
+            next_state, why = 'S', 'SHIPPED_AFTER_PAYMENT'
           elseif action == 'ship-unheld' then
             next_state, outcome, why = 'S', 'COMMITTED', 'SHIPPED_WITHOUT_HOLD'
           elseif action == 'release' then
