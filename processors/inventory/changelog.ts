@@ -47,19 +47,26 @@ export class ChangelogDrain {
   async drainOnce(): Promise<number> {
     let total = 0;
     for (let shard = 0; shard < this.store.shards.count; shard++) {
-      for (;;) {
-        const n = await this.drainShard(shard);
-        total += n;
-        if (n < this.options.batch) break;
-      }
+      // a whole pass over the shard's marked SKUs: the scan goes on where the last call left
+      // it, so SKUs late in the hash are not starved by hot ones early in it
+      do total += await this.drainShard(shard);
+      while ((this.cursors.get(shard) ?? '0') !== '0');
     }
     this.published += total;
     return total;
   }
 
+  private readonly cursors = new Map<number, string>();
+
   private async drainShard(shard: number): Promise<number> {
     const now = Date.now();
-    const levels = await this.store.claimLevels(shard, this.options.batch, this.options.leaseMs);
+    const { levels, cursor } = await this.store.claimLevels(
+      shard,
+      this.options.batch,
+      this.options.leaseMs,
+      this.cursors.get(shard) ?? '0',
+    );
+    this.cursors.set(shard, cursor);
     const alerts = await this.store.claimPendingAlerts(shard, this.options.batch, this.options.leaseMs);
     if (levels.length === 0 && alerts.length === 0) return 0;
     const topicMessages = [];

@@ -613,14 +613,20 @@ export class StockStore {
   }
 
   /**
-   * SKUs of one shard whose level the changelog owes a record: up to `limit` of them, leased for
-   * `leaseMs`, with their state now. The state read here is durable under the policy: the claim
+   * SKUs of one shard whose level the changelog owes a record: about `limit` of them from where
+   * the scan `cursor` stands, leased for `leaseMs`, with their state now, and the next cursor. The state read here is durable under the policy: the claim
    * is itself a write that comes after the state's in Redis' stream.
    */
-  async claimLevels(shard: number, limit: number, leaseMs: number): Promise<ClaimedLevel[]> {
+  async claimLevels(
+    shard: number,
+    limit: number,
+    leaseMs: number,
+    cursor = '0',
+  ): Promise<{ levels: ClaimedLevel[]; cursor: string }> {
     const keys = this.shards.keys[shard] as InventoryKeys;
-    const [, flat] = await this.redis.hscan(keys.dirty(), '0', 'COUNT', limit);
-    if (flat.length === 0) return [];
+    const [next, flat] = await this.redis.hscan(keys.dirty(), cursor, 'COUNT', limit);
+    const levels: ClaimedLevel[] = [];
+    if (flat.length === 0) return { levels, cursor: next };
     const scriptKeys = new ScriptKeys();
     scriptKeys.ref(keys.dirty());
     scriptKeys.ref(keys.dirtyLeases());
@@ -634,17 +640,18 @@ export class StockStore {
       leaseMs,
       JSON.stringify(candidates),
     ])) as string;
-    return list<[string, number, number, number, string]>(JSON.parse(raw)).map(([sku, on, rs, v, src]) => {
+    for (const [sku, on, rs, v, src] of list<[string, number, number, number, string]>(JSON.parse(raw))) {
       const bar = src.indexOf('|');
-      return {
+      levels.push({
         sku,
         onHand: on,
         reserved: rs,
         version: v,
         sourceEventId: bar >= 0 ? src.slice(0, bar) : src,
         src: bar >= 0 ? src.slice(bar + 1) : '',
-      };
-    });
+      });
+    }
+    return { levels, cursor: next };
   }
 
   /** After Kafka acknowledged the level records: done, or owed again when the SKU moved on. */

@@ -120,7 +120,9 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
     expect((await store.getOrder('o1'))?.state).toBe('REJECTED');
     // the changelog owes A and G a record, and what it publishes is their state after the abort
     const owed = (
-      await Promise.all(store.shards.keys.map((_, shard) => store.claimLevels(shard, 100, 60_000)))
+      await Promise.all(
+        store.shards.keys.map(async (_, shard) => (await store.claimLevels(shard, 100, 60_000)).levels),
+      )
     ).flat();
     expect(owed.find((l) => l.sku === 'A')).toMatchObject({ onHand: 5, reserved: 0 });
     expect(owed.find((l) => l.sku === 'G')).toMatchObject({ onHand: 9, reserved: 0 });

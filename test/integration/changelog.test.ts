@@ -1,0 +1,142 @@
+import type { Redis } from 'ioredis';
+import type { Producer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChangelogDrain } from '../../processors/inventory/changelog.js';
+import { InventoryOutputs } from '../../processors/inventory/outputs.js';
+import { StockStore } from '../../processors/inventory/store.js';
+import { createLogger } from '../../runtime/logger.js';
+import { seededRandom } from '../../scripts/demo-traffic.js';
+import type { AvroCodec } from '../../schemas/codec.js';
+import { provisionPrefix, uniquePrefix } from '../helpers/pipeline.js';
+import { receiveCommand } from '../helpers/stock-commands.js';
+import { deleteTag, testRedis, uniqueTag } from '../helpers/redis.js';
+
+/**
+ * Records land in the topic in an order nobody controls: each request lands after a random delay
+ * (several instances publishing at once), always before it is acknowledged, as in Kafka.
+ * `during` runs while a request is on its way: a state change racing the publication.
+ */
+function landingProducer(
+  landed: { key: string; value: Buffer }[],
+  rnd: () => number,
+  during: () => Promise<void> = async () => undefined,
+): Producer {
+  return {
+    sendBatch: async ({
+      topicMessages,
+    }: {
+      topicMessages: { messages: { key: string; value: Buffer }[] }[];
+    }) => {
+      await during();
+      await new Promise((r) => setTimeout(r, rnd() * 10));
+      landed.push(...topicMessages.flatMap((t) => t.messages));
+      await new Promise((r) => setTimeout(r, rnd() * 10));
+    },
+  } as unknown as Producer;
+}
+
+describe('the stock-levels changelog: last record per SKU is its state (real Redis)', () => {
+  let redis: Redis;
+  let codec: AvroCodec;
+  let prefix: string;
+  const tag = uniqueTag('changelog');
+  beforeAll(async () => {
+    redis = testRedis();
+    prefix = uniquePrefix('changelog');
+    codec = await provisionPrefix(prefix);
+  });
+  afterAll(async () => {
+    await deleteTag(redis, tag);
+    await redis.quit();
+  });
+
+  it('two drainers racing state changes and reordered records end on every SKU state', async () => {
+    const store = new StockStore(redis, { keyTag: tag, shards: 2 });
+    const skus = ['A', 'B', 'C', 'D'];
+    await store.applyCatalogue(
+      skus.map((sku) => ({ sku, version: 1, lowStockThreshold: 0, safetyStock: 0 })),
+    );
+    const outputs = new InventoryOutputs(codec, {
+      reservationResults: `${prefix}reservation-results`,
+      stockLevels: `${prefix}stock-levels`,
+      alerts: `${prefix}alerts`,
+    });
+    await outputs.init();
+    const rnd = seededRandom(11);
+    const landed: { key: string; value: Buffer }[] = [];
+    const logger = createLogger('test', 'silent');
+    const drainer = () =>
+      new ChangelogDrain(store, landingProducer(landed, rnd), outputs, {
+        intervalMs: 1_000,
+        batch: 2,
+        leaseMs: 5,
+        logger,
+      });
+    const [a, b] = [drainer(), drainer()];
+    for (let i = 0; i < 200; i++) {
+      const sku = skus[Math.floor(rnd() * skus.length)] as string;
+      await Promise.all([
+        store.applyBatch(
+          'stock',
+          0,
+          [{ offset: i, command: receiveCommand(`r${i}`, sku, 1 + (i % 5)) }],
+          i - 1,
+        ),
+        rnd() < 0.5 ? a.drainOnce() : Promise.resolve(0),
+        rnd() < 0.5 ? b.drainOnce() : Promise.resolve(0),
+      ]);
+    }
+    // quiet: whatever is still owed gets published, and the late records land
+    for (let round = 0; round < 20; round++) {
+      await new Promise((r) => setTimeout(r, 40));
+      await Promise.all([a.drainOnce(), b.drainOnce()]);
+      if ((await redis.hlen(`{${tag}.0}:dirty`)) + (await redis.hlen(`{${tag}.1}:dirty`)) === 0) break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+
+    const last = new Map<string, { onHand: number; version: number }>();
+    for (const r of landed) last.set(r.key, await codec.decode('stock-levels', r.value));
+    for (const sku of skus) {
+      const state = await store.getSku(sku);
+      expect(last.get(sku), sku).toMatchObject({ onHand: state?.onHand, version: state?.version });
+    }
+    // far fewer records than changes: a SKU's changes between two drains are one record
+    expect(landed.length).toBeLessThan(200 * 2);
+  }, 60_000);
+
+  it('a SKU that changes while its record is on the way is published again', async () => {
+    const store = new StockStore(redis, { keyTag: `${tag}-race` });
+    await store.applyCatalogue([{ sku: 'A', version: 1, lowStockThreshold: 0, safetyStock: 0 }]);
+    const outputs = new InventoryOutputs(codec, {
+      reservationResults: `${prefix}reservation-results`,
+      stockLevels: `${prefix}stock-levels`,
+      alerts: `${prefix}alerts`,
+    });
+    await outputs.init();
+    const landed: { key: string; value: Buffer }[] = [];
+    let raced = false;
+    const race = async () => {
+      if (raced) return;
+      raced = true;
+      await store.applyBatch('stock', 0, [{ offset: 1, command: receiveCommand('r1', 'A', 5) }], 0);
+    };
+    const drain = new ChangelogDrain(
+      store,
+      landingProducer(landed, () => 0, race),
+      outputs,
+      {
+        intervalMs: 1_000,
+        batch: 10,
+        leaseMs: 60_000,
+        logger: createLogger('test', 'silent'),
+      },
+    );
+    await store.applyBatch('stock', 0, [{ offset: 0, command: receiveCommand('r0', 'A', 3) }], -1);
+    await drain.drainOnce(); // publishes on hand 3 while the receipt of 5 lands in Redis
+    await drain.drainOnce();
+    const records = await Promise.all(landed.map((r) => codec.decode('stock-levels', r.value)));
+    expect(records.map((r) => r.onHand)).toEqual([3, 8]);
+    expect(await redis.hlen(`{${tag}-race}:dirty`)).toBe(0);
+    await deleteTag(redis, `${tag}-race`);
+  }, 60_000);
+});
