@@ -10,16 +10,13 @@
  * Environment: BENCH_EVENTS (100000), BENCH_SKUS (5000). Writes bench/results/durability.json.
  * It changes the local Redis' appendfsync while it runs and puts `always` back at the end.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { loadInventoryConfig } from '../processors/inventory/config.js';
 import { InventoryService } from '../processors/inventory/service.js';
 import { loadCommonConfig } from '../runtime/config.js';
 import { createKafka } from '../runtime/kafka.js';
 import { createLogger } from '../runtime/logger.js';
+import { PrivateRedis } from '../scripts/private-redis.js';
 import { AvroCodec } from '../schemas/codec.js';
 import { CollectingSink, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
 import { microsPerEvent, sampleCpu } from './cpu-meter.js';
@@ -94,29 +91,15 @@ async function main() {
     record('fsync', await fsync('2'));
 
     // a replica of the local Redis for the run, so WAIT has someone to wait for
-    const dir = mkdtempSync(join(tmpdir(), 'bench-replica-'));
-    const port = Number(redisUrl.port) + 1000;
-    const replica = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--replicaof',
-        '127.0.0.1',
-        redisUrl.port,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        dir,
-      ],
-      { stdio: 'ignore' },
-    );
+    const replica = await PrivateRedis.start(Number(redisUrl.port) + 1000, [
+      '--replicaof',
+      '127.0.0.1',
+      redisUrl.port,
+      '--appendonly',
+      'no',
+    ]);
     try {
-      const r = new Redis({ port, lazyConnect: true });
+      const r = new Redis({ port: replica.port, lazyConnect: true });
       for (let i = 0; i < 100; i++) {
         const info = await r.info('replication').catch(() => '');
         if (info.includes('master_link_status:up')) break;
@@ -134,10 +117,7 @@ async function main() {
         );
       }
     } finally {
-      const gone = new Promise((res) => replica.once('exit', res));
-      replica.kill('SIGTERM');
-      await gone;
-      rmSync(dir, { recursive: true, force: true });
+      await replica.remove();
     }
   } finally {
     await admin.config('SET', 'appendfsync', 'always');

@@ -11,9 +11,6 @@
  * Writes bench/results/soak.json: Redis used memory and keys every 15 s, and events processed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Message } from 'kafkajs';
 import { loadCommonConfig } from '../runtime/config.js';
@@ -23,6 +20,7 @@ import { createLogger } from '../runtime/logger.js';
 import { AvroCodec } from '../schemas/codec.js';
 import type { SchemaTopic } from '../schemas/types.js';
 import { DemoTraffic } from '../scripts/demo-traffic.js';
+import { PrivateRedis } from '../scripts/private-redis.js';
 import { setupTopics } from './bench-kit.js';
 import { describeMachine, writeResults } from './machine.js';
 
@@ -52,35 +50,9 @@ const clocks = {
 };
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'soak-redis-'));
   const port = 17000 + Math.floor(Math.random() * 900);
-  const redisServer = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'always',
-      '--save',
-      '',
-      '--dir',
-      dir,
-    ],
-    { stdio: 'ignore' },
-  );
+  const server = await PrivateRedis.start(port);
   const redis = new Redis({ port, lazyConnect: true });
-  for (let i = 0; ; i++) {
-    try {
-      if ((await redis.ping()) === 'PONG') break;
-    } catch {
-      if (i > 50) throw new Error('the soak Redis did not start');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
   const procs: ChildProcess[] = [];
   try {
     await setupTopics(kafka, common.SCHEMA_REGISTRY_URL, prefix);
@@ -203,10 +175,7 @@ async function main() {
       ),
     );
     redis.disconnect();
-    const gone = new Promise((r) => redisServer.once('exit', r));
-    redisServer.kill('SIGTERM');
-    await gone;
-    rmSync(dir, { recursive: true, force: true });
+    await server.remove();
   }
 }
 

@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Cluster, Redis } from 'ioredis';
 
 /**
- * Lua scripts live in .lua files. `--- @include "name"` pulls in includes/<name>.lua once, so
- * shared logic (BullMQ-style) is written once. `--- @generated "name"` is replaced by Lua source
+ * Lua scripts live in .lua files. `--- @include "name"` pulls in includes/<name>.lua (or, for
+ * what every processor shares, runtime/lua/<name>.lua) once, so shared logic (BullMQ-style) is
+ * written once. `--- @generated "name"` is replaced by Lua source
  * generated from a TypeScript table (`generated[name]`), so a rule both sides need has one
  * source. Each script is registered with ioredis' defineCommand: it is sent with EVALSHA and
  * loaded only when Redis answers NOSCRIPT (after a restart or failover), and it is called by
@@ -21,7 +23,10 @@ export function loadLuaSource(
     .replace(/^--- @include "([\w-]+)"\s*$/gm, (_line, include: string) => {
       if (seen.has(include)) return '';
       seen.add(include);
-      return loadLuaSource(join(dir, 'includes'), include, generated, seen);
+      // a processor's own includes first, then those every processor shares (runtime/lua)
+      const own = join(dir, 'includes');
+      const from = existsSync(join(own, `${include}.lua`)) ? own : sharedLuaDir;
+      return loadLuaSource(from, include, generated, seen);
     })
     .replace(/^--- @generated "([\w-]+)"\s*$/gm, (_line, table: string) => {
       const source = generated[table];
@@ -29,6 +34,8 @@ export function loadLuaSource(
       return source;
     });
 }
+
+const sharedLuaDir = fileURLToPath(new URL('./lua/', import.meta.url));
 
 export type RedisClient = Redis | Cluster;
 

@@ -24,8 +24,11 @@ export interface ChunkResult {
   redisMs: number;
   /** When the chunk's state change was applied (epoch ms): the end of the latency figure. */
   appliedAt?: number;
-  /** Called once the chunk's outputs are acknowledged by Kafka, before its offsets resolve. */
-  onPublished?: () => void;
+  /**
+   * Called once the chunk's outputs are acknowledged by Kafka, before its offsets resolve. A
+   * failure here is the domain's to absorb (it is logged, the chunk still counts as done).
+   */
+  onPublished?: () => void | Promise<void>;
 }
 
 /**
@@ -156,9 +159,8 @@ function mergeResults(a: ChunkResult, b: ChunkResult): ChunkResult {
     duplicates: a.duplicates + b.duplicates,
     skipped: a.skipped + b.skipped,
     redisMs: a.redisMs + b.redisMs,
-    onPublished: () => {
-      a.onPublished?.();
-      b.onPublished?.();
+    onPublished: async () => {
+      await Promise.all([a.onPublished?.(), b.onPublished?.()]);
     },
   };
   const at = Math.max(a.appliedAt ?? 0, b.appliedAt ?? 0);
@@ -555,7 +557,15 @@ export class ProcessorRunner {
       } finally {
         this.awaitingPublish.delete(waiting);
       }
-      for (const r of results) r.onPublished?.();
+      await Promise.all(
+        results.map(async (r) => {
+          try {
+            await r.onPublished?.();
+          } catch (err) {
+            this.log.warn({ err: errorText(err) }, 'after-publication step failed');
+          }
+        }),
+      );
       group.forEach((p, i) =>
         p.resolve({ result: results[i] as ChunkResult, retries: counter.retries + waiting.retries }),
       );

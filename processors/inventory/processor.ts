@@ -189,6 +189,9 @@ export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec 
         };
         for (const r of res.applied) collect(r, false);
         for (const r of res.replayed) collect(r, true);
+        // the changelog records of what this chunk changed go out with its outputs, so the
+        // changelog is never behind a committed offset (what `stock rebuild` relies on)
+        for (const l of res.levels) out.push(outputs.level(l, now));
         return {
           outputs: out,
           deadLetters: p.deadLetters,
@@ -197,8 +200,10 @@ export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec 
           skipped,
           redisMs,
           appliedAt,
-          onPublished: () => {
+          onPublished: async () => {
             if (res.lastOffset > (published.get(p.tp) ?? -1)) published.set(p.tp, res.lastOffset);
+            // done unless the SKU changed since: then the drainer publishes it again
+            if (res.levels.length) await store.ackPublishedLevels(res.levels);
           },
         };
       });

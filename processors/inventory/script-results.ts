@@ -81,3 +81,38 @@ export function parseLines(encoded: string): ScriptLine[] {
 
 export const resultOf = (r: EventResult) =>
   r.outputs.find((o): o is Extract<ScriptOutput, { k: 'result' }> => o.k === 'result');
+
+/** A SKU's state as the changelog publishes it. */
+export interface LevelRecord {
+  sku: string;
+  onHand: number;
+  reserved: number;
+  version: number;
+  /** the event that last changed it */
+  sourceEventId: string;
+  /** topic:partition:offset of that event */
+  src: string;
+}
+
+/** A level as the scripts return it: [sku, on, rs, v, "<eventId>|<topic:partition:offset>"]. */
+export function toLevelRecord([sku, on, rs, v, src]: [string, number, number, number, string]): LevelRecord {
+  const bar = src.indexOf('|');
+  return {
+    sku,
+    onHand: on,
+    reserved: rs,
+    version: v,
+    sourceEventId: bar >= 0 ? src.slice(0, bar) : src,
+    src: bar >= 0 ? src.slice(bar + 1) : '',
+  };
+}
+
+/** The newest record of each SKU (several shard calls may each report one). */
+export function newestLevels(levels: readonly LevelRecord[]): LevelRecord[] {
+  const newest = new Map<string, LevelRecord>();
+  for (const l of levels) {
+    const seen = newest.get(l.sku);
+    if (!seen || seen.version < l.version) newest.set(l.sku, l);
+  }
+  return [...newest.values()];
+}

@@ -1,5 +1,5 @@
 import type { StockCommand } from './commands.js';
-import { resultOf, type EventResult } from './script-results.js';
+import { resultOf, type EventResult, type LevelRecord } from './script-results.js';
 import type { PlannedEvent } from './shard-plan.js';
 
 /**
@@ -20,6 +20,8 @@ export interface PartResults {
   replayed: EventResult[];
   ok: number;
   redelivered: number;
+  /** the state of the SKUs the call changed, for the changelog */
+  levels: LevelRecord[];
 }
 
 export interface ShardReply extends PartResults {
@@ -131,6 +133,7 @@ export function mergeShardReplies(
     replayed: [],
     ok: 0,
     redelivered: 0,
+    levels: [],
     settle: [],
     spanning: new Map(),
     settledBefore: [],
@@ -139,6 +142,7 @@ export function mergeShardReplies(
   const redeliveredUpTo = new Map<number, number>();
   for (const reply of replies) {
     redeliveredUpTo.set(reply.shard, reply.redeliveredUpTo);
+    part.levels.push(...reply.levels);
     part.ok += reply.ok;
     part.redelivered += reply.redelivered;
     for (const [fresh, results] of [
@@ -195,6 +199,7 @@ function finishPart(part: MergedPart, settled: readonly ShardReply[]): PartResul
     replayed: part.replayed.sort(byOffset),
     ok: part.ok,
     redelivered: part.redelivered,
+    levels: [...part.levels, ...settled.flatMap((reply) => reply.levels)],
   };
 }
 

@@ -8,9 +8,12 @@ import type { InventoryKeys } from './keys.js';
 import { luaOrderRules } from './order-rules.js';
 import {
   list,
+  newestLevels,
   parseLines,
   toEventResult,
+  toLevelRecord,
   type EventResult,
+  type LevelRecord,
   type RawResult,
   type ScriptLine,
 } from './script-results.js';
@@ -51,6 +54,8 @@ export interface BatchApplyResult {
   appliedCount: number;
   /** Events at or below the watermark: applied before, not again. */
   redeliveredCount: number;
+  /** The state of every SKU this chunk changed: its changelog records, published with its outputs. */
+  levels: LevelRecord[];
 }
 
 export interface BatchSegment {
@@ -144,16 +149,7 @@ interface ShardCallSegment {
 const STOCK_KINDS = new Set(['RECEIVED', 'ADJUSTED', 'COUNTED']);
 
 /** A SKU whose level the changelog owes a record, as claimed. */
-export interface ClaimedLevel {
-  sku: string;
-  onHand: number;
-  reserved: number;
-  version: number;
-  /** the event that last changed it */
-  sourceEventId: string;
-  /** topic:partition:offset of that event */
-  src: string;
-}
+export type ClaimedLevel = LevelRecord;
 
 /** An alert a catalogue update caused, waiting to be published. */
 export interface PendingCatalogueAlert {
@@ -232,6 +228,7 @@ export class StockStore {
       replayed: [],
       ok: 0,
       redelivered: 0,
+      levels: [],
     }));
     const add = (round: Round, results: PartResults[]) =>
       results.forEach((r, i) => {
@@ -240,6 +237,7 @@ export class StockStore {
         t.replayed.push(...r.replayed);
         t.ok += r.ok;
         t.redelivered += r.redelivered;
+        t.levels.push(...r.levels);
       });
     // A round's settling rides in the next round's calls, ahead of its events (a script call
     // runs its segments in order): one call per shard and round instead of two.
@@ -268,6 +266,7 @@ export class StockStore {
         lastOffset: upToOf(seg),
         appliedCount: t.ok,
         redeliveredCount: t.redelivered,
+        levels: newestLevels(t.levels),
       };
     });
   }
@@ -438,7 +437,7 @@ export class StockStore {
       )) as string;
       const parsed = JSON.parse(raw) as {
         stale: boolean;
-        segs: { r: unknown; replay: unknown; ok: number; redelivered: number; rm: number }[];
+        segs: { r: unknown; replay: unknown; ok: number; redelivered: number; rm: number; lv: unknown }[];
       };
       if (parsed.stale) {
         if (attempt >= 5) throw new Error('order lines kept changing under this call; giving up');
@@ -452,6 +451,7 @@ export class StockStore {
         replayed: list<RawResult>(reply.replay).map(toEventResult),
         ok: reply.ok,
         redelivered: reply.redelivered,
+        levels: list<[string, number, number, number, string]>(reply.lv).map(toLevelRecord),
       }));
     }
   }
@@ -640,18 +640,19 @@ export class StockStore {
       leaseMs,
       JSON.stringify(candidates),
     ])) as string;
-    for (const [sku, on, rs, v, src] of list<[string, number, number, number, string]>(JSON.parse(raw))) {
-      const bar = src.indexOf('|');
-      levels.push({
-        sku,
-        onHand: on,
-        reserved: rs,
-        version: v,
-        sourceEventId: bar >= 0 ? src.slice(0, bar) : src,
-        src: bar >= 0 ? src.slice(bar + 1) : '',
-      });
-    }
+    for (const raw5 of list<[string, number, number, number, string]>(JSON.parse(raw)))
+      levels.push(toLevelRecord(raw5));
     return { levels, cursor: next };
+  }
+
+  /** Acknowledges published level records of SKUs on any shards (grouped by shard). */
+  async ackPublishedLevels(published: readonly LevelRecord[]): Promise<void> {
+    const byShard = new Map<number, LevelRecord[]>();
+    for (const l of published) {
+      const shard = this.shards.ofSku(l.sku);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), l]);
+    }
+    await Promise.all([...byShard].map(([shard, levels]) => this.ackLevels(shard, levels)));
   }
 
   /** After Kafka acknowledged the level records: done, or owed again when the SKU moved on. */

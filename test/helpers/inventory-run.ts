@@ -4,7 +4,7 @@ import type { OpsContext } from '../../processors/inventory/ops.js';
 import { StockStore } from '../../processors/inventory/store.js';
 import { readTopicToEnd } from '../../runtime/topic-reader.js';
 import type { AvroCodec } from '../../schemas/codec.js';
-import type { ReservationResult } from '../../schemas/types.js';
+import type { Alert, ReservationResult } from '../../schemas/types.js';
 import { provisionPrefix, uniquePrefix } from './pipeline.js';
 import { groupLag, spawnProcessor, waitFor, type Spawned } from './processes.js';
 import { TestProducer } from './produce.js';
@@ -27,6 +27,8 @@ export interface InventoryRun {
   startLogistics: (keyTag: string, extra?: Record<string, string>) => Spawned;
   caughtUp: (topics?: string[]) => Promise<void>;
   results: () => Promise<Map<string, ReservationResult[]>>;
+  /** every alert on this run's alerts topic, decoded */
+  alerts: () => Promise<Alert[]>;
   ops: () => OpsContext;
   close: () => Promise<void>;
 }
@@ -86,6 +88,13 @@ export async function inventoryRun(kafka: Kafka, name: string): Promise<Inventor
         byOrder.set(r.orderId, [...(byOrder.get(r.orderId) ?? []), r]);
       });
       return byOrder;
+    },
+    alerts: async () => {
+      const out: Alert[] = [];
+      await readTopicToEnd(kafka, `${prefix}alerts`, async (m) => {
+        out.push(await codec.decode('alerts', m.value));
+      });
+      return out;
     },
     ops: () => ({ kafka, codec, store, prefix, groupId: group }),
     close: async () => {

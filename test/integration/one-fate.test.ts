@@ -103,11 +103,9 @@ describe('one fate per order across the stock and the order processor (real proc
       recall: 'CANCELLED',
     });
 
-    const alerts: string[] = [];
-    await readTopicToEnd(kafka, `${run.prefix}alerts`, async (m) => {
-      const a = await run.codec.decode('alerts', m.value);
-      if (a.source === 'ORDERS') alerts.push(`${a.subjectKey.slice(run.prefix.length)}:${a.kind}`);
-    });
+    const alerts = (await run.alerts())
+      .filter((a) => a.source === 'ORDERS')
+      .map((a) => `${a.subjectKey.slice(run.prefix.length)}:${a.kind}`);
     expect([...new Set(alerts)].sort()).toEqual([
       'paidlate:PAID_CANCELLED',
       'recall:SHIPPED_CANCELLED',

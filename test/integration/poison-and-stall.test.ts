@@ -1,12 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DLQ_HEADERS } from '../../runtime/dead-letter.js';
 import { headerString, readTopicToEnd } from '../../runtime/topic-reader.js';
 import { StockStore } from '../../processors/inventory/store.js';
+import { PrivateRedis } from '../../scripts/private-redis.js';
 import { testKafka } from '../helpers/pipeline.js';
 import { inventoryRun, type InventoryRun } from '../helpers/inventory-run.js';
 import { freePort, killAll, waitFor } from '../helpers/processes.js';
@@ -28,13 +25,7 @@ async function deadLetters(run: InventoryRun, topic: string) {
   return out;
 }
 
-async function alertKinds(run: InventoryRun): Promise<string[]> {
-  const kinds: string[] = [];
-  await readTopicToEnd(kafka, `${run.prefix}alerts`, async (m) => {
-    kinds.push((await run.codec.decode('alerts', m.value)).kind);
-  });
-  return kinds;
-}
+const alertKinds = async (run: InventoryRun) => (await run.alerts()).map((a) => a.kind);
 
 describe('a poisoned event is isolated; a stalled partition is reported (real processes)', () => {
   let run: InventoryRun;
@@ -114,31 +105,10 @@ describe('a poisoned event is isolated; a stalled partition is reported (real pr
   }, 120_000);
 
   it('turns not ready and alerts when Redis is gone, and recovers when it is back', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'stall-redis-'));
     const port = await freePort();
-    const startRedis = (): ChildProcess =>
-      spawn(
-        'redis-server',
-        [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--appendonly',
-          'yes',
-          '--appendfsync',
-          'always',
-          '--save',
-          '',
-          '--dir',
-          dir,
-        ],
-        { stdio: 'ignore' },
-      );
-    let redisServer = startRedis();
+    const server = await PrivateRedis.start(port);
     const client = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 1 });
     client.on('error', () => undefined); // refused while the test has Redis down
-    await waitFor('private redis', async () => (await client.ping()) === 'PONG', 20_000);
     const store = new StockStore(client, { keyTag: run.tag });
     const health = await freePort();
     const proc = run.start({
@@ -158,8 +128,7 @@ describe('a poisoned event is isolated; a stalled partition is reported (real pr
       await waitFor('first receipt', async () => (await store.getSku(sku))?.onHand === 2, 60_000);
       await waitFor('ready', async () => (await readyz()).status === 200, 30_000);
 
-      redisServer.kill('SIGKILL');
-      await new Promise((r) => redisServer.once('exit', r));
+      await server.stop('SIGKILL');
       await run.producer.send('stock', [{ key: 'S', value: stock(`${run.prefix}s-2`, sku, 'RECEIVED', 3) }]);
       await waitFor(
         'not ready: stalled',
@@ -172,7 +141,7 @@ describe('a poisoned event is isolated; a stalled partition is reported (real pr
       await waitFor('stall alert', async () => (await alertKinds(run)).includes('PROCESSOR_STALLED'), 30_000);
       expect(proc.child.exitCode).toBeNull();
 
-      redisServer = startRedis();
+      await server.restart();
       await waitFor(
         'second receipt applied once Redis is back',
         async () => (await store.getSku(sku))?.onHand === 5,
@@ -188,12 +157,7 @@ describe('a poisoned event is isolated; a stalled partition is reported (real pr
       proc.child.kill('SIGKILL');
       await proc.exited;
       client.disconnect();
-      if (redisServer.exitCode === null) {
-        const gone = new Promise((r) => redisServer.once('exit', r));
-        redisServer.kill('SIGKILL');
-        await gone;
-      }
-      rmSync(dir, { recursive: true, force: true });
+      await server.remove();
     }
   }, 180_000);
 });

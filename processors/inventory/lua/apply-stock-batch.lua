@@ -52,8 +52,9 @@
 
   Returns JSON { stale = <bool>, segs = [ { r = [ results ], replay = [ stored results ],
   ok = <events applied now>, redelivered = <events at or below the watermark>, rm = <the highest
-  of those, or -1> } ] } where a result is { o, id, st = 'ok'|'dup'|'skip'|'dlq', why,
-  out = [ outputs ] }. `stale` means an order holds a SKU whose key was not declared: nothing
+  of those, or -1>, lv = [ [ sku, on, rs, v, "<eventId>|<src>" ] ]: the state of every SKU the
+  call changed, for the changelog, in the last segment that changed it } ] } where a result is
+  { o, id, st = 'ok'|'dup'|'skip'|'dlq', why, out = [ outputs ] }. `stale` means an order holds a SKU whose key was not declared: nothing
   was written, read again and retry.
 ]]
 
@@ -172,15 +173,21 @@ local function mark_touched(idx)
     touched_order[#touched_order + 1] = idx
   end
 end
--- on hand or reserved moved: a new version, and the changelog owes the SKU a record
+-- on hand or reserved moved: a new version, and the changelog owes the SKU a record, which
+-- goes out with the outputs of the last segment that changed it
+local cur_seg = 0
+local level_of, level_order = {}, {}
 local function changed(idx, s, sku, event_id, src)
   s.v = s.v + 1
   mark_touched(idx)
   dirty[sku] = event_id .. '|' .. src
+  if not level_of[sku] then level_order[#level_order + 1] = sku end
+  level_of[sku] = { idx, cur_seg }
 end
 
-local seg_replies, outbox_writes = {}, {}
-for _, seg in ipairs(segs) do
+local seg_heads, outbox_writes = {}, {}
+for seg_no, seg in ipairs(segs) do
+  cur_seg = seg_no
   local wm = seg.wm
   local settle = seg.w == 0 and 2 or nil
   local results = {}
@@ -374,8 +381,23 @@ for _, seg in ipairs(segs) do
     end
     if #stored > 0 then replay = cjson.encode(stored) end
   end
-  seg_replies[#seg_replies + 1] = '{"r":' .. encoded .. ',"replay":' .. replay .. ',"ok":' .. n_ok
-    .. ',"redelivered":' .. n_redelivered .. ',"rm":' .. string.format('%d', max_redelivered or -1) .. '}'
+  seg_heads[seg_no] = '{"r":' .. encoded .. ',"replay":' .. replay .. ',"ok":' .. n_ok
+    .. ',"redelivered":' .. n_redelivered .. ',"rm":' .. string.format('%d', max_redelivered or -1)
+end
+
+-- the changelog records of the SKUs this call changed: [sku, on, rs, v, "<eventId>|<src>"]
+local seg_levels = {}
+for _, sku in ipairs(level_order) do
+  local at = level_of[sku]
+  local s = skus[at[1]]
+  local list = seg_levels[at[2]] or {}
+  list[#list + 1] = { sku, s.on, s.rs, s.v, dirty[sku] }
+  seg_levels[at[2]] = list
+end
+local seg_replies = {}
+for seg_no in ipairs(segs) do
+  local levels = seg_levels[seg_no]
+  seg_replies[seg_no] = seg_heads[seg_no] .. ',"lv":' .. (levels and cjson.encode(levels) or '[]') .. '}'
 end
 
 -- Write phase: everything was decided without an error.

@@ -35,6 +35,8 @@
             { k = 'alert', kind }
 ]]
 
+--- @include "partition-positions"
+
 local input = cjson.decode(ARGV[1])
 local now = tonumber(ARGV[2])
 local silence_ms = tonumber(ARGV[3])
@@ -52,10 +54,7 @@ local MOVED = { PICKED_UP = true, IN_TRANSIT = true, OUT_FOR_DELIVERY = true, DE
 redis.call('ZCARD', promised_z)
 redis.call('ZCARD', silent_z)
 redis.call('ZCARD', close_z)
-local positions = {}
-for _, w in ipairs(input.wm) do
-  positions[#positions + 1] = { KEYS[w.k], w.up, tonumber(redis.call('GET', KEYS[w.k]) or '-1') }
-end
+local positions = read_positions(input.wm)
 
 local shipments, shipment_list = {}, {}
 local function load(e)
@@ -187,7 +186,5 @@ for _, sh in ipairs(shipment_list) do
     end
   end
 end
-for _, p in ipairs(positions) do
-  if p[2] > p[3] then redis.call('SET', p[1], string.format('%d', p[2])) end
-end
+write_positions(positions)
 return cjson.encode(results)

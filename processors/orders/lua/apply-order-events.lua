@@ -36,6 +36,8 @@
   why }; an alert names an anomaly (SHIPPED_UNPAID, PAID_CANCELLED, ...) and the event behind it.
 ]]
 
+--- @include "partition-positions"
+
 --- @generated "order-transitions"
 
 local input = cjson.decode(ARGV[1])
@@ -49,10 +51,7 @@ local deadlines, idle = KEYS[input.dz], KEYS[input.iz]
 -- Read phase, which also proves every key we write has the type we expect.
 redis.call('ZCARD', deadlines)
 redis.call('ZCARD', idle)
-local positions = {}
-for _, w in ipairs(input.wm) do
-  positions[#positions + 1] = { KEYS[w.k], w.up, tonumber(redis.call('GET', KEYS[w.k]) or '-1') }
-end
+local positions = read_positions(input.wm)
 
 local function split(s, sep)
   local out = {}
@@ -219,7 +218,5 @@ for _, o in ipairs(order_list) do
     end
   end
 end
-for _, p in ipairs(positions) do
-  if p[2] > p[3] then redis.call('SET', p[1], string.format('%d', p[2])) end
-end
+write_positions(positions)
 return cjson.encode(results)

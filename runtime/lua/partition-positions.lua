@@ -1,0 +1,20 @@
+-- Shared by the order and shipment scripts: each chunk's input-partition position (its last
+-- offset), read before anything is decided and written in the same call as the state, so Redis
+-- knows where every partition resumes.
+
+-- [{ k = <key idx>, up = <offset> }] -> { key, new offset, current offset } (the GET also proves
+-- the key holds a string before anything is written)
+local function read_positions(list)
+  local positions = {}
+  for _, w in ipairs(list) do
+    positions[#positions + 1] = { KEYS[w.k], w.up, tonumber(redis.call('GET', KEYS[w.k]) or '-1') }
+  end
+  return positions
+end
+
+-- positions only move forward
+local function write_positions(positions)
+  for _, p in ipairs(positions) do
+    if p[2] > p[3] then redis.call('SET', p[1], string.format('%d', p[2])) end
+  end
+end
