@@ -72,5 +72,8 @@ console.log(
     `changelog ${o.changelogDifferences.length}; corrections ${o.corrections}, ` +
     `dead letters ${o.deadLetters.originals} (${o.deadLetters.records} records)`,
 );
+for (const [reason, { originals, detail }] of Object.entries(o.deadLetters.byReason)) {
+  console.log(`[fault-run]   dead letters ${reason}: ${originals} (e.g. ${detail})`);
+}
 console.log(`[fault-run] results in ${file}`);
 process.exit(clean ? 0 : 1);

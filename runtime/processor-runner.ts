@@ -630,22 +630,48 @@ export class ProcessorRunner {
       const { messages } = chunk;
       if (messages.length <= 1) {
         const poisoned = messages[0];
-        // still record the position past it, so a restart does not meet it again
-        let rest = emptyResult();
-        try {
-          rest = (await this.attempt(group, [{ ...chunk, messages: [] }], counter))[0] as ChunkResult;
-        } catch (again) {
-          if (!(again instanceof IsolateError)) throw again;
+        // the event is to blame only if its partition moves without it: the position-only call
+        // (which also records the position past it, so a restart does not meet it again) must pass
+        let failure: Error = err;
+        let delay = 100;
+        for (;;) {
+          try {
+            const rest = (await this.attempt(group, [{ ...chunk, messages: [] }], counter))[0] as ChunkResult;
+            if (!poisoned) return rest;
+            this.log.warn(
+              {
+                topic: chunk.topic,
+                partition: chunk.partition,
+                offset: poisoned.offset,
+                err: failure.message,
+              },
+              'event dead-lettered: its processing fails every time',
+            );
+            return mergeResults(rest, {
+              ...emptyResult(),
+              deadLetters: [{ message: poisoned, reason: 'PROCESSING_ERROR', detail: failure.message }],
+            });
+          } catch (again) {
+            if (!(again instanceof IsolateError)) throw again;
+            // everything fails, not this event: wait as for a transient failure (the stall
+            // watch reports the partition) and try the event again
+            if (delay === 100) {
+              this.log.warn(
+                { topic: chunk.topic, partition: chunk.partition, err: again.message },
+                'the partition fails without the suspected event too; not dead-lettering it, retrying',
+              );
+            }
+            await new Promise((r) => setTimeout(r, delay));
+            delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 5_000);
+            if (this.stopping) throw new StoppingError('stopping');
+            try {
+              return (await this.attempt(group, [chunk], counter))[0] as ChunkResult;
+            } catch (e) {
+              if (!(e instanceof IsolateError)) throw e;
+              failure = e;
+            }
+          }
         }
-        if (!poisoned) return rest;
-        this.log.warn(
-          { topic: chunk.topic, partition: chunk.partition, offset: poisoned.offset, err: err.message },
-          'event dead-lettered: its processing fails every time',
-        );
-        return mergeResults(rest, {
-          ...emptyResult(),
-          deadLetters: [{ message: poisoned, reason: 'PROCESSING_ERROR', detail: err.message }],
-        });
       }
       const mid = Math.ceil(messages.length / 2);
       const left = messages.slice(0, mid);

@@ -104,6 +104,48 @@ describe('a poisoned event is isolated; a stalled partition is reported (real pr
     expect((await proc.exited).code).toBe(0);
   }, 120_000);
 
+  it('dead-letters nothing when every call of the partition fails, not one event: it stalls and resumes', async () => {
+    const health = await freePort();
+    const proc = run.start({
+      INVENTORY_GROUP_ID: `${run.group}-blame`,
+      PROCESSOR_STALL_AFTER_MS: '3000',
+      HEALTH_PORT: String(health),
+    });
+    const readyz = async () => (await fetch(`http://127.0.0.1:${health}/readyz`)).status;
+    const sku = `${run.prefix}T`;
+    await run.producer.send('catalogue', [{ key: sku, value: product(sku) }]);
+    await run.producer.send('stock', [{ key: 'T', value: stock(`${run.prefix}t-1`, sku, 'RECEIVED', 2) }]);
+    await waitFor('first receipt', async () => (await run.store.getSku(sku))?.onHand === 2, 60_000);
+    await waitFor('ready', async () => (await readyz()) === 200, 30_000);
+    const deadBefore = (await deadLetters(run, 'stock.dlq')).length;
+
+    // every partition position of the stock topic holds the wrong type: every call on it fails
+    // the same way (WRONGTYPE), with or without any particular event
+    const positions = await run.redis.keys(`{${run.tag}}:wm:${run.prefix}stock:*`);
+    const saved = await Promise.all(positions.map(async (k) => [k, await run.redis.get(k)] as const));
+    for (const k of positions) await run.redis.del(k).then(() => run.redis.hset(k, 'broken', '1'));
+
+    await run.producer.send('stock', [
+      { key: 'T', value: stock(`${run.prefix}t-2`, sku, 'RECEIVED', 3) },
+      { key: 'T', value: stock(`${run.prefix}t-3`, sku, 'RECEIVED', 4) },
+    ]);
+    await waitFor('stall alert', async () => (await alertKinds(run)).includes('PROCESSOR_STALLED'), 60_000);
+    expect(await readyz()).toBe(503);
+    expect(await deadLetters(run, 'stock.dlq')).toHaveLength(deadBefore);
+
+    for (const [k, v] of saved) await run.redis.del(k).then(() => run.redis.set(k, v ?? '-1'));
+    await waitFor('both receipts applied', async () => (await run.store.getSku(sku))?.onHand === 9, 60_000);
+    await waitFor(
+      'recovery alert',
+      async () => (await alertKinds(run)).includes('PROCESSOR_RECOVERED'),
+      30_000,
+    );
+    expect(await deadLetters(run, 'stock.dlq')).toHaveLength(deadBefore);
+    expect(proc.child.exitCode).toBeNull();
+    proc.child.kill('SIGTERM');
+    expect((await proc.exited).code).toBe(0);
+  }, 180_000);
+
   it('turns not ready and alerts when Redis is gone, and recovers when it is back', async () => {
     const port = await freePort();
     const server = await PrivateRedis.start(port);

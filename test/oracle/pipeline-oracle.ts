@@ -63,7 +63,12 @@ export interface OracleReport {
   shipmentDifferences: { trackingNumber: string; expected: string; actual: string }[];
   /** SKUs whose last changelog record is not their state */
   changelogDifferences: { sku: string; last: string; state: string }[];
-  deadLetters: { originals: number; records: number };
+  /** byReason: originals per `processor|topic|reason`, with the newest detail of each */
+  deadLetters: {
+    originals: number;
+    records: number;
+    byReason: Record<string, { originals: number; detail: string }>;
+  };
 }
 
 type Hold = 'held' | 'rejected' | 'paid' | 'shipped' | 'released';
@@ -218,7 +223,7 @@ export async function checkAgainstInputs(
     arrivalDependentDecisions: 0,
     shipmentDifferences: [],
     changelogDifferences: [],
-    deadLetters: { originals: 0, records: 0 },
+    deadLetters: { originals: 0, records: 0, byReason: {} },
   };
 
   const products = new Map<string, ProductUpdate>();
@@ -424,9 +429,13 @@ export async function checkAgainstInputs(
     await readTopicToEnd(kafka, `${prefix}${topic}`, (m) => {
       report.deadLetters.records += 1;
       const h = (k: string) => m.headers[k]?.toString() ?? '';
-      origins.add(
-        `${h('dlq.processor')}|${h('dlq.original.topic')}:${h('dlq.original.partition')}:${h('dlq.original.offset')}`,
-      );
+      const origin = `${h('dlq.processor')}|${h('dlq.original.topic')}:${h('dlq.original.partition')}:${h('dlq.original.offset')}`;
+      if (origins.has(origin)) return;
+      origins.add(origin);
+      const reason = `${h('dlq.processor')}|${h('dlq.original.topic')}|${h('dlq.reason')}`;
+      const entry = (report.deadLetters.byReason[reason] ??= { originals: 0, detail: '' });
+      entry.originals += 1;
+      entry.detail = h('dlq.detail').slice(0, 300);
     });
   }
   report.deadLetters.originals = origins.size;
