@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import type { KafkaConfig, SASLOptions } from 'kafkajs';
 import { checkCommonConfig, type CommonConfig } from './config.js';
 import { JavaCompatiblePartitioner } from './kafka-partitioner.js';
-import { installFastRecordEncoder } from './kafkajs-record.js';
 import type { Logger } from './logger.js';
 
 // kafkajs is CommonJS: its classes and enums are only reachable through the default export
@@ -74,14 +73,7 @@ export interface KafkaClientOptions {
   security?: KafkaSecurity;
 }
 
-let recordEncoderReported = false;
-
 export function createKafka({ brokers, clientId, logger, security = {} }: KafkaClientOptions): KafkaClient {
-  const encoder = installFastRecordEncoder();
-  if (encoder !== 'installed' && !recordEncoderReported) {
-    recordEncoderReported = true;
-    logger.warn({ encoder }, "kafkajs' own record encoder in use: producing costs more CPU");
-  }
   return new Kafka({
     clientId,
     brokers,

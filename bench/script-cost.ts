@@ -1,0 +1,129 @@
+/**
+ * The stock scripts' cost alone, without Kafka: the benchmark's workload validated into commands
+ * and applied in chunks, as the processor does, on a Redis of its own (AOF, fsync per write).
+ * Prints Redis CPU per event, per-script µs per event (INFO commandstats) and the Node CPU the
+ * store spends preparing arguments and reading replies.
+ *
+ *   node --import tsx bench/script-cost.ts
+ *
+ * Environment: BENCH_EVENTS (200000), BENCH_SKUS (5000), BENCH_CHUNK (1000 events per call),
+ * BENCH_PARTITIONS (6 chunks per call, one per input partition).
+ */
+import { Redis } from 'ioredis';
+import {
+  validateOrderEvent,
+  validateStockEvent,
+  type StockCommand,
+} from '../processors/inventory/commands.js';
+import { StockStore } from '../processors/inventory/store.js';
+import { PrivateRedis } from '../scripts/private-redis.js';
+import type { OrderEvent, StockEvent } from '../schemas/types.js';
+import { sku, SKUS, workload } from './workload.js';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
+const CHUNK = Number(process.env.BENCH_CHUNK ?? 1_000);
+const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 6);
+const PORT = Number(process.env.BENCH_REDIS_PORT ?? 26399);
+
+async function redisCpu(r: Redis): Promise<number> {
+  const info = await r.info('cpu');
+  const f = (n: string) => Number(new RegExp(`${n}:([\\d.]+)`).exec(info)?.[1]);
+  return f('used_cpu_user') + f('used_cpu_sys');
+}
+
+async function main() {
+  const server = await PrivateRedis.start(PORT, process.env.BENCH_AOF === 'no' ? ['--appendonly', 'no'] : []);
+  const redis = new Redis({ port: PORT });
+  try {
+    const store = new StockStore(redis, { keyTag: 'cost', durability: { kind: 'none' } });
+    for (let i = 0; i < SKUS; i += 1000) {
+      await store.applyCatalogue(
+        Array.from({ length: Math.min(1000, SKUS - i) }, (_, j) => ({
+          sku: sku(i + j),
+          version: 1,
+          lowStockThreshold: 5,
+          safetyStock: 0,
+        })),
+      );
+    }
+    await store.applyBatch(
+      'open',
+      0,
+      Array.from({ length: SKUS }, (_, i) => ({
+        offset: i,
+        command: { kind: 'RECEIVED' as const, eventId: `open-${i}`, sku: sku(i), quantity: 1000 },
+      })),
+      -1,
+    );
+    // the workload spread over partitions as Kafka would: stock by SKU, orders by order id
+    const now = Date.now();
+    const parts: { topic: string; partition: number; items: { offset: number; command: StockCommand }[] }[] =
+      [];
+    for (let p = 0; p < PARTITIONS; p++) {
+      parts.push({ topic: p % 2 ? 'orders' : 'stock', partition: p, items: [] });
+    }
+    let n = 0;
+    for (const e of workload(EVENTS, 1)) {
+      const v =
+        e.topic === 'stock'
+          ? validateStockEvent(e.value as StockEvent, now)
+          : validateOrderEvent(e.value as OrderEvent, now);
+      if (!v.ok || !v.command) continue;
+      let h = 0;
+      for (let i = 0; i < e.key.length; i++) h = (h * 31 + e.key.charCodeAt(i)) >>> 0;
+      const half = Math.floor(PARTITIONS / 2);
+      const partIndex = (e.topic === 'stock' ? 0 : 1) + 2 * (h % half);
+      const part = parts[partIndex] as (typeof parts)[number];
+      part.items.push({ offset: part.items.length, command: v.command });
+      n += 1;
+    }
+    const offsets = parts.map(() => 0);
+    const cpu0 = await redisCpu(redis);
+    await redis.config('RESETSTAT');
+    const node0 = process.cpuUsage();
+    const t0 = performance.now();
+    let calls = 0;
+    for (;;) {
+      const segments = [];
+      for (const [i, p] of parts.entries()) {
+        const from = offsets[i] as number;
+        const items = p.items.slice(from, from + CHUNK);
+        if (!items.length) continue;
+        offsets[i] = from + items.length;
+        segments.push({ topic: p.topic, partition: p.partition, items, trimUpTo: from - 1 });
+      }
+      if (!segments.length) break;
+      const results = await store.applyBatches(segments);
+      calls += 1;
+      if (!process.env.BENCH_NO_ACK) await store.ackPublishedLevels(results.flatMap((r) => r.levels));
+    }
+    const ms = performance.now() - t0;
+    const node = process.cpuUsage(node0);
+    const redisSeconds = (await redisCpu(redis)) - cpu0;
+    const stats = await redis.info('commandstats');
+    console.log(
+      `${n} events in ${calls} calls of ${PARTITIONS} chunks of up to ${CHUNK}: ${Math.round((n / ms) * 1000)} events/s`,
+    );
+    console.log(
+      `CPU per event: Redis ${((redisSeconds / n) * 1e6).toFixed(1)} µs, Node (store) ${(((node.user + node.system) / n) * 1).toFixed(1)} µs`,
+    );
+    for (const m of stats.matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) {
+      const usec = Number(m[3]);
+      if (usec / n < 0.05) continue;
+      console.log(
+        `  ${(m[1] as string).padEnd(16)} ${(Number(m[2]) / n).toFixed(2).padStart(6)} per event  ${(usec / n).toFixed(2).padStart(6)} µs/event`,
+      );
+    }
+  } finally {
+    redis.disconnect();
+    await server.remove();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
