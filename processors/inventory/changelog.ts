@@ -9,6 +9,8 @@ export interface ChangelogOptions {
   /** most SKUs claimed per shard and round */
   batch: number;
   leaseMs: number;
+  /** a SKU changed more recently is left to the chunk that changed it (it publishes its level) */
+  graceMs: number;
   logger: Logger;
 }
 
@@ -65,6 +67,7 @@ export class ChangelogDrain {
       this.options.batch,
       this.options.leaseMs,
       this.cursors.get(shard) ?? '0',
+      this.options.graceMs,
     );
     this.cursors.set(shard, cursor);
     const alerts = await this.store.claimPendingAlerts(shard, this.options.batch, this.options.leaseMs);

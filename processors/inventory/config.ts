@@ -53,7 +53,13 @@ export const inventoryEnv = {
     kind: 'int',
     default: 200,
     min: 10,
-    doc: 'How often the stock-levels changelog publishes the SKUs that changed.',
+    doc: 'How often the stock-levels changelog drain looks for SKUs whose level is still owed.',
+  },
+  INVENTORY_CHANGELOG_GRACE_MS: {
+    kind: 'int',
+    default: 5_000,
+    min: 0,
+    doc: 'A chunk publishes the levels it changed with its outputs; the drain takes over a SKU still owed a record this long after its change (its publisher crashed or stalled).',
   },
   INVENTORY_MAX_QUANTITY: {
     kind: 'int',

@@ -45,6 +45,11 @@ export class InventoryKeys {
     return `${this.p}dirty`;
   }
 
+  /** hash: SKU -> how many chunks that changed it have not yet acknowledged its level record. */
+  dirtyPending(): string {
+    return `${this.p}dirty-pending`;
+  }
+
   /** zset: SKUs a changelog drainer is publishing, by lease end. */
   dirtyLeases(): string {
     return `${this.p}dirty-leases`;

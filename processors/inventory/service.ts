@@ -95,6 +95,7 @@ export class InventoryService {
       intervalMs: c.INVENTORY_CHANGELOG_INTERVAL_MS,
       batch: 1_000,
       leaseMs: 30_000,
+      graceMs: c.INVENTORY_CHANGELOG_GRACE_MS,
       logger: this.logger,
     });
     this.changelog.start();

@@ -381,6 +381,7 @@ export class StockStore {
       const ref = (key: string): number => scriptKeys.ref(key);
       const hz = ref(keys.holds());
       const dz = ref(keys.dirty());
+      const pz = ref(keys.dirtyPending());
       const lineRefs = (lines: readonly ScriptLine[]) =>
         lines.map((l) => [ref(keys.sku(l.sku)), l.quantity, l.sku]);
       const segs = current.map(({ topic, partition, items, trimUpTo, settle, upTo }) => ({
@@ -433,7 +434,7 @@ export class StockStore {
         this.durability,
         'apply-stock-batch',
         scriptKeys.keys,
-        [JSON.stringify({ hz, dz, now: Date.now(), segs }), this.eventIdTtl, this.finalOrderTtl],
+        [JSON.stringify({ hz, dz, pz, now: Date.now(), segs }), this.eventIdTtl, this.finalOrderTtl],
       )) as string;
       const parsed = JSON.parse(raw) as {
         stale: boolean;
@@ -622,6 +623,7 @@ export class StockStore {
     limit: number,
     leaseMs: number,
     cursor = '0',
+    graceMs = 0,
   ): Promise<{ levels: ClaimedLevel[]; cursor: string }> {
     const keys = this.shards.keys[shard] as InventoryKeys;
     const [next, flat] = await this.redis.hscan(keys.dirty(), cursor, 'COUNT', limit);
@@ -639,6 +641,7 @@ export class StockStore {
       Date.now(),
       leaseMs,
       JSON.stringify(candidates),
+      graceMs,
     ])) as string;
     for (const raw5 of list<[string, number, number, number, string]>(JSON.parse(raw)))
       levels.push(toLevelRecord(raw5));
@@ -650,20 +653,32 @@ export class StockStore {
     const byShard = new Map<number, LevelRecord[]>();
     for (const l of published) {
       const shard = this.shards.ofSku(l.sku);
-      byShard.set(shard, [...(byShard.get(shard) ?? []), l]);
+      const list = byShard.get(shard);
+      if (list) list.push(l);
+      else byShard.set(shard, [l]);
     }
-    await Promise.all([...byShard].map(([shard, levels]) => this.ackLevels(shard, levels)));
+    await Promise.all([...byShard].map(([shard, levels]) => this.ackLevels(shard, levels, false)));
   }
 
-  /** After Kafka acknowledged the level records: done, or owed again when the SKU moved on. */
-  async ackLevels(shard: number, published: readonly ClaimedLevel[]): Promise<number> {
+  /**
+   * After Kafka acknowledged the level records: done, or owed again when the SKU moved on.
+   * `leased`: a drainer's records, whose leases end now; otherwise a chunk's own.
+   */
+  async ackLevels(shard: number, published: readonly ClaimedLevel[], leased = true): Promise<number> {
     if (published.length === 0) return 0;
     const keys = this.shards.keys[shard] as InventoryKeys;
     const scriptKeys = new ScriptKeys();
     scriptKeys.ref(keys.dirty());
     scriptKeys.ref(keys.dirtyLeases());
+    scriptKeys.ref(keys.dirtyPending());
     const acks = published.map((l) => [l.sku, scriptKeys.ref(keys.sku(l.sku)), l.version]);
-    return Number(await callScript(this.redis, 'ack-stock-levels', scriptKeys.keys, [JSON.stringify(acks)]));
+    return Number(
+      await callScript(this.redis, 'ack-stock-levels', scriptKeys.keys, [
+        JSON.stringify(acks),
+        leased ? '1' : '0',
+        Date.now(),
+      ]),
+    );
   }
 
   /** Orders held longer than `maxAgeMs` on one shard, leased for `leaseMs`. */

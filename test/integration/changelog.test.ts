@@ -70,6 +70,7 @@ describe('the stock-levels changelog: last record per SKU is its state (real Red
         intervalMs: 1_000,
         batch: 2,
         leaseMs: 5,
+        graceMs: 0,
         logger,
       });
     const [a, b] = [drainer(), drainer()];
@@ -128,6 +129,7 @@ describe('the stock-levels changelog: last record per SKU is its state (real Red
         intervalMs: 1_000,
         batch: 10,
         leaseMs: 60_000,
+        graceMs: 0,
         logger: createLogger('test', 'silent'),
       },
     );
@@ -138,5 +140,90 @@ describe('the stock-levels changelog: last record per SKU is its state (real Red
     expect(records.map((r) => r.onHand)).toEqual([3, 8]);
     expect(await redis.hlen(`{${tag}-race}:dirty`)).toBe(0);
     await deleteTag(redis, `${tag}-race`);
+  }, 60_000);
+
+  it('leaves a SKU to the chunk that changed it for the grace period, then takes it over', async () => {
+    const store = new StockStore(redis, { keyTag: `${tag}-grace` });
+    await store.applyCatalogue([{ sku: 'A', version: 1, lowStockThreshold: 0, safetyStock: 0 }]);
+    await store.applyBatch('stock', 0, [{ offset: 0, command: receiveCommand('g0', 'A', 3) }], -1);
+    // its chunk has not acknowledged the level yet (it is on its way, or its publisher died)
+    expect((await store.claimLevels(0, 10, 60_000, '0', 60_000)).levels).toEqual([]);
+    const owed = (await store.claimLevels(0, 10, 60_000, '0', 0)).levels;
+    expect(owed).toMatchObject([{ sku: 'A', onHand: 3 }]);
+    // the source names the event, without the time the drainer reads
+    expect(owed[0]).toMatchObject({ sourceEventId: 'g0', src: 'stock:0:0' });
+    await deleteTag(redis, `${tag}-grace`);
+  }, 30_000);
+
+  it('chunks publishing their own levels, some dying between landing and acknowledging, end on every SKU state', async () => {
+    const t = `${tag}-chunks`;
+    const store = new StockStore(redis, { keyTag: t, shards: 2 });
+    // few changes per SKU: a stale record landing last after the final change is what can go wrong
+    const skus = Array.from({ length: 20 }, (_, i) => `S${i}`);
+    await store.applyCatalogue(
+      skus.map((sku) => ({ sku, version: 1, lowStockThreshold: 0, safetyStock: 0 })),
+    );
+    const outputs = new InventoryOutputs(codec, {
+      reservationResults: `${prefix}reservation-results`,
+      stockLevels: `${prefix}stock-levels`,
+      alerts: `${prefix}alerts`,
+    });
+    await outputs.init();
+    const rnd = seededRandom(23);
+    const landed: { key: string; value: Buffer }[] = [];
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const graceMs = 150;
+    const drain = new ChangelogDrain(store, landingProducer(landed, rnd), outputs, {
+      intervalMs: 1_000,
+      batch: 10,
+      leaseMs: 5_000,
+      graceMs,
+      logger: createLogger('test', 'silent'),
+    });
+    // each chunk: one change on its own partition, its level record lands after a random delay
+    // (a slow one long after younger chunks'), then it acknowledges, or dies first
+    let died = 0;
+    const chunk = async (i: number): Promise<void> => {
+      const sku = skus[Math.floor(rnd() * skus.length)] as string;
+      const res = await store.applyBatch(
+        'stock',
+        i,
+        [{ offset: 0, command: receiveCommand(`c${i}`, sku, 1) }],
+        -1,
+      );
+      const delay = rnd() < 0.2 ? 30 + rnd() * 40 : rnd() * 5;
+      await sleep(delay);
+      landed.push(...res.levels.map((l) => outputs.level(l, Date.now())));
+      if (rnd() < 0.25) {
+        died++;
+        return;
+      }
+      await store.ackPublishedLevels(res.levels);
+    };
+    const running: Promise<void>[] = [];
+    for (let i = 0; i < 150; i++) {
+      running.push(chunk(i));
+      if (rnd() < 0.1) running.push(drain.drainOnce().then(() => undefined));
+      await sleep(rnd() * 3);
+    }
+    await Promise.all(running);
+    // the drain takes over what the dead left owed once their changes are older than the grace
+    for (let round = 0; round < 20; round++) {
+      await sleep(graceMs);
+      await drain.drainOnce();
+      if ((await redis.hlen(`{${t}.0}:dirty`)) + (await redis.hlen(`{${t}.1}:dirty`)) === 0) break;
+    }
+    expect(died).toBeGreaterThan(10);
+    const last = new Map<string, { onHand: number; version: number }>();
+    for (const r of landed) last.set(r.key, await codec.decode('stock-levels', r.value));
+    for (const sku of skus) {
+      const state = await store.getSku(sku);
+      expect(last.get(sku), sku).toMatchObject({ onHand: state?.onHand, version: state?.version });
+    }
+    for (const shard of [0, 1]) {
+      expect(await redis.hlen(`{${t}.${shard}}:dirty-pending`)).toBe(0);
+      expect(await redis.hlen(`{${t}.${shard}}:dirty`)).toBe(0);
+    }
+    await deleteTag(redis, t);
   }, 60_000);
 });

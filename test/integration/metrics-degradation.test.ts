@@ -13,7 +13,7 @@ import { projectRoot } from '../helpers/stack-env.js';
 
 const kafka = testKafka('metrics-degradation');
 const runs: InventoryRun[] = [];
-const EVENTS = 24_000;
+const EVENTS = 96_000;
 
 function clickhouse(command: 'stop-one' | 'start-one'): void {
   const res = spawnSync('bash', [join(projectRoot, 'deploy/stack.sh'), command, 'clickhouse'], {

@@ -121,7 +121,9 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
     // the changelog owes A and G a record, and what it publishes is their state after the abort
     const owed = (
       await Promise.all(
-        store.shards.keys.map(async (_, shard) => (await store.claimLevels(shard, 100, 60_000)).levels),
+        store.shards.keys.map(
+          async (_, shard) => (await store.claimLevels(shard, 100, 60_000, '0', 0)).levels,
+        ),
       )
     ).flat();
     expect(owed.find((l) => l.sku === 'A')).toMatchObject({ onHand: 5, reserved: 0 });

@@ -26,10 +26,11 @@
             {tag}:s:<sku> SKU hashes, {tag}:o:<orderId> order records ("<R|T|X|C|S|L>|sku:q,..."),
             {tag}:e:<eventId> stock event-id markers, {tag}:t:<orderId> tentative-hold owners
             {tag}:holds   zset: orderId by the time its hold was made (the abandoned-hold sweeper)
-            {tag}:dirty   hash: sku -> "<eventId>|<topic:partition:offset>" of SKUs whose level the
+            {tag}:dirty   hash: sku -> "@<ms>|<eventId>|<topic:partition:offset>" of SKUs whose level the
                           changelog has not published yet (changelog.ts drains it)
+            {tag}:dirty-pending  hash: sku -> chunks that changed it and still owe its level record
 
-  ARGV[1]   JSON { hz = <holds idx>, dz = <dirty idx>, now = <ms>, segs = [ { w = <watermark idx,
+  ARGV[1]   JSON { hz = <holds idx>, dz = <dirty idx>, pz = <dirty-pending idx>, now = <ms>, segs = [ { w = <watermark idx,
             0 = none>, b = <outbox idx>, up = <chunk's last offset or -1>, src = '<topic>:<partition>',
             trim = <offset or -1>, ev = [ event... ] (offsets ascending) }, ... ] }. Events:
             { o, t='RECEIVED'|'ADJUSTED'|'COUNTED', id, q, s=<sku key idx>, e=<marker key idx>, sku }
@@ -66,12 +67,13 @@ local segs = input.segs
 local marker_ttl = tonumber(ARGV[2])
 local order_ttl = tonumber(ARGV[3])
 local now = input.now
-local holds_key, dirty_key = KEYS[input.hz], KEYS[input.dz]
+local holds_key, dirty_key, pending_key = KEYS[input.hz], KEYS[input.dz], KEYS[input.pz]
 
 -- Reads that also prove every key we will write has the type we expect: a wrong one fails
 -- here, before anything is written.
 redis.call('ZCARD', holds_key)
 redis.call('HLEN', dirty_key)
+redis.call('HLEN', pending_key)
 for _, seg in ipairs(segs) do
   seg.wm = seg.w > 0 and tonumber(redis.call('GET', KEYS[seg.w]) or '-1') or -1
   redis.call('ZCARD', KEYS[seg.b])
@@ -426,7 +428,14 @@ for idx in pairs(marker_writes) do
 end
 for oid in pairs(hold_adds) do redis.call('ZADD', holds_key, now, oid) end
 for oid in pairs(hold_removes) do redis.call('ZREM', holds_key, oid) end
-for sku, src in pairs(dirty) do redis.call('HSET', dirty_key, sku, src) end
+-- stamped with the time: the drainer leaves a SKU to the chunks that changed it for a while.
+-- Each such chunk counts as a publisher with a record on its way: until every one has
+-- acknowledged, no acknowledgement clears the mark (a stale record may still land last).
+local stamp = '@' .. string.format('%d', now) .. '|'
+for sku, src in pairs(dirty) do
+  redis.call('HSET', dirty_key, sku, stamp .. src)
+  redis.call('HINCRBY', pending_key, sku, 1)
+end
 for _, w in ipairs(outbox_writes) do
   redis.call('ZADD', KEYS[w[1]], w[2], w[3])
   redis.call('EXPIRE', KEYS[w[1]], order_ttl)

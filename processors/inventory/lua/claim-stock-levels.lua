@@ -5,23 +5,29 @@
   (ack-stock-levels). A lease keeps two drainers from publishing the same SKU at once; a drainer
   that dies leaves a lease that runs out, and the SKU is claimed again.
 
-  KEYS[1]   {tag}:dirty         hash: sku -> "<eventId>|<topic:partition:offset>"
+  KEYS[1]   {tag}:dirty         hash: sku -> "@<ms>|<eventId>|<topic:partition:offset>" (the time
+                                of the change; "republish|" when a publisher found it moved on)
   KEYS[2]   {tag}:dirty-leases  zset: sku by lease end (ms)
   KEYS[3..] the SKU hashes named in ARGV[3]
   ARGV[1]   now (ms)   ARGV[2] lease (ms)
   ARGV[3]   JSON [ [ sku, <key idx> ], ... ]: candidates read from the hash beforehand
+  ARGV[4]   grace (ms): a SKU changed more recently is left to the chunk that changed it, which
+            publishes its level with its outputs and acknowledges it
   Returns JSON [ [ sku, on, rs, v, src ], ... ] for the SKUs leased now.
 ]]
 
 --- @include "stock-level"
 
 local now, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
+local settled_before = now - tonumber(ARGV[4])
 local out = {}
 for _, c in ipairs(cjson.decode(ARGV[3])) do
   local sku, idx = c[1], c[2]
   local src = redis.call('HGET', KEYS[1], sku)
+  local changed_at = src and tonumber(string.match(src, '^@(%d+)|'))
+  if changed_at then src = string.sub(src, string.find(src, '|', 1, true) + 1) end
   local leased = tonumber(redis.call('ZSCORE', KEYS[2], sku) or '0')
-  if src and leased <= now then
+  if src and leased <= now and (not changed_at or changed_at <= settled_before) then
     local s = load_sku(KEYS[idx])
     out[#out + 1] = { sku, s.on, s.rs, s.v, src }
   end
