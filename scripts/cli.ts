@@ -8,7 +8,7 @@ import { summarizeDeadLetters, redriveDeadLetters } from '../runtime/dlq-ops.js'
 import { DEAD_LETTER_INPUTS, produceHostile } from './hostile-commands.js';
 import { orderShow, shipmentShow } from './order-commands.js';
 import { PROCESSORS, positionReset, positionShow } from './position-commands.js';
-import { stockRebuild, stockReconcile, stockShow } from './stock-commands.js';
+import { stockRebuild, stockReconcile, stockMigrateLayout, stockShow } from './stock-commands.js';
 import { runDemoProducer } from './demo-producer.js';
 import { replicationFromConfig } from '../topics/apply.js';
 import {
@@ -39,6 +39,8 @@ const usage = `usage: npm run pipeline -- <command>
   stock show <sku>              a SKU's stock and recent history
   stock rebuild [--force]       rebuild Redis stock state from Kafka (stock processors stopped)
   stock reconcile               compare Redis with the event history; exit 1 on any difference
+  stock migrate-layout          move SKU records written by an earlier version into this version's
+                                layout (stock processors stopped)
   position show [--processor P] where each processor resumes each input partition: Redis' applied
                                 position, the group's committed offset, the log's bounds
   position reset --processor P --topic T --partition N --resume-at start|end|OFFSET
@@ -156,6 +158,8 @@ async function main(argv: string[]): Promise<number> {
       return stockRebuild(flags.includes('--force'));
     case 'stock reconcile':
       return stockReconcile();
+    case 'stock migrate-layout':
+      return stockMigrateLayout();
     case 'position show': {
       const { values } = parseArgs({ args: flags, options: { processor: { type: 'string' } } });
       const ctx = createContext('position');

@@ -4,7 +4,7 @@ import { createLogger } from '../runtime/logger.js';
 import { createRedis } from '../runtime/redis.js';
 import { AvroCodec } from '../schemas/codec.js';
 import { loadInventoryConfig } from '../processors/inventory/config.js';
-import { rebuild, reconcile, showSku, type OpsContext } from '../processors/inventory/ops.js';
+import { migrateLayout, rebuild, reconcile, showSku, type OpsContext } from '../processors/inventory/ops.js';
 import { StockStore } from '../processors/inventory/store.js';
 
 async function withOps<T>(fn: (ctx: OpsContext) => Promise<T>): Promise<T> {
@@ -77,5 +77,26 @@ export async function stockReconcile(): Promise<number> {
         : `reconcile: ${diffs.length} differences`,
     );
     return diffs.length === 0 ? 0 : 1;
+  });
+}
+
+export async function stockMigrateLayout(): Promise<number> {
+  return withOps(async (ctx) => {
+    const admin = ctx.kafka.admin();
+    await admin.connect();
+    try {
+      const [group] = (await admin.describeGroups([ctx.groupId])).groups;
+      if (group && group.members.length > 0) {
+        console.error(
+          `migrate-layout: consumer group ${ctx.groupId} has ${group.members.length} running members; stop every stock processor first`,
+        );
+        return 3;
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    const r = await migrateLayout(ctx.store);
+    console.log(`migrate-layout: moved ${r.skus} SKU records; layout recorded`);
+    return 0;
   });
 }

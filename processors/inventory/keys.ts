@@ -1,3 +1,5 @@
+import { skuBucket } from './sku-record.js';
+
 /**
  * Redis key names of one tag's inventory state. Every key carries the same hash tag, so a
  * script call's keys are one slot in Redis Cluster; StockShards spreads SKUs over several tags.
@@ -10,8 +12,9 @@ export class InventoryKeys {
     this.p = `{${tag}}:`;
   }
 
+  /** hash: the bucket holding this SKU's record (field = the SKU, see sku-record.ts). */
   sku(sku: string): string {
-    return `${this.p}s:${sku}`;
+    return `${this.p}sb:${skuBucket(sku)}`;
   }
 
   order(orderId: string): string {
@@ -60,13 +63,14 @@ export class InventoryKeys {
     return `${this.p}catalogue-alerts`;
   }
 
-  /** Pattern matching every SKU key (for SCAN in operator commands). */
-  skuPattern(): string {
-    return `${this.p}s:*`;
+  /** Pattern matching every SKU bucket (for SCAN in operator commands). */
+  skuBucketPattern(): string {
+    return `${this.p}sb:*`;
   }
 
-  skuFromKey(key: string): string {
-    return key.slice(`${this.p}s:`.length);
+  /** Where this tag's layout (shard count, record format) is recorded. */
+  layout(): string {
+    return `${this.p}layout`;
   }
 
   /** Every key of this inventory (for rebuild into an empty Redis and for tests). */

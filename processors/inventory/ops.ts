@@ -6,7 +6,8 @@ import { readTopicToEnd } from '../../runtime/topic-reader.js';
 import { topicName } from '../../topics/definitions.js';
 import { readInventoryHistory, type InventoryHistory } from './history.js';
 import { replayHolds } from './hold-replay.js';
-import { skuStateFromHash, type StockStore } from './store.js';
+import { formatSkuRecord, SKU_RECORD_FIELDS, type SkuRecord } from './sku-record.js';
+import { skuStateFromRecord, type StockStore } from './store.js';
 
 /** Operator commands over the stock state: show, rebuild, reconcile. */
 
@@ -36,6 +37,47 @@ async function scanKeys(redis: RedisClient, pattern: string, onKeys: (keys: stri
       cursor = next;
     } while (cursor !== '0');
   }
+}
+
+/** Every SKU record of every shard, by SKU. */
+async function readSkuRecords(store: StockStore): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const shardKeys of store.shards.keys) {
+    await scanKeys(store.redis, shardKeys.skuBucketPattern(), async (buckets) => {
+      for (const bucket of buckets) {
+        for (const [sku, raw] of Object.entries(await store.redis.hgetall(bucket))) out.set(sku, raw);
+      }
+    });
+  }
+  return out;
+}
+
+/**
+ * Moves SKU records kept by earlier versions (a hash per SKU, `{tag}:s:<sku>`) into the bucket
+ * layout and records the new layout. Run with every stock processor stopped: they refuse to
+ * start on the old layout, and a running old one would write where nothing reads any more.
+ * Safe to run again after an interruption: a SKU is written to its bucket before its old key
+ * is deleted, and the layout is recorded last.
+ */
+export async function migrateLayout(store: StockStore): Promise<{ skus: number }> {
+  let skus = 0;
+  for (const shardKeys of store.shards.keys) {
+    const oldPrefix = `{${shardKeys.tag}}:s:`;
+    await scanKeys(store.redis, `${oldPrefix}*`, async (keys) => {
+      for (const key of keys) {
+        if ((await store.redis.type(key)) !== 'hash') continue;
+        const h = await store.redis.hgetall(key);
+        const sku = key.slice(oldPrefix.length);
+        // a field an earlier record lacks read as 0 there too
+        const record = Object.fromEntries(SKU_RECORD_FIELDS.map((f) => [f, Number(h[f] ?? 0)])) as SkuRecord;
+        await store.redis.hset(shardKeys.sku(sku), sku, formatSkuRecord(record));
+        await store.redis.del(key);
+        skus += 1;
+      }
+    });
+  }
+  await store.recordLayout();
+  return { skus };
 }
 
 /** Every inventory key of every shard (for rebuild into an empty Redis). */
@@ -131,15 +173,11 @@ export async function rebuild(ctx: OpsContext, options: { force?: boolean } = {}
     const th = c?.lowStockThreshold ?? 0;
     // a SKU never stocked keeps level -1, as the scripts would have it
     const lv = l ? levelOf(on, rs, th) : -1;
-    pipelineOf(sku).hset(shards.keysOfSku(sku).sku(sku), {
-      on,
-      rs,
-      v: l?.version ?? 0,
-      th,
-      sf: c?.safetyStock ?? 0,
-      cv: c?.version ?? 0,
-      lv,
-    });
+    pipelineOf(sku).hset(
+      shards.keysOfSku(sku).sku(sku),
+      sku,
+      formatSkuRecord({ on, rs, v: l?.version ?? 0, th, sf: c?.safetyStock ?? 0, cv: c?.version ?? 0, lv }),
+    );
   }
   const ordersPartitionApplied = (partition: number, offset: number) =>
     offset <= (watermarks.get(`${ordersTopic}:${partition}`) ?? -1) &&
@@ -275,15 +313,16 @@ export async function reconcile(ctx: OpsContext, history?: InventoryHistory): Pr
     });
   }
 
-  const skus = new Set<string>([...h.catalogue.keys(), ...expectedOn.keys(), ...expectedRs.keys()]);
-  for (const shardKeys of store.shards.keys) {
-    await scanKeys(store.redis, shardKeys.skuPattern(), async (keys) => {
-      for (const k of keys) skus.add(shardKeys.skuFromKey(k));
-    });
-  }
+  const records = await readSkuRecords(store);
+  const skus = new Set<string>([
+    ...h.catalogue.keys(),
+    ...expectedOn.keys(),
+    ...expectedRs.keys(),
+    ...records.keys(),
+  ]);
   for (const sku of [...skus].sort()) {
-    const raw = await store.redis.hgetall(store.shards.keysOfSku(sku).sku(sku));
-    const actual = Object.keys(raw).length ? skuStateFromHash(sku, raw) : null;
+    const raw = records.get(sku);
+    const actual = raw === undefined ? null : skuStateFromRecord(sku, raw);
     const c = h.catalogue.get(sku);
     const subject = `sku ${sku}`;
     if (!actual) {
@@ -305,7 +344,7 @@ export async function reconcile(ctx: OpsContext, history?: InventoryHistory): Pr
 }
 
 export interface SkuReport {
-  state: ReturnType<typeof skuStateFromHash> | null;
+  state: ReturnType<typeof skuStateFromRecord> | null;
   history: { version: number; onHand: number; reserved: number; sourceEventId: string; at: string }[];
   stockEvents: { type: string; quantity: number; eventId: string; at: string; reason: string | null }[];
 }

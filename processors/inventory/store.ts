@@ -6,6 +6,7 @@ import type { AppliedPosition } from '../../runtime/processor-runner.js';
 import type { CatalogueCommand, StockCommand } from './commands.js';
 import type { InventoryKeys } from './keys.js';
 import { luaOrderRules } from './order-rules.js';
+import { luaSkuRecord, parseSkuRecord, SKU_LAYOUT } from './sku-record.js';
 import {
   list,
   newestLevels,
@@ -181,7 +182,7 @@ export class StockStore {
     this.eventIdTtl = options.eventIdTtlSeconds ?? 31 * DAY_SECONDS;
     this.finalOrderTtl = options.finalOrderTtlSeconds ?? 31 * DAY_SECONDS;
     this.durability = options.durability ?? { kind: 'none' };
-    defineScripts(redis, luaDir, SCRIPTS, { 'order-rules': luaOrderRules() });
+    defineScripts(redis, luaDir, SCRIPTS, { 'order-rules': luaOrderRules(), 'sku-record': luaSkuRecord() });
   }
 
   /** One partition's chunk: see applyBatches. */
@@ -702,9 +703,8 @@ export class StockStore {
   }
 
   async getSku(sku: string): Promise<SkuState | null> {
-    const h = await this.redis.hgetall(this.shards.keysOfSku(sku).sku(sku));
-    if (!h || Object.keys(h).length === 0) return null;
-    return skuStateFromHash(sku, h);
+    const raw = await this.redis.hget(this.shards.keysOfSku(sku).sku(sku), sku);
+    return raw === null ? null : skuStateFromRecord(sku, raw);
   }
 
   /**
@@ -732,13 +732,33 @@ export class StockStore {
     const many = `{${baseTag}.0}:layout`;
     const [own, other] = count === 1 ? [one, many] : [many, one];
     const recorded = (await this.redis.get(own)) ?? (await this.redis.get(other));
-    if (recorded !== null && Number(recorded) !== count) {
+    const wanted = `${count} ${SKU_LAYOUT}`;
+    if (recorded === null) {
+      await this.redis.set(own, wanted, 'NX');
+      return;
+    }
+    const [recordedCount, recordedRecords] = recorded.split(' ');
+    if (Number(recordedCount) !== count) {
       throw new PermanentStartError(
-        `the stock state under tag "${baseTag}" was written with INVENTORY_SHARDS=${recorded}; this process has ${count}. ` +
+        `the stock state under tag "${baseTag}" was written with INVENTORY_SHARDS=${recordedCount}; this process has ${count}. ` +
           'Use the same count, or rebuild the state under the new one (stock rebuild into an empty Redis).',
       );
     }
-    if (recorded === null) await this.redis.set(own, String(count), 'NX');
+    if (recordedRecords !== SKU_LAYOUT) {
+      throw new PermanentStartError(
+        `the stock state under tag "${baseTag}" keeps SKU records as ${recordedRecords ?? 'one hash per SKU (an earlier version)'}; this version keeps them as ${SKU_LAYOUT}. ` +
+          'Stop every stock processor and run `npm run pipeline -- stock migrate-layout`.',
+      );
+    }
+  }
+
+  /** Records this version's layout (after a migration from an earlier one). */
+  async recordLayout(): Promise<void> {
+    const { baseTag, count } = this.shards;
+    await this.redis.set(
+      count === 1 ? `{${baseTag}}:layout` : `{${baseTag}.0}:layout`,
+      `${count} ${SKU_LAYOUT}`,
+    );
   }
 
   /** A partition's applied-offset watermark on one shard. */
@@ -768,18 +788,18 @@ function upToOf(seg: BatchSegment): number {
   return seg.items.length ? (seg.items[seg.items.length - 1] as { offset: number }).offset : -1;
 }
 
-export function skuStateFromHash(sku: string, h: Record<string, string>): SkuState {
-  const n = (k: string) => Number(h[k] ?? 0);
-  const cv = Number(h.cv ?? 0);
+export function skuStateFromRecord(sku: string, raw: string): SkuState {
+  const r = parseSkuRecord(raw);
+  if (!r) throw new Error(`corrupt SKU record of ${sku}: "${raw}"`);
   return {
     sku,
-    onHand: n('on'),
-    reserved: n('rs'),
-    available: n('on') - n('rs'),
-    version: n('v'),
-    lowStockThreshold: n('th'),
-    safetyStock: n('sf'),
-    catalogueVersion: cv > 0 ? cv : null,
-    level: n('lv'),
+    onHand: r.on,
+    reserved: r.rs,
+    available: r.on - r.rs,
+    version: r.v,
+    lowStockThreshold: r.th,
+    safetyStock: r.sf,
+    catalogueVersion: r.cv > 0 ? r.cv : null,
+    level: r.lv,
   };
 }

@@ -47,7 +47,7 @@ describe('a poisoned event is isolated; a stalled partition is reported (real pr
     );
     await waitFor('catalogue applied', async () => (await run.store.getSku(sku('P'))) !== null, 60_000);
     // a SKU record that is not a number: every script call touching it fails, every time
-    await run.redis.hset(`{${run.tag}}:s:${sku('P')}`, 'on', 'garbage');
+    await run.redis.hset(run.store.shards.keysOfSku(sku('P')).sku(sku('P')), sku('P'), 'garbage');
 
     // one message key: one partition, one chunk, the poisoned event in its middle
     await run.producer.send('stock', [

@@ -150,7 +150,7 @@ describe('Redis Cluster: three redis-server nodes in cluster mode, the same scri
       const holders = new Map<number, number>();
       for (const node of cluster.nodes('master')) {
         for (const keys of store.shards.keys) {
-          const [, found] = await node.scan('0', 'MATCH', keys.skuPattern(), 'COUNT', 1000);
+          const [, found] = await node.scan('0', 'MATCH', keys.skuBucketPattern(), 'COUNT', 1000);
           holders.set(
             node.options.port as number,
             (holders.get(node.options.port as number) ?? 0) + found.length,

@@ -216,7 +216,7 @@ describe('apply-stock-batch.lua / apply-catalogue.lua', () => {
 
   it('a corrupt record fails the call before anything of it is written', async () => {
     await store.applyBatch('stock', 0, [{ offset: 0, command: receiveCommand('r1', 'A', 5) }], -1);
-    await redis.hset(`{${tag}}:s:B`, 'on', 'not-a-number');
+    await redis.hset(store.shards.keysOfSku('B').sku('B'), 'B', '1:0:1:0:0:1:x');
     await expect(
       store.applyBatch(
         'stock',

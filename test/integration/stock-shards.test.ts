@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { migrateLayout } from '../../processors/inventory/ops.js';
 import { StockStore } from '../../processors/inventory/store.js';
 import { placeCommand, receiveCommand } from '../helpers/stock-commands.js';
 import { deleteTag, testRedis, uniqueTag } from '../helpers/redis.js';
@@ -55,8 +56,13 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
   const tentativeRecords = async () => {
     const out: string[] = [];
     for (const keys of store.shards.keys) {
-      const [, found] = await redis.scan('0', 'MATCH', keys.order('*'), 'COUNT', 10_000);
-      for (const k of found) if ((await redis.get(k))?.startsWith('T|')) out.push(k);
+      // every SCAN round: one round with a COUNT sees only part of a larger keyspace
+      let cursor = '0';
+      do {
+        const [next, found] = await redis.scan(cursor, 'MATCH', keys.order('*'), 'COUNT', 10_000);
+        for (const k of found) if ((await redis.get(k))?.startsWith('T|')) out.push(k);
+        cursor = next;
+      } while (cursor !== '0');
     }
     return out;
   };
@@ -69,6 +75,45 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
         `written with INVENTORY_SHARDS=${SHARDS}; this process has ${other}`,
       );
     }
+  });
+
+  it('SKU records of an earlier version (a hash per SKU) are refused until migrated in place', async () => {
+    const t = uniqueTag('migrate');
+    const store = new StockStore(redis, { keyTag: t, shards: SHARDS });
+    // what an earlier version left: the shard count alone as layout, one hash per SKU
+    await redis.set(`{${t}.0}:layout`, String(SHARDS));
+    const old = {
+      A: { on: 7, rs: 2, v: 4, th: 1, sf: 0, cv: 3, lv: 0 },
+      G: { on: 0, rs: 0, v: 0, th: 5, sf: 1, cv: 1, lv: -1 },
+    };
+    for (const [sku, h] of Object.entries(old)) {
+      await redis.hset(`{${store.shards.keysOfSku(sku).tag}}:s:${sku}`, h);
+    }
+    await expect(store.checkLayout()).rejects.toThrow('stock migrate-layout');
+    expect(await migrateLayout(store)).toEqual({ skus: 2 });
+    await store.checkLayout();
+    expect(await store.getSku('A')).toMatchObject({
+      onHand: 7,
+      reserved: 2,
+      version: 4,
+      lowStockThreshold: 1,
+      catalogueVersion: 3,
+    });
+    expect(await store.getSku('G')).toMatchObject({
+      onHand: 0,
+      lowStockThreshold: 5,
+      safetyStock: 1,
+      level: -1,
+    });
+    for (const sku of Object.keys(old)) {
+      expect(await redis.exists(`{${store.shards.keysOfSku(sku).tag}}:s:${sku}`)).toBe(0);
+    }
+    // the scripts go on from the migrated records
+    await store.applyBatch('stock', 0, [{ offset: 0, command: receiveCommand('mig-1', 'A', 3) }], -1);
+    expect(await store.getSku('A')).toMatchObject({ onHand: 10, reserved: 2, version: 5 });
+    // run again (an interrupted migration is finished the same way): nothing left to move
+    expect(await migrateLayout(store)).toEqual({ skus: 0 });
+    await deleteTag(redis, t);
   });
 
   it('keys of each shard are in one slot, and SKUs are spread over the shards', async () => {

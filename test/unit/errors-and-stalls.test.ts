@@ -26,7 +26,7 @@ describe('classifyError: what is retried and what is isolated', () => {
 
   it('isolates what fails the same way every time', () => {
     for (const err of [
-      replyError('ERR user_script:120: corrupt SKU record {inv}:s:A: on is "x"'),
+      replyError('ERR user_script:120: corrupt SKU record {inv}:sb:17 A: "x"'),
       replyError('WRONGTYPE Operation against a key holding the wrong kind of value'),
       new TypeError("Cannot read properties of undefined (reading 'sku')"),
       new RangeError('Invalid array length'),

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { StockCommand } from '../../processors/inventory/commands.js';
 import { planRounds } from '../../processors/inventory/shard-plan.js';
 import { StockShards } from '../../processors/inventory/shards.js';
+import { skuBucket } from '../../processors/inventory/sku-record.js';
 
 const shards = new StockShards('inv', 4);
 // SKUs named after the shard they land on, found by trying names
@@ -30,7 +31,7 @@ const items = (commands: StockCommand[]) => commands.map((command, offset) => ({
 describe('stock shards', () => {
   it('one shard keeps the plain tag and everything in one round', () => {
     const one = new StockShards('inv', 1);
-    expect(one.keys.map((k) => k.sku('x'))).toEqual(['{inv}:s:x']);
+    expect(one.keys.map((k) => k.sku('x'))).toEqual([`{inv}:sb:${skuBucket('x')}`]);
     const rounds = planRounds(
       [
         {
@@ -55,12 +56,9 @@ describe('stock shards', () => {
     for (let i = 0; i < 4000; i++) (counts[shards.ofSku(`SKU-${i}`)] as number)++;
     for (const c of counts) expect(c).toBeGreaterThan(800);
     expect(shards.ofSku('SKU-00042')).toBe(new StockShards('inv', 4).ofSku('SKU-00042'));
-    expect(shards.keys.map((k) => k.sku('x'))).toEqual([
-      '{inv.0}:s:x',
-      '{inv.1}:s:x',
-      '{inv.2}:s:x',
-      '{inv.3}:s:x',
-    ]);
+    expect(shards.keys.map((k) => k.sku('x'))).toEqual(
+      [0, 1, 2, 3].map((i) => `{inv.${i}}:sb:${skuBucket('x')}`),
+    );
   });
 
   it('an order spanning shards is tentative, and whatever touches its SKUs or order waits a round', () => {

@@ -14,7 +14,7 @@
   and its acknowledgement forgives their counts (what a dead process sent landed before then).
 
   KEYS[1] {tag}:dirty   KEYS[2] {tag}:dirty-leases   KEYS[3] {tag}:dirty-pending
-  KEYS[4..] the SKU hashes
+  KEYS[4..] the SKU buckets
   ARGV[1] JSON [ [ sku, <key idx>, <published version> ], ... ]
   ARGV[2] '1' when a drainer acknowledges its leased SKUs, '0' for a chunk's own records
   ARGV[3] now (ms)
@@ -29,7 +29,7 @@ local now = tonumber(ARGV[3])
 local again = 0
 for _, a in ipairs(cjson.decode(ARGV[1])) do
   local sku, idx, version = a[1], a[2], a[3]
-  local current = load_sku(KEYS[idx]).v == version
+  local current = load_sku(KEYS[idx], sku).v == version
   local others = false
   if by_drainer then
     redis.call('ZREM', leases_key, sku)

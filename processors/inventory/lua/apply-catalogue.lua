@@ -9,7 +9,7 @@
   an instance that dies after applying an update loses no alert, and the others, which find the
   version already applied, need not know about it.
 
-  KEYS      {tag}:s:<sku> SKU hashes and {tag}:catalogue-alerts (zset: score = when due, member
+  KEYS      {tag}:sb:<bucket> SKU buckets and {tag}:catalogue-alerts (zset: score = when due, member
             = JSON { sku, v, kind, on, rs, th }), referenced from ARGV[1] by index
   ARGV[1]   JSON { pa = <pending alerts idx>, u = [ { s = <key idx>, sku, v = <version>, th, sf } ] }
   ARGV[2]   now (ms)
@@ -27,10 +27,11 @@ redis.call('ZCARD', pending)
 local states, order, results, alerts = {}, {}, {}, {}
 for _, u in ipairs(input.u) do
   local key = KEYS[u.s]
-  local s = states[key]
+  local s = states[u.sku]
   if not s then
-    s = load_sku(key)
-    states[key] = s
+    s = load_sku(key, u.sku)
+    s.key = key
+    states[u.sku] = s
   end
   if s.cv and s.cv >= u.v then
     results[#results + 1] = { sku = u.sku, st = 'stale', n = 0 }
@@ -50,12 +51,12 @@ for _, u in ipairs(input.u) do
     end
     if not s.queued then
       s.queued = true
-      order[#order + 1] = key
+      order[#order + 1] = u.sku
     end
     results[#results + 1] = { sku = u.sku, st = 'ok', n = #out }
   end
 end
 
-for _, key in ipairs(order) do save_sku(key, states[key]) end
+for _, sku in ipairs(order) do save_sku(states[sku].key, sku, states[sku]) end
 for _, member in ipairs(alerts) do redis.call('ZADD', pending, now, member) end
 return cjson.encode(results)

@@ -23,7 +23,7 @@
             {tag}:ob:<topic>:<partition>  its outbox: zset, score = a chunk's last offset, member =
                                           that chunk's JSON results, kept until the caller confirms
                                           them published (trim)
-            {tag}:s:<sku> SKU hashes, {tag}:o:<orderId> order records ("<R|T|X|C|S|L>|sku:q,..."),
+            {tag}:sb:<bucket> SKU records, {tag}:o:<orderId> order records ("<R|T|X|C|S|L>|sku:q,..."),
             {tag}:e:<eventId> stock event-id markers, {tag}:t:<orderId> tentative-hold owners
             {tag}:holds   zset: orderId by the time its hold was made (the abandoned-hold sweeper)
             {tag}:dirty   hash: sku -> "@<ms>|<eventId>|<topic:partition:offset>" of SKUs whose level the
@@ -157,22 +157,23 @@ for _, seg in ipairs(segs) do
   end
 end
 
--- SKU state is cached for the call and written once per SKU at the end.
+-- SKU state is cached for the call and written once per SKU at the end. A SKU is its bucket
+-- key (KEYS[idx], shared with other SKUs) and its name, the field in that bucket.
 local skus = {}
 local touched, touched_order = {}, {}
 local dirty = {}
-local function sku_state(idx)
-  local s = skus[idx]
+local function sku_state(idx, sku)
+  local s = skus[sku]
   if not s then
-    s = load_sku(KEYS[idx])
-    skus[idx] = s
+    s = load_sku(KEYS[idx], sku)
+    skus[sku] = s
   end
   return s
 end
-local function mark_touched(idx)
-  if not touched[idx] then
-    touched[idx] = true
-    touched_order[#touched_order + 1] = idx
+local function mark_touched(idx, sku)
+  if not touched[sku] then
+    touched[sku] = idx
+    touched_order[#touched_order + 1] = sku
   end
 end
 -- on hand or reserved moved: a new version, and the changelog owes the SKU a record, which
@@ -181,7 +182,7 @@ local cur_seg = 0
 local level_of, level_order = {}, {}
 local function changed(idx, s, sku, event_id, src)
   s.v = s.v + 1
-  mark_touched(idx)
+  mark_touched(idx, sku)
   dirty[sku] = event_id .. '|' .. src
   if not level_of[sku] then level_order[#level_order + 1] = sku end
   level_of[sku] = { idx, cur_seg }
@@ -210,7 +211,7 @@ for seg_no, seg in ipairs(segs) do
       local src = seg.src .. ':' .. e.o
 
       if t == 'RECEIVED' or t == 'ADJUSTED' or t == 'COUNTED' then
-        local s = sku_state(e.s)
+        local s = sku_state(e.s, e.sku)
         if not s.cv then
           st, why = 'dlq', 'UNKNOWN_SKU'
         elseif marker_writes[e.e] or redis.call('EXISTS', KEYS[e.e]) == 1 then
@@ -233,7 +234,7 @@ for seg_no, seg in ipairs(segs) do
         else
           local unknown, shortages = nil, {}
           for _, line in ipairs(e.l) do
-            local s = sku_state(line[1])
+            local s = sku_state(line[1], line[3])
             if not s.cv then
               unknown = line[3]
               break
@@ -251,7 +252,7 @@ for seg_no, seg in ipairs(segs) do
             out[#out + 1] = { k = 'result', outcome = 'REJECTED', oid = e.oid, l = e.l, sh = shortages }
           else
             for _, line in ipairs(e.l) do
-              local s = sku_state(line[1])
+              local s = sku_state(line[1], line[3])
               s.rs = s.rs + line[2]
               changed(line[1], s, line[3], e.id, src)
               -- a tentative hold's alerts wait for CONFIRM: an aborted order must not raise any
@@ -277,7 +278,7 @@ for seg_no, seg in ipairs(segs) do
           local lines = stored_lines(string.sub(rec, 3))
           local next_state, outcome
           for _, line in ipairs(lines) do
-            local s = sku_state(line[1])
+            local s = sku_state(line[1], line[3])
             if action == 'commit' or action == 'ship' then
               s.rs = s.rs - line[2]
               s.on = s.on - line[2]
@@ -326,12 +327,12 @@ for seg_no, seg in ipairs(segs) do
           set_owner(e.tk, false)
           if state == 'T' then
             for _, line in ipairs(stored_lines(string.sub(rec, 3))) do
-              local s = sku_state(line[1])
+              local s = sku_state(line[1], line[3])
               if t ~= 'CONFIRM' then
                 s.rs = s.rs - line[2]
                 changed(line[1], s, line[3], e.id, src)
               else
-                mark_touched(line[1])
+                mark_touched(line[1], line[3])
               end
               follow_level(s, line[3], out)
             end
@@ -391,7 +392,7 @@ end
 local seg_levels = {}
 for _, sku in ipairs(level_order) do
   local at = level_of[sku]
-  local s = skus[at[1]]
+  local s = skus[sku]
   local list = seg_levels[at[2]] or {}
   list[#list + 1] = { sku, s.on, s.rs, s.v, dirty[sku] }
   seg_levels[at[2]] = list
@@ -406,8 +407,8 @@ end
 for _, seg in ipairs(segs) do
   if seg.trim >= 0 then redis.call('ZREMRANGEBYSCORE', KEYS[seg.b], '-inf', seg.trim) end
 end
-for _, idx in ipairs(touched_order) do
-  save_sku(KEYS[idx], skus[idx])
+for _, sku in ipairs(touched_order) do
+  save_sku(KEYS[touched[sku]], sku, skus[sku])
 end
 for _, idx in ipairs(order_write_list) do
   local w = order_writes[idx]

@@ -8,7 +8,7 @@
   KEYS[1]   {tag}:dirty         hash: sku -> "@<ms>|<eventId>|<topic:partition:offset>" (the time
                                 of the change; "republish|" when a publisher found it moved on)
   KEYS[2]   {tag}:dirty-leases  zset: sku by lease end (ms)
-  KEYS[3..] the SKU hashes named in ARGV[3]
+  KEYS[3..] the SKU buckets named in ARGV[3]
   ARGV[1]   now (ms)   ARGV[2] lease (ms)
   ARGV[3]   JSON [ [ sku, <key idx> ], ... ]: candidates read from the hash beforehand
   ARGV[4]   grace (ms): a SKU changed more recently is left to the chunk that changed it, which
@@ -28,7 +28,7 @@ for _, c in ipairs(cjson.decode(ARGV[3])) do
   if changed_at then src = string.sub(src, string.find(src, '|', 1, true) + 1) end
   local leased = tonumber(redis.call('ZSCORE', KEYS[2], sku) or '0')
   if src and leased <= now and (not changed_at or changed_at <= settled_before) then
-    local s = load_sku(KEYS[idx])
+    local s = load_sku(KEYS[idx], sku)
     out[#out + 1] = { sku, s.on, s.rs, s.v, src }
   end
 end

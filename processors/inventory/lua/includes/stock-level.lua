@@ -33,32 +33,21 @@ local function follow_level(s, sku, outputs)
   end
 end
 
--- SKU hash fields are one or two letters: at a million SKUs every byte of field name counts.
--- A field that is not a number is a corrupt record: the script stops before it writes anything
--- (the processor then dead-letters the event that touched it instead of guessing a figure).
-local function sku_field(key, h, i, name)
-  local v = h[i]
-  if not v then return nil end
-  local n = tonumber(v)
-  if not n then error('corrupt SKU record ' .. key .. ': ' .. name .. ' is "' .. tostring(v) .. '"') end
-  return n
+-- A SKU's record is one field of a bucket hash (the key the caller computed for it; many SKUs
+-- share a bucket, so Redis keeps it as a compact listpack). Its format comes from sku-record.ts.
+-- A record that does not parse is corrupt: the script stops before it writes anything (the
+-- processor then dead-letters the event that touched it instead of guessing a figure).
+--- @generated "sku-record"
+
+local function load_sku(key, sku)
+  local raw = redis.call('HGET', key, sku)
+  if not raw then return { on = 0, rs = 0, v = 0, th = 0, sf = 0, cv = nil, lv = 0 } end
+  local s = parse_sku_record(raw)
+  if not s then error('corrupt SKU record ' .. key .. ' ' .. sku .. ': "' .. raw .. '"') end
+  if s.cv <= 0 then s.cv = nil end
+  return s
 end
 
-local function load_sku(key)
-  local h = redis.call('HMGET', key, 'on', 'rs', 'v', 'th', 'sf', 'cv', 'lv')
-  local cv = sku_field(key, h, 6, 'cv')
-  if cv and cv <= 0 then cv = nil end
-  return {
-    on = sku_field(key, h, 1, 'on') or 0,
-    rs = sku_field(key, h, 2, 'rs') or 0,
-    v = sku_field(key, h, 3, 'v') or 0,
-    th = sku_field(key, h, 4, 'th') or 0,
-    sf = sku_field(key, h, 5, 'sf') or 0,
-    cv = cv,
-    lv = sku_field(key, h, 7, 'lv') or 0,
-  }
-end
-
-local function save_sku(key, s)
-  redis.call('HSET', key, 'on', s.on, 'rs', s.rs, 'v', s.v, 'th', s.th, 'sf', s.sf, 'cv', s.cv or 0, 'lv', s.lv)
+local function save_sku(key, sku, s)
+  redis.call('HSET', key, sku, format_sku_record(s))
 end
