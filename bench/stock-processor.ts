@@ -6,7 +6,8 @@
  *
  * Environment: BENCH_EVENTS (200000), BENCH_SKUS (5000), BENCH_NAIVE_EVENTS (20000),
  * BENCH_RATES (5000,10000,20000: steady rates for the latency figures), BENCH_STEADY_SECONDS (20), BENCH_MEMORY_SKUS (1000000),
- * BENCH_MEMORY_DB (9: an empty Redis database for the memory figure).
+ * BENCH_MEMORY_DB (9: an empty Redis database for the memory figure),
+ * BENCH_ORDER_LOGISTICS_EVENTS (100000: demo traffic for the order and logistics figures).
  * Writes bench/results/stock-processor.json.
  */
 import { spawn } from 'node:child_process';
@@ -29,6 +30,7 @@ import { percentile } from '../runtime/metrics.js';
 import { AvroCodec } from '../schemas/codec.js';
 import { CollectingSink, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
 import { microsPerEvent, sampleCpu } from './cpu-meter.js';
+import { orderAndLogisticsFigures } from './order-logistics.js';
 import { describeMachine, writeResults } from './machine.js';
 import { produce, sku, SKUS } from './workload.js';
 
@@ -39,6 +41,7 @@ const RATES = (process.env.BENCH_RATES ?? '5000,10000,20000').split(',').map(Num
 const STEADY_SECONDS = env('BENCH_STEADY_SECONDS', 20);
 const MEMORY_SKUS = env('BENCH_MEMORY_SKUS', 1_000_000);
 const MEMORY_DB = env('BENCH_MEMORY_DB', 9);
+const OL_EVENTS = env('BENCH_ORDER_LOGISTICS_EVENTS', 100_000);
 
 const common = loadCommonConfig();
 const logger = createLogger('bench', 'warn');
@@ -217,7 +220,7 @@ async function memoryPerSku(): Promise<Record<string, number>> {
   const withMarkers = await usedMemory();
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `{${tag}}:e:*`, 'COUNT', 5000);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `{${tag}}:eb:*`, 'COUNT', 5000);
     // DEL, not UNLINK: the memory must be free before it is measured
     if (keys.length) await redis.del(...keys);
     cursor = next;
@@ -366,6 +369,27 @@ async function main() {
   const naiveRate = await naiveProcessor(topics, Math.min(NAIVE_EVENTS, produced));
   log(`naive one-EVAL-per-message processor: ${Math.round(naiveRate)} events/s`);
 
+  const olPrefix = `${prefix}ol-`;
+  await setupTopics(kafka, common.SCHEMA_REGISTRY_URL, olPrefix);
+  const ol = await orderAndLogisticsFigures(
+    kafka,
+    AvroCodec.connect(common.SCHEMA_REGISTRY_URL, olPrefix),
+    redis,
+    olPrefix,
+    run,
+    logger,
+    OL_EVENTS,
+  );
+  for (const [name, f] of [
+    ['order', ol.orders],
+    ['logistics', ol.logistics],
+  ] as const) {
+    log(
+      `${name} processor: ${f.eventsPerSecond} events/s over ${f.events} inputs; CPU per event ` +
+        `${f.cpuMicrosPerEvent.process} µs + Redis ${f.cpuMicrosPerEvent.redis} µs + broker ${f.cpuMicrosPerEvent.kafka} µs`,
+    );
+  }
+
   log(`loading ${MEMORY_SKUS} SKUs for the memory figure`);
   const memory = await memoryPerSku();
   log(
@@ -407,6 +431,9 @@ async function main() {
     },
     latency: { byRate: latencies, targetP99VsDoNothingAt5000: 2 },
     memory: { ...memory, targetBytesPerSku: 120 },
+    // mixed demo traffic (orders placed/paid/cancelled/shipped, carrier scans), each processor alone
+    orderProcessor: { ...ol.orders, inputs: ol.traffic },
+    logisticsProcessor: ol.logistics,
   };
   const file = writeResults('stock-processor', results);
   console.log(

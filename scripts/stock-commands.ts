@@ -96,7 +96,7 @@ export async function stockMigrateLayout(): Promise<number> {
       await admin.disconnect();
     }
     const r = await migrateLayout(ctx.store);
-    console.log(`migrate-layout: moved ${r.skus} SKU records; layout recorded`);
+    console.log(`migrate-layout: moved ${r.skus} SKU records and ${r.eventIds} event ids; layout recorded`);
     return 0;
   });
 }

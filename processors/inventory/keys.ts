@@ -1,4 +1,4 @@
-import { skuBucket } from './sku-record.js';
+import { eventIdBucket, skuBucket } from './sku-record.js';
 
 /**
  * Redis key names of one tag's inventory state. Every key carries the same hash tag, so a
@@ -26,8 +26,14 @@ export class InventoryKeys {
     return `${this.p}t:${orderId}`;
   }
 
-  eventMarker(eventId: string): string {
-    return `${this.p}e:${eventId}`;
+  /** hash: the bucket remembering this stock event id (field = id, value = minute applied). */
+  eventIdBucket(eventId: string): string {
+    return `${this.p}eb:${eventIdBucket(eventId)}`;
+  }
+
+  /** Where earlier versions kept a stock event id (a key per id); only the migration reads it. */
+  legacyEventMarkerPattern(): string {
+    return `${this.p}e:*`;
   }
 
   watermark(topic: string, partition: number): string {

@@ -52,14 +52,19 @@ async function readSkuRecords(store: StockStore): Promise<Map<string, string>> {
   return out;
 }
 
+/** The minute an event id was applied, as the stock script stores it. */
+function appliedMinute(ms: number): number {
+  return Math.floor(ms / 60_000);
+}
+
 /**
- * Moves SKU records kept by earlier versions (a hash per SKU, `{tag}:s:<sku>`) into the bucket
- * layout and records the new layout. Run with every stock processor stopped: they refuse to
+ * Moves SKU records kept by earlier versions (a hash per SKU, `{tag}:s:<sku>`) and stock event
+ * ids (a key each, `{tag}:e:<id>`) into the bucket layout and records the new layout. Run with every stock processor stopped: they refuse to
  * start on the old layout, and a running old one would write where nothing reads any more.
  * Safe to run again after an interruption: a SKU is written to its bucket before its old key
  * is deleted, and the layout is recorded last.
  */
-export async function migrateLayout(store: StockStore): Promise<{ skus: number }> {
+export async function migrateLayout(store: StockStore): Promise<{ skus: number; eventIds: number }> {
   let skus = 0;
   for (const shardKeys of store.shards.keys) {
     const oldPrefix = `{${shardKeys.tag}}:s:`;
@@ -76,8 +81,27 @@ export async function migrateLayout(store: StockStore): Promise<{ skus: number }
       }
     });
   }
+  // event ids remembered by a key each: into their bucket, with the minute they were applied
+  // (what their TTL left tells)
+  let eventIds = 0;
+  for (const shardKeys of store.shards.keys) {
+    const oldPrefix = `{${shardKeys.tag}}:e:`;
+    await scanKeys(store.redis, shardKeys.legacyEventMarkerPattern(), async (keys) => {
+      for (const key of keys) {
+        if ((await store.redis.type(key)) !== 'string') continue;
+        const leftMs = await store.redis.pttl(key);
+        const id = key.slice(oldPrefix.length);
+        const appliedAt = leftMs > 0 ? Date.now() - (store.eventIdTtl * 1000 - leftMs) : Date.now();
+        const bucket = shardKeys.eventIdBucket(id);
+        await store.redis.hset(bucket, id, appliedMinute(appliedAt));
+        await store.redis.expire(bucket, store.eventIdTtl);
+        await store.redis.del(key);
+        eventIds += 1;
+      }
+    });
+  }
   await store.recordLayout();
-  return { skus };
+  return { skus, eventIds };
 }
 
 /** Every inventory key of every shard (for rebuild into an empty Redis). */
@@ -200,12 +224,10 @@ export async function rebuild(ctx: OpsContext, options: { force?: boolean } = {}
   let markers = 0;
   for (const { partition, offset, event } of history.stockEvents) {
     if (offset <= (watermarks.get(`${stockTopic}:${partition}`) ?? -1)) {
-      pipelineOf(event.sku).set(
-        shards.keysOfSku(event.sku).eventMarker(event.eventId),
-        '1',
-        'EX',
-        store.eventIdTtl,
-      );
+      // when it was applied is not in the history: remembered a whole window from now
+      const bucket = shards.keysOfSku(event.sku).eventIdBucket(event.eventId);
+      pipelineOf(event.sku).hset(bucket, event.eventId, appliedMinute(Date.now()));
+      pipelineOf(event.sku).expire(bucket, store.eventIdTtl);
       markers += 1;
     }
   }

@@ -9,28 +9,40 @@ export const SKU_RECORD_FIELDS = ['on', 'rs', 'v', 'th', 'sf', 'cv', 'lv'] as co
 export type SkuRecord = Record<(typeof SKU_RECORD_FIELDS)[number], number>;
 
 /**
- * Buckets per shard. Part of the data's layout (recorded with the shard count). At the default
- * `hash-max-listpack-entries` of 128 a bucket stays compact up to about 2 million SKUs per shard;
- * past that Redis still serves it, with more memory per SKU (use more shards).
+ * SKU buckets per shard. Part of the data's layout (recorded with the shard count). At the
+ * default `hash-max-listpack-entries` of 128 a bucket stays compact up to about 2 million SKUs
+ * per shard; past that Redis still serves it, with more memory per SKU (use more shards).
  */
 export const SKU_BUCKETS = 16_384;
 
-/** The layout these records belong to, as recorded in Redis beside the shard count. */
-export const SKU_LAYOUT = `sku-buckets-${SKU_BUCKETS}`;
-
 /**
- * A SKU's bucket: FNV-1a, then mixed and its top bits taken, so that the buckets of one shard
- * (chosen by FNV-1a modulo the shard count) are all used.
+ * Buckets of stock event ids per shard (field = event id, value = the minute it was applied):
+ * compact up to about 8 million ids remembered at once per shard (the de-duplication window's
+ * stock events); past that, more memory per id.
  */
-export function skuBucket(sku: string): number {
+export const EVENT_ID_BUCKETS = 65_536;
+
+/** The layout these records belong to, as recorded in Redis beside the shard count. */
+export const STOCK_LAYOUT = `sku-buckets-${SKU_BUCKETS}/event-id-buckets-${EVENT_ID_BUCKETS}`;
+
+/** FNV-1a, mixed, so that the buckets of one shard (FNV-1a modulo the shard count) are all used. */
+export function bucketOf(text: string, count: number): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < sku.length; i++) {
-    h ^= sku.charCodeAt(i);
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
   h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
   h = Math.imul(h ^ (h >>> 12), 0x297a2d39);
-  return ((h ^ (h >>> 15)) >>> 0) % SKU_BUCKETS;
+  return ((h ^ (h >>> 15)) >>> 0) % count;
+}
+
+export function skuBucket(sku: string): number {
+  return bucketOf(sku, SKU_BUCKETS);
+}
+
+export function eventIdBucket(eventId: string): number {
+  return bucketOf(eventId, EVENT_ID_BUCKETS);
 }
 
 export function formatSkuRecord(r: SkuRecord): string {

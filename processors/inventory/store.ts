@@ -6,7 +6,7 @@ import type { AppliedPosition } from '../../runtime/processor-runner.js';
 import type { CatalogueCommand, StockCommand } from './commands.js';
 import type { InventoryKeys } from './keys.js';
 import { luaOrderRules } from './order-rules.js';
-import { luaSkuRecord, parseSkuRecord, SKU_LAYOUT } from './sku-record.js';
+import { luaSkuRecord, parseSkuRecord, STOCK_LAYOUT } from './sku-record.js';
 import {
   list,
   newestLevels,
@@ -403,7 +403,7 @@ export class StockStore {
                 q: c.quantity,
                 sku: c.sku,
                 s: ref(keys.sku(c.sku)),
-                e: ref(keys.eventMarker(c.eventId)),
+                e: ref(keys.eventIdBucket(c.eventId)),
               };
             case 'PLACE':
               return {
@@ -732,7 +732,7 @@ export class StockStore {
     const many = `{${baseTag}.0}:layout`;
     const [own, other] = count === 1 ? [one, many] : [many, one];
     const recorded = (await this.redis.get(own)) ?? (await this.redis.get(other));
-    const wanted = `${count} ${SKU_LAYOUT}`;
+    const wanted = `${count} ${STOCK_LAYOUT}`;
     if (recorded === null) {
       await this.redis.set(own, wanted, 'NX');
       return;
@@ -744,9 +744,9 @@ export class StockStore {
           'Use the same count, or rebuild the state under the new one (stock rebuild into an empty Redis).',
       );
     }
-    if (recordedRecords !== SKU_LAYOUT) {
+    if (recordedRecords !== STOCK_LAYOUT) {
       throw new PermanentStartError(
-        `the stock state under tag "${baseTag}" keeps SKU records as ${recordedRecords ?? 'one hash per SKU (an earlier version)'}; this version keeps them as ${SKU_LAYOUT}. ` +
+        `the stock state under tag "${baseTag}" has the layout ${recordedRecords ?? 'of an earlier version (a key per SKU and per event id)'}; this version keeps ${STOCK_LAYOUT}. ` +
           'Stop every stock processor and run `npm run pipeline -- stock migrate-layout`.',
       );
     }
@@ -757,7 +757,7 @@ export class StockStore {
     const { baseTag, count } = this.shards;
     await this.redis.set(
       count === 1 ? `{${baseTag}}:layout` : `{${baseTag}.0}:layout`,
-      `${count} ${SKU_LAYOUT}`,
+      `${count} ${STOCK_LAYOUT}`,
     );
   }
 

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { InventoryKeys } from '../../processors/inventory/keys.js';
 import { StockStore } from '../../processors/inventory/store.js';
 import { placeCommand, receiveCommand } from '../helpers/stock-commands.js';
 import { deleteTag, testRedis, uniqueTag } from '../helpers/redis.js';
@@ -55,6 +56,33 @@ describe('apply-stock-batch.lua / apply-catalogue.lua', () => {
     const res = await store.applyBatch('stock', 0, [{ offset: 1, command: receiveCommand('r1', 'A', 5) }], 0);
     expect(res.applied[0]).toMatchObject({ status: 'dup', why: 'DUPLICATE_EVENT_ID' });
     expect((await store.getSku('A'))?.onHand).toBe(5);
+  });
+
+  it('remembers a stock event id for the window only, and a crowded bucket sheds the ids out of it', async () => {
+    const short = new StockStore(redis, { keyTag: tag, eventIdTtlSeconds: 3_600 });
+    const keys = short.shards.keys[0] as InventoryKeys;
+    const minute = Math.floor(Date.now() / 60_000);
+    // ids of one bucket: 130 applied two hours ago (out of the window), one an hour minus a minute ago
+    const bucket = keys.eventIdBucket('w-0');
+    const same: string[] = [];
+    for (let i = 0; same.length < 132; i++) if (keys.eventIdBucket(`w-${i}`) === bucket) same.push(`w-${i}`);
+    const [recent, fresh, ...old] = same as [string, string, ...string[]];
+    for (const id of old) await redis.hset(bucket, id, minute - 120);
+    await redis.hset(bucket, recent, minute - 59);
+
+    let offset = 0;
+    const receive = (id: string) =>
+      short.applyBatch('stock', 7, [{ offset, command: receiveCommand(id, 'A', 1) }], offset++ - 1);
+    expect((await receive(recent)).applied[0]).toMatchObject({ status: 'dup' });
+    // out of the window: a new event as far as de-duplication can know
+    expect((await receive(old[0] as string)).appliedCount).toBe(1);
+    expect((await receive(fresh)).appliedCount).toBe(1);
+    expect((await receive(fresh)).applied[0]).toMatchObject({ status: 'dup' });
+    expect((await store.getSku('A'))?.onHand).toBe(2);
+    // the bucket had grown past 128: what is out of the window went, what is in it stayed
+    const left = await redis.hgetall(bucket);
+    expect(Object.keys(left).sort()).toEqual(['', old[0], recent, fresh].sort());
+    expect(await redis.ttl(bucket)).toBeGreaterThan(3_500);
   });
 
   it('reserves a multi-line order all-or-nothing and reports every short line', async () => {
@@ -230,7 +258,7 @@ describe('apply-stock-batch.lua / apply-catalogue.lua', () => {
     ).rejects.toThrow(/corrupt SKU record/);
     // the receipt before the poisoned one was not applied either, nor its marker, nor the position
     expect((await store.getSku('A'))?.onHand).toBe(5);
-    expect(await redis.exists(`{${tag}}:e:r2`)).toBe(0);
+    expect(await redis.hexists(store.shards.keys[0]!.eventIdBucket('r2'), 'r2')).toBe(0);
     expect(await store.watermark('stock', 0)).toBe(0);
     const retry = await store.applyBatch(
       'stock',

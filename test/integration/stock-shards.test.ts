@@ -89,8 +89,10 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
     for (const [sku, h] of Object.entries(old)) {
       await redis.hset(`{${store.shards.keysOfSku(sku).tag}}:s:${sku}`, h);
     }
+    // a receipt applied an hour ago, remembered by a key of its own for the rest of 31 days
+    await redis.set(`{${store.shards.keysOfSku('A').tag}}:e:old-receipt`, '1', 'EX', 31 * 86_400 - 3_600);
     await expect(store.checkLayout()).rejects.toThrow('stock migrate-layout');
-    expect(await migrateLayout(store)).toEqual({ skus: 2 });
+    expect(await migrateLayout(store)).toEqual({ skus: 2, eventIds: 1 });
     await store.checkLayout();
     expect(await store.getSku('A')).toMatchObject({
       onHand: 7,
@@ -111,8 +113,17 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
     // the scripts go on from the migrated records
     await store.applyBatch('stock', 0, [{ offset: 0, command: receiveCommand('mig-1', 'A', 3) }], -1);
     expect(await store.getSku('A')).toMatchObject({ onHand: 10, reserved: 2, version: 5 });
+    // the migrated id is still a duplicate
+    const again = await store.applyBatch(
+      'stock',
+      0,
+      [{ offset: 1, command: receiveCommand('old-receipt', 'A', 3) }],
+      0,
+    );
+    expect(again.applied[0]?.status).toBe('dup');
+    expect(await store.getSku('A')).toMatchObject({ onHand: 10 });
     // run again (an interrupted migration is finished the same way): nothing left to move
-    expect(await migrateLayout(store)).toEqual({ skus: 0 });
+    expect(await migrateLayout(store)).toEqual({ skus: 0, eventIds: 0 });
     await deleteTag(redis, t);
   });
 

@@ -14,7 +14,7 @@
     applied watermark are not applied again; their stored outputs are returned for re-publishing.
     The watermark moves to the chunk's last offset (`up`), dead letters and skipped events
     included, in the same call as the state: it is the position the processor resumes from.
-  - Upstream re-sends at a new offset: a stock event id is applied once (marker key with TTL);
+  - Upstream re-sends at a new offset: a stock event id is applied once (remembered for ARGV[2] s);
     an order is reserved once per order id and its hold only moves forward (order-rules.ts).
 
   KEYS      all keys, referenced from ARGV[1] by index; all share one {tag}, so the call is one
@@ -24,7 +24,8 @@
                                           that chunk's JSON results, kept until the caller confirms
                                           them published (trim)
             {tag}:sb:<bucket> SKU records, {tag}:o:<orderId> order records ("<R|T|X|C|S|L>|sku:q,..."),
-            {tag}:e:<eventId> stock event-id markers, {tag}:t:<orderId> tentative-hold owners
+            {tag}:eb:<bucket> stock event ids seen (hash: id -> minute applied),
+            {tag}:t:<orderId> tentative-hold owners
             {tag}:holds   zset: orderId by the time its hold was made (the abandoned-hold sweeper)
             {tag}:dirty   hash: sku -> "@<ms>|<eventId>|<topic:partition:offset>" of SKUs whose level the
                           changelog has not published yet (changelog.ts drains it)
@@ -33,7 +34,7 @@
   ARGV[1]   JSON { hz = <holds idx>, dz = <dirty idx>, pz = <dirty-pending idx>, now = <ms>, segs = [ { w = <watermark idx,
             0 = none>, b = <outbox idx>, up = <chunk's last offset or -1>, src = '<topic>:<partition>',
             trim = <offset or -1>, ev = [ event... ] (offsets ascending) }, ... ] }. Events:
-            { o, t='RECEIVED'|'ADJUSTED'|'COUNTED', id, q, s=<sku key idx>, e=<marker key idx>, sku }
+            { o, t='RECEIVED'|'ADJUSTED'|'COUNTED', id, q, s=<sku key idx>, e=<event-id bucket idx>, sku }
             { o, t='PLACE', id, oid, ok=<order key idx>, l = { {s, q, sku}, ... } }
             { o, t='PAY'|'SHIP'|'CANCEL'|'EXPIRE', id, oid, ok, l = { {s, q, sku}, ... } as read
               beforehand; an order placed in the same call needs none: its PLACE declared the keys }
@@ -48,7 +49,7 @@
             A segment with w = 0 has no watermark (CONFIRM/ABORT segments): its events are
             idempotent by the order record's state; its results carry ph = 2 and are stored in
             the outbox at their offsets, so a redelivery of that offset replays them.
-  ARGV[2]   TTL seconds of stock event-id markers (the re-send window)
+  ARGV[2]   seconds a stock event id is remembered (the re-send window)
   ARGV[3]   TTL seconds of an order record once final, of tentative-hold owners and of outboxes
 
   Returns JSON { stale = <bool>, segs = [ { r = [ results ], replay = [ stored results ],
@@ -120,8 +121,30 @@ local function set_order(idx, value, ttl)
   order_writes[idx] = { value, ttl }
 end
 
+-- Stock event ids seen, for de-duplication: each is a field of one of the {tag}:eb:<n> bucket
+-- hashes, its value the minute it was applied; it counts as seen for marker_ttl seconds after.
+-- A few bytes per id where a key per id cost a hundred.
+local now_min = math.floor(now / 60000)
+local seen_since = now_min - math.floor(marker_ttl / 60)
+local id_writes, id_bucket_list = {}, {}
+local function id_seen(idx, id)
+  local w = id_writes[idx]
+  if w and w[id] then return true end
+  local at = redis.call('HGET', KEYS[idx], id)
+  return at ~= false and (tonumber(at) or 0) >= seen_since
+end
+local function mark_id_seen(idx, id)
+  local w = id_writes[idx]
+  if not w then
+    w = {}
+    id_writes[idx] = w
+    id_bucket_list[#id_bucket_list + 1] = idx
+  end
+  w[id] = true
+end
+
 -- Pending writes of the small keys, applied in the write phase.
-local marker_writes, owner_writes, owner_write_list = {}, {}, {}
+local owner_writes, owner_write_list = {}, {}
 local hold_adds, hold_removes = {}, {}
 local function set_owner(idx, value)
   if owner_writes[idx] == nil then owner_write_list[#owner_write_list + 1] = idx end
@@ -214,10 +237,10 @@ for seg_no, seg in ipairs(segs) do
         local s = sku_state(e.s, e.sku)
         if not s.cv then
           st, why = 'dlq', 'UNKNOWN_SKU'
-        elseif marker_writes[e.e] or redis.call('EXISTS', KEYS[e.e]) == 1 then
+        elseif id_seen(e.e, e.id) then
           st, why = 'dup', 'DUPLICATE_EVENT_ID'
         else
-          marker_writes[e.e] = true
+          mark_id_seen(e.e, e.id)
           if t == 'COUNTED' then
             -- a count reports the physical truth: a shortage shows as negative available, never clamped
             s.on = e.q
@@ -424,8 +447,20 @@ for _, idx in ipairs(owner_write_list) do
   local v = owner_writes[idx]
   if v then redis.call('SET', KEYS[idx], v, 'EX', order_ttl) else redis.call('DEL', KEYS[idx]) end
 end
-for idx in pairs(marker_writes) do
-  redis.call('SET', KEYS[idx], '1', 'EX', marker_ttl)
+for _, idx in ipairs(id_bucket_list) do
+  local key = KEYS[idx]
+  for id in pairs(id_writes[idx]) do redis.call('HSET', key, id, now_min) end
+  -- a bucket grown past a compact listpack sheds the ids out of the window, at most once a day
+  -- (the '' field, never an event id, says when it last did)
+  if redis.call('HLEN', key) > 128 and (tonumber(redis.call('HGET', key, '') or '0') or 0) < now_min - 1440 then
+    local flat = redis.call('HGETALL', key)
+    for i = 1, #flat, 2 do
+      if flat[i] ~= '' and (tonumber(flat[i + 1]) or 0) < seen_since then redis.call('HDEL', key, flat[i]) end
+    end
+    redis.call('HSET', key, '', now_min)
+  end
+  -- a bucket nobody added to for a whole window goes at once
+  redis.call('EXPIRE', key, marker_ttl)
 end
 for oid in pairs(hold_adds) do redis.call('ZADD', holds_key, now, oid) end
 for oid in pairs(hold_removes) do redis.call('ZREM', holds_key, oid) end
