@@ -95,7 +95,8 @@ async function main() {
       if (!segments.length) break;
       const results = await store.applyBatches(segments);
       calls += 1;
-      if (!process.env.BENCH_NO_ACK) await store.ackPublishedLevels(results.flatMap((r) => r.levels));
+      if (!process.env.BENCH_NO_ACK)
+        await store.changelog.ackPublishedLevels(results.flatMap((r) => r.levels));
     }
     const ms = performance.now() - t0;
     const node = process.cpuUsage(node0);

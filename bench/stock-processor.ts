@@ -109,7 +109,9 @@ async function decodeAndForward(k: Kafka, topics: string[], total: number): Prom
           const value = await codec.decode(kind, m.value);
           messages.push({ key: m.key, value: codec.encodeWithId(kind, ids[kind], value as never) });
         }
-        await producer.send({ topic: sinkTopic, messages, acks: -1 });
+        // in chunks of the processor's size: one record batch must stay under the broker's limit
+        for (let i = 0; i < messages.length; i += 500)
+          await producer.send({ topic: sinkTopic, messages: messages.slice(i, i + 500), acks: -1 });
         for (const m of batch.messages) resolveOffset(m.offset);
         seen += batch.messages.length;
         await heartbeat();
@@ -215,7 +217,7 @@ async function memoryPerSku(): Promise<Record<string, number>> {
       i - 1,
     );
     // as the processor does once Kafka has its level records: nothing owed stays marked
-    await store.ackPublishedLevels(applied.levels);
+    await store.changelog.ackPublishedLevels(applied.levels);
   }
   const withMarkers = await usedMemory();
   let cursor = '0';

@@ -62,7 +62,7 @@ export class ChangelogDrain {
 
   private async drainShard(shard: number): Promise<number> {
     const now = Date.now();
-    const { levels, cursor } = await this.store.claimLevels(
+    const { levels, cursor } = await this.store.changelog.claimLevels(
       shard,
       this.options.batch,
       this.options.leaseMs,
@@ -70,7 +70,11 @@ export class ChangelogDrain {
       this.options.graceMs,
     );
     this.cursors.set(shard, cursor);
-    const alerts = await this.store.claimPendingAlerts(shard, this.options.batch, this.options.leaseMs);
+    const alerts = await this.store.changelog.claimPendingAlerts(
+      shard,
+      this.options.batch,
+      this.options.leaseMs,
+    );
     if (levels.length === 0 && alerts.length === 0) return 0;
     const topicMessages = [];
     if (levels.length) {
@@ -88,8 +92,8 @@ export class ChangelogDrain {
       });
     }
     await this.producer.sendBatch({ topicMessages, acks: -1 });
-    await this.store.ackLevels(shard, levels);
-    await this.store.ackPendingAlerts(
+    await this.store.changelog.ackLevels(shard, levels);
+    await this.store.changelog.ackPendingAlerts(
       shard,
       alerts.map((a) => a.member),
     );

@@ -203,7 +203,7 @@ export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec 
           onPublished: async () => {
             if (res.lastOffset > (published.get(p.tp) ?? -1)) published.set(p.tp, res.lastOffset);
             // done unless the SKU changed since: then the drainer publishes it again
-            if (res.levels.length) await store.ackPublishedLevels(res.levels);
+            if (res.levels.length) await store.changelog.ackPublishedLevels(res.levels);
           },
         };
       });

@@ -10,7 +10,6 @@ import { luaSkuRecord, parseSkuRecord, STOCK_LAYOUT } from './sku-record.js';
 import {
   list,
   newestLevels,
-  parseLines,
   toEventResult,
   toLevelRecord,
   type EventResult,
@@ -23,13 +22,16 @@ import {
   mergeShardReplies,
   type MergedPart,
   type PartResults,
-  type SettleKind,
   type ShardReply,
 } from './shard-merge.js';
 import { planRounds, type PlannedSegment, type Round } from './shard-plan.js';
 import { StockShards } from './shards.js';
+import { ChangelogStore } from './changelog-store.js';
+import { HeldOrders } from './held-orders.js';
+import { applyScriptCall, type ShardItem, type ShardSegment } from './stock-script-args.js';
 
 export type { EventResult, ScriptLine, ScriptOutput } from './script-results.js';
+export type { ClaimedLevel, PendingCatalogueAlert } from './changelog-store.js';
 export { parseLines } from './script-results.js';
 
 const luaDir = fileURLToPath(new URL('./lua/', import.meta.url));
@@ -110,32 +112,6 @@ export interface StockStoreOptions {
   durability?: DurabilityPolicy;
 }
 
-/** Settles a tentative hold on one shard once every shard of the order answered. */
-interface SettleCommand {
-  kind: SettleKind;
-  eventId: string;
-  orderId: string;
-}
-
-interface ShardItem {
-  offset: number;
-  command: StockCommand | SettleCommand;
-  /** this shard's lines of the order (PLACE, order events, CONFIRM, ABORT) */
-  lines: readonly ScriptLine[];
-  tentative: boolean;
-}
-
-interface ShardSegment {
-  topic: string;
-  partition: number;
-  items: ShardItem[];
-  trimUpTo: number;
-  /** CONFIRM/ABORT segment: no watermark, idempotent by the order record */
-  settle: boolean;
-  /** the watermark moves here (the chunk's last offset) */
-  upTo: number;
-}
-
 /** A segment's items for every shard, before callShards splits them into one call per shard. */
 interface ShardCallSegment {
   topic: string;
@@ -145,22 +121,6 @@ interface ShardCallSegment {
   items: { shard: number; item: ShardItem }[];
   /** set in a segment's last round: every shard gets a call and its watermark moves here */
   upTo: number | null;
-}
-
-const STOCK_KINDS = new Set(['RECEIVED', 'ADJUSTED', 'COUNTED']);
-
-/** A SKU whose level the changelog owes a record, as claimed. */
-export type ClaimedLevel = LevelRecord;
-
-/** An alert a catalogue update caused, waiting to be published. */
-export interface PendingCatalogueAlert {
-  member: string;
-  sku: string;
-  version: number;
-  kind: string;
-  on: number;
-  rs: number;
-  th: number;
 }
 
 /**
@@ -173,6 +133,9 @@ export class StockStore {
   readonly eventIdTtl: number;
   readonly finalOrderTtl: number;
   readonly durability: DurabilityPolicy;
+  /** levels owed to the changelog and queued catalogue alerts */
+  readonly changelog: ChangelogStore;
+  private readonly held: HeldOrders;
 
   constructor(
     readonly redis: RedisClient,
@@ -183,6 +146,8 @@ export class StockStore {
     this.finalOrderTtl = options.finalOrderTtlSeconds ?? 31 * DAY_SECONDS;
     this.durability = options.durability ?? { kind: 'none' };
     defineScripts(redis, luaDir, SCRIPTS, { 'order-rules': luaOrderRules(), 'sku-record': luaSkuRecord() });
+    this.changelog = new ChangelogStore(redis, this.shards, this.durability);
+    this.held = new HeldOrders(redis, this.shards);
   }
 
   /** One partition's chunk: see applyBatches. */
@@ -214,7 +179,7 @@ export class StockStore {
       if (seen.has(tp)) throw new Error(`two chunks of ${tp} in one call`);
       seen.add(tp);
     }
-    const held = await this.heldParts(segments);
+    const held = await this.held.partsOf(segments);
     const rounds = planRounds(segments, this.shards, held);
     // a chunk with nothing to apply (only dead letters) still moves its position
     segments.forEach((seg, segment) => {
@@ -260,7 +225,7 @@ export class StockStore {
     }
     return segments.map((seg, i) => {
       const t = totals[i] as PartResults;
-      this.rememberHolds(t.applied);
+      this.held.remember(t.applied);
       return {
         applied: t.applied,
         replayed: t.replayed,
@@ -378,64 +343,13 @@ export class StockStore {
     const keys = this.shards.keys[shard] as InventoryKeys;
     let current = segments;
     for (let attempt = 0; ; attempt++) {
-      const scriptKeys = new ScriptKeys();
-      const ref = (key: string): number => scriptKeys.ref(key);
-      const hz = ref(keys.holds());
-      const dz = ref(keys.dirty());
-      const pz = ref(keys.dirtyPending());
-      const lineRefs = (lines: readonly ScriptLine[]) =>
-        lines.map((l) => [ref(keys.sku(l.sku)), l.quantity, l.sku]);
-      const segs = current.map(({ topic, partition, items, trimUpTo, settle, upTo }) => ({
-        w: settle ? 0 : ref(keys.watermark(topic, partition)),
-        b: ref(keys.outbox(topic, partition)),
-        up: settle ? -1 : upTo,
-        src: `${topic}:${partition}`,
-        trim: trimUpTo,
-        ev: items.map(({ offset, command: c, lines, tentative }) => {
-          switch (c.kind) {
-            case 'RECEIVED':
-            case 'ADJUSTED':
-            case 'COUNTED':
-              return {
-                o: offset,
-                t: c.kind,
-                id: c.eventId,
-                q: c.quantity,
-                sku: c.sku,
-                s: ref(keys.sku(c.sku)),
-                e: ref(keys.eventIdBucket(c.eventId)),
-              };
-            case 'PLACE':
-              return {
-                o: offset,
-                t: 'PLACE',
-                id: c.eventId,
-                oid: c.orderId,
-                ok: ref(keys.order(c.orderId)),
-                l: lineRefs(lines),
-                ...(tentative ? { tent: 1, tk: ref(keys.tentative(c.orderId)) } : {}),
-              };
-            default:
-              return {
-                o: offset,
-                t: c.kind,
-                id: c.eventId,
-                oid: c.orderId,
-                ok: ref(keys.order(c.orderId)),
-                l: lineRefs(lines),
-                ...(c.kind === 'CONFIRM' || c.kind === 'ABORT' || c.kind === 'DROP'
-                  ? { tk: ref(keys.tentative(c.orderId)) }
-                  : {}),
-              };
-          }
-        }),
-      }));
+      const call = applyScriptCall(keys, current, Date.now(), this.eventIdTtl, this.finalOrderTtl);
       const raw = (await callScriptDurably(
         this.redis,
         this.durability,
         'apply-stock-batch',
-        scriptKeys.keys,
-        [JSON.stringify({ hz, dz, pz, now: Date.now(), segs }), this.eventIdTtl, this.finalOrderTtl],
+        call.keys,
+        call.args,
       )) as string;
       const parsed = JSON.parse(raw) as {
         stale: boolean;
@@ -443,7 +357,7 @@ export class StockStore {
       };
       if (parsed.stale) {
         if (attempt >= 5) throw new Error('order lines kept changing under this call; giving up');
-        current = await this.rereadHolds(shard, current);
+        current = await this.held.rereadHolds(shard, current);
         continue;
       }
       return parsed.segs.map((reply) => ({
@@ -456,101 +370,6 @@ export class StockStore {
         levels: list<[string, number, number, number, string]>(reply.lv).map(toLevelRecord),
       }));
     }
-  }
-
-  /** The segments again, with the lines of their orders as this shard holds them now. */
-  private async rereadHolds(shard: number, segments: readonly ShardSegment[]): Promise<ShardSegment[]> {
-    const isOrderEvent = (i: ShardItem) => !STOCK_KINDS.has(i.command.kind) && i.command.kind !== 'PLACE';
-    const ids = [
-      ...new Set(
-        segments.flatMap((s) =>
-          s.items.flatMap((i) => (isOrderEvent(i) ? [(i.command as { orderId: string }).orderId] : [])),
-        ),
-      ),
-    ];
-    const lines = await this.readOrders(shard, ids);
-    return segments.map((s) => ({
-      ...s,
-      items: s.items.map((i) =>
-        isOrderEvent(i)
-          ? { ...i, lines: lines.get((i.command as { orderId: string }).orderId)?.lines ?? [] }
-          : i,
-      ),
-    }));
-  }
-
-  /** Order records of one shard: state letter and lines. */
-  private async readOrders(
-    shard: number,
-    orderIds: readonly string[],
-  ): Promise<Map<string, { state: string; lines: ScriptLine[] }>> {
-    const out = new Map<string, { state: string; lines: ScriptLine[] }>();
-    if (orderIds.length === 0) return out;
-    const keys = this.shards.keys[shard] as InventoryKeys;
-    const pipeline = this.redis.pipeline();
-    for (const id of orderIds) pipeline.get(keys.order(id));
-    const replies = (await pipeline.exec()) ?? [];
-    orderIds.forEach((id, i) => {
-      const [err, value] = replies[i] ?? [null, null];
-      if (err) throw err;
-      if (typeof value === 'string')
-        out.set(id, { state: value.slice(0, 1), lines: parseLines(value.slice(2)) });
-    });
-    return out;
-  }
-
-  /**
-   * The lines of orders this instance recently reserved, rejected, committed or released: an
-   * order's later events usually come to the same partition, so their shards and SKU keys are
-   * known without a read. Bounded; a wrong entry is safe (the script refuses undeclared keys
-   * and the call is retried with a real read).
-   */
-  private readonly heldCache = new Map<string, ScriptLine[]>();
-  private static readonly HELD_CACHE_MAX = 100_000;
-
-  private rememberHolds(results: readonly EventResult[]): void {
-    for (const r of results) {
-      for (const o of r.outputs) {
-        if (o.k !== 'result') continue;
-        this.heldCache.delete(o.oid);
-        this.heldCache.set(o.oid, o.lines);
-        if (this.heldCache.size > StockStore.HELD_CACHE_MAX) {
-          this.heldCache.delete(this.heldCache.keys().next().value as string);
-        }
-      }
-    }
-  }
-
-  /**
-   * The lines, by shard, of the orders whose events (pay, ship, cancel, expire) are in these
-   * chunks and that were not placed in the same chunk: from the cache, else read from every shard.
-   */
-  private async heldParts(
-    segments: readonly BatchSegment[],
-  ): Promise<Map<string, Map<number, ScriptLine[]>>> {
-    const out = new Map<string, Map<number, ScriptLine[]>>();
-    const toRead = new Set<string>();
-    for (const seg of segments) {
-      const placedHere = new Set<string>();
-      for (const { command: c } of seg.items) {
-        if (c.kind === 'PLACE') placedHere.add(c.orderId);
-        if (!('orderId' in c) || c.kind === 'PLACE' || placedHere.has(c.orderId)) continue;
-        const cached = this.heldCache.get(c.orderId);
-        if (cached) out.set(c.orderId, this.shards.group(cached));
-        else toRead.add(c.orderId);
-      }
-    }
-    if (toRead.size === 0) return out;
-    const ids = [...toRead];
-    const perShard = await Promise.all(this.shards.keys.map((_, shard) => this.readOrders(shard, ids)));
-    perShard.forEach((records, shard) => {
-      for (const [id, { lines }] of records) {
-        let parts = out.get(id);
-        if (!parts) out.set(id, (parts = new Map()));
-        parts.set(shard, lines);
-      }
-    });
-    return out;
   }
 
   /**
@@ -586,102 +405,6 @@ export class StockStore {
     return out;
   }
 
-  /** Catalogue alerts due for publication on one shard, leased for `leaseMs`. */
-  async claimPendingAlerts(shard: number, limit: number, leaseMs: number): Promise<PendingCatalogueAlert[]> {
-    const keys = this.shards.keys[shard] as InventoryKeys;
-    const members = (await callScript(
-      this.redis,
-      'claim-pending-alerts',
-      [keys.catalogueAlerts()],
-      [Date.now(), leaseMs, limit],
-    )) as string[];
-    return members.map((member) => {
-      const a = JSON.parse(member) as {
-        sku: string;
-        v: number;
-        kind: string;
-        on: number;
-        rs: number;
-        th: number;
-      };
-      return { member, sku: a.sku, version: a.v, kind: a.kind, on: a.on, rs: a.rs, th: a.th };
-    });
-  }
-
-  async ackPendingAlerts(shard: number, members: readonly string[]): Promise<void> {
-    if (members.length === 0) return;
-    const keys = this.shards.keys[shard] as InventoryKeys;
-    await this.redis.zrem(keys.catalogueAlerts(), ...members);
-  }
-
-  /**
-   * SKUs of one shard whose level the changelog owes a record: about `limit` of them from where
-   * the scan `cursor` stands, leased for `leaseMs`, with their state now, and the next cursor. The state read here is durable under the policy: the claim
-   * is itself a write that comes after the state's in Redis' stream.
-   */
-  async claimLevels(
-    shard: number,
-    limit: number,
-    leaseMs: number,
-    cursor = '0',
-    graceMs = 0,
-  ): Promise<{ levels: ClaimedLevel[]; cursor: string }> {
-    const keys = this.shards.keys[shard] as InventoryKeys;
-    const [next, flat] = await this.redis.hscan(keys.dirty(), cursor, 'COUNT', limit);
-    const levels: ClaimedLevel[] = [];
-    if (flat.length === 0) return { levels, cursor: next };
-    const scriptKeys = new ScriptKeys();
-    scriptKeys.ref(keys.dirty());
-    scriptKeys.ref(keys.dirtyLeases());
-    const candidates: [string, number][] = [];
-    for (let i = 0; i < flat.length; i += 2) {
-      const sku = flat[i] as string;
-      candidates.push([sku, scriptKeys.ref(keys.sku(sku))]);
-    }
-    const raw = (await callScriptDurably(this.redis, this.durability, 'claim-stock-levels', scriptKeys.keys, [
-      Date.now(),
-      leaseMs,
-      JSON.stringify(candidates),
-      graceMs,
-    ])) as string;
-    for (const raw5 of list<[string, number, number, number, string]>(JSON.parse(raw)))
-      levels.push(toLevelRecord(raw5));
-    return { levels, cursor: next };
-  }
-
-  /** Acknowledges published level records of SKUs on any shards (grouped by shard). */
-  async ackPublishedLevels(published: readonly LevelRecord[]): Promise<void> {
-    const byShard = new Map<number, LevelRecord[]>();
-    for (const l of published) {
-      const shard = this.shards.ofSku(l.sku);
-      const list = byShard.get(shard);
-      if (list) list.push(l);
-      else byShard.set(shard, [l]);
-    }
-    await Promise.all([...byShard].map(([shard, levels]) => this.ackLevels(shard, levels, false)));
-  }
-
-  /**
-   * After Kafka acknowledged the level records: done, or owed again when the SKU moved on.
-   * `leased`: a drainer's records, whose leases end now; otherwise a chunk's own.
-   */
-  async ackLevels(shard: number, published: readonly ClaimedLevel[], leased = true): Promise<number> {
-    if (published.length === 0) return 0;
-    const keys = this.shards.keys[shard] as InventoryKeys;
-    const scriptKeys = new ScriptKeys();
-    scriptKeys.ref(keys.dirty());
-    scriptKeys.ref(keys.dirtyLeases());
-    scriptKeys.ref(keys.dirtyPending());
-    const acks = published.map((l) => [l.sku, scriptKeys.ref(keys.sku(l.sku)), l.version]);
-    return Number(
-      await callScript(this.redis, 'ack-stock-levels', scriptKeys.keys, [
-        JSON.stringify(acks),
-        leased ? '1' : '0',
-        Date.now(),
-      ]),
-    );
-  }
-
   /** Orders held longer than `maxAgeMs` on one shard, leased for `leaseMs`. */
   async claimAbandonedHolds(
     shard: number,
@@ -713,7 +436,7 @@ export class StockStore {
    */
   async getOrder(orderId: string): Promise<OrderHold | null> {
     const parts = (
-      await Promise.all(this.shards.keys.map((_, shard) => this.readOrders(shard, [orderId])))
+      await Promise.all(this.shards.keys.map((_, shard) => this.held.readOrders(shard, [orderId])))
     ).flatMap((records) => [...records.values()]);
     if (parts.length === 0) return null;
     const states = new Set(parts.map((p) => p.state));

@@ -147,8 +147,8 @@ describe('the stock-levels changelog: last record per SKU is its state (real Red
     await store.applyCatalogue([{ sku: 'A', version: 1, lowStockThreshold: 0, safetyStock: 0 }]);
     await store.applyBatch('stock', 0, [{ offset: 0, command: receiveCommand('g0', 'A', 3) }], -1);
     // its chunk has not acknowledged the level yet (it is on its way, or its publisher died)
-    expect((await store.claimLevels(0, 10, 60_000, '0', 60_000)).levels).toEqual([]);
-    const owed = (await store.claimLevels(0, 10, 60_000, '0', 0)).levels;
+    expect((await store.changelog.claimLevels(0, 10, 60_000, '0', 60_000)).levels).toEqual([]);
+    const owed = (await store.changelog.claimLevels(0, 10, 60_000, '0', 0)).levels;
     expect(owed).toMatchObject([{ sku: 'A', onHand: 3 }]);
     // the source names the event, without the time the drainer reads
     expect(owed[0]).toMatchObject({ sourceEventId: 'g0', src: 'stock:0:0' });
@@ -198,7 +198,7 @@ describe('the stock-levels changelog: last record per SKU is its state (real Red
         died++;
         return;
       }
-      await store.ackPublishedLevels(res.levels);
+      await store.changelog.ackPublishedLevels(res.levels);
     };
     const running: Promise<void>[] = [];
     for (let i = 0; i < 150; i++) {

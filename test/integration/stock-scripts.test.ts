@@ -284,10 +284,10 @@ describe('apply-stock-batch.lua / apply-catalogue.lua', () => {
     ]);
     expect(raised[0]?.status).toBe('ok');
     // queued in Redis by the same call, published by the changelog drainer
-    const pending = await store.claimPendingAlerts(0, 10, 60_000);
+    const pending = await store.changelog.claimPendingAlerts(0, 10, 60_000);
     expect(pending).toMatchObject([{ sku: 'A', version: 3, kind: 'LOW_STOCK', on: 5, rs: 0, th: 6 }]);
-    expect(await store.claimPendingAlerts(0, 10, 60_000)).toEqual([]); // leased
-    await store.ackPendingAlerts(
+    expect(await store.changelog.claimPendingAlerts(0, 10, 60_000)).toEqual([]); // leased
+    await store.changelog.ackPendingAlerts(
       0,
       pending.map((a) => a.member),
     );

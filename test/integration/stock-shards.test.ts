@@ -178,7 +178,7 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
     const owed = (
       await Promise.all(
         store.shards.keys.map(
-          async (_, shard) => (await store.claimLevels(shard, 100, 60_000, '0', 0)).levels,
+          async (_, shard) => (await store.changelog.claimLevels(shard, 100, 60_000, '0', 0)).levels,
         ),
       )
     ).flat();

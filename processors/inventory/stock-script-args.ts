@@ -1,0 +1,102 @@
+import { ScriptKeys } from '../../runtime/lua-scripts.js';
+import type { StockCommand } from './commands.js';
+import type { InventoryKeys } from './keys.js';
+import type { ScriptLine } from './script-results.js';
+import type { SettleKind } from './shard-merge.js';
+
+/**
+ * The keys and arguments of one apply-stock-batch call on one shard: every key the call may
+ * touch, declared once and referenced by index from the JSON argument (see the script's header).
+ * Pure, so its layout is unit-tested without Redis.
+ */
+
+/** Settles a tentative hold on one shard once every shard of the order answered. */
+export interface SettleCommand {
+  kind: SettleKind;
+  eventId: string;
+  orderId: string;
+}
+
+export interface ShardItem {
+  offset: number;
+  command: StockCommand | SettleCommand;
+  /** this shard's lines of the order (PLACE, order events, CONFIRM, ABORT) */
+  lines: readonly ScriptLine[];
+  tentative: boolean;
+}
+
+export interface ShardSegment {
+  topic: string;
+  partition: number;
+  items: ShardItem[];
+  trimUpTo: number;
+  /** CONFIRM/ABORT segment: no watermark, idempotent by the order record */
+  settle: boolean;
+  /** the watermark moves here (the chunk's last offset) */
+  upTo: number;
+}
+
+export function applyScriptCall(
+  keys: InventoryKeys,
+  segments: readonly ShardSegment[],
+  now: number,
+  eventIdTtlSeconds: number,
+  finalOrderTtlSeconds: number,
+): { keys: string[]; args: (string | number)[] } {
+  const scriptKeys = new ScriptKeys();
+  const ref = (key: string): number => scriptKeys.ref(key);
+  const hz = ref(keys.holds());
+  const dz = ref(keys.dirty());
+  const pz = ref(keys.dirtyPending());
+  const lineRefs = (lines: readonly ScriptLine[]) =>
+    lines.map((l) => [ref(keys.sku(l.sku)), l.quantity, l.sku]);
+  const segs = segments.map(({ topic, partition, items, trimUpTo, settle, upTo }) => ({
+    w: settle ? 0 : ref(keys.watermark(topic, partition)),
+    b: ref(keys.outbox(topic, partition)),
+    up: settle ? -1 : upTo,
+    src: `${topic}:${partition}`,
+    trim: trimUpTo,
+    ev: items.map(({ offset, command: c, lines, tentative }) => {
+      switch (c.kind) {
+        case 'RECEIVED':
+        case 'ADJUSTED':
+        case 'COUNTED':
+          return {
+            o: offset,
+            t: c.kind,
+            id: c.eventId,
+            q: c.quantity,
+            sku: c.sku,
+            s: ref(keys.sku(c.sku)),
+            e: ref(keys.eventIdBucket(c.eventId)),
+          };
+        case 'PLACE':
+          return {
+            o: offset,
+            t: 'PLACE',
+            id: c.eventId,
+            oid: c.orderId,
+            ok: ref(keys.order(c.orderId)),
+            l: lineRefs(lines),
+            ...(tentative ? { tent: 1, tk: ref(keys.tentative(c.orderId)) } : {}),
+          };
+        default:
+          return {
+            o: offset,
+            t: c.kind,
+            id: c.eventId,
+            oid: c.orderId,
+            ok: ref(keys.order(c.orderId)),
+            l: lineRefs(lines),
+            ...(c.kind === 'CONFIRM' || c.kind === 'ABORT' || c.kind === 'DROP'
+              ? { tk: ref(keys.tentative(c.orderId)) }
+              : {}),
+          };
+      }
+    }),
+  }));
+  return {
+    keys: scriptKeys.keys,
+    args: [JSON.stringify({ hz, dz, pz, now, segs }), eventIdTtlSeconds, finalOrderTtlSeconds],
+  };
+}
