@@ -200,10 +200,14 @@ export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec 
           skipped,
           redisMs,
           appliedAt,
-          onPublished: async () => {
+          onPublished: () => {
             if (res.lastOffset > (published.get(p.tp) ?? -1)) published.set(p.tp, res.lastOffset);
-            // done unless the SKU changed since: then the drainer publishes it again
-            if (res.levels.length) await store.changelog.ackPublishedLevels(res.levels);
+            // done unless the SKU changed since: then the drainer publishes it again. Not on the
+            // partition's way to its next fetch: an acknowledgement that never comes (a crash,
+            // Redis away) only leaves the mark to the drainer, which publishes it once more
+            if (res.levels.length) {
+              void store.changelog.ackPublishedLevels(res.levels).catch(() => undefined);
+            }
           },
         };
       });
