@@ -19,6 +19,36 @@ export const lagEnv = {
     doc: 'Offsets unmoved this long with lag: STALL, or STOP when the group has no member.',
   },
   LAG_MAX_SECONDS: { kind: 'int', default: 60, min: 1, doc: 'Lag in seconds above which a group is ERR.' },
+  LAG_WARN_FLOOR_SECONDS: {
+    kind: 'int',
+    default: 5,
+    min: 0,
+    doc: 'Growing lag is a WARN only when the group is also this many seconds behind.',
+  },
+  LAG_STOP_AFTER_SAMPLES: {
+    kind: 'int',
+    default: 2,
+    min: 1,
+    doc: 'Samples in a row finding no live member (with lag) before STOP.',
+  },
+  LAG_RECOVER_AFTER_SAMPLES: {
+    kind: 'int',
+    default: 2,
+    min: 1,
+    doc: 'Samples in a row a group must be OK before its recovery is announced.',
+  },
+  LAG_ALERT_REPEAT_MS: {
+    kind: 'int',
+    default: 600_000,
+    min: 0,
+    doc: 'After a recovery, the same alert for the same group is not sent again within this long (a worse one is).',
+  },
+  LAG_ALERT_WEBHOOK_FORMAT: {
+    kind: 'enum',
+    values: ['json', 'alertmanager'] as const,
+    default: 'json',
+    doc: "The webhook's body: the alert as JSON, or Alertmanager's webhook payload (version 4).",
+  },
   LAG_ALERT_WEBHOOK_URL: {
     kind: 'url',
     protocols: ['http', 'https'],

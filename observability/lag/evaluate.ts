@@ -38,9 +38,33 @@ export interface LagRules {
   stallAfterMs: number;
   /** Lag in seconds above this: ERR. */
   maxLagSeconds: number;
+  /**
+   * Growing lag is a WARN only once the lag in seconds is above this: a healthy consumer is
+   * always a few messages (a fetch, a commit interval) behind a busy topic, and that is not news.
+   */
+  warnFloorSeconds: number;
+  /** Consecutive samples without a live member, with lag, before STOP: a restart in between stays quiet. */
+  stopAfterSamples: number;
 }
 
-export const defaultLagRules: LagRules = { windowSize: 10, stallAfterMs: 30_000, maxLagSeconds: 60 };
+export const defaultLagRules: LagRules = {
+  windowSize: 10,
+  stallAfterMs: 30_000,
+  maxLagSeconds: 60,
+  warnFloorSeconds: 5,
+  stopAfterSamples: 2,
+};
+
+/** What the broker says of the group's members, over the samples so far. */
+export interface GroupMembers {
+  active: boolean;
+  /** Consecutive samples (this one included) that found no member; 0 while members are live. */
+  absentSamples: number;
+  /** When the first of those samples was taken. */
+  absentSince: number | null;
+}
+
+export const liveMembers: GroupMembers = { active: true, absentSamples: 0, absentSince: null };
 
 export interface LagSeconds {
   seconds: number;
@@ -84,7 +108,7 @@ export function estimateLagSeconds(
  */
 export function evaluatePartition(
   samples: readonly PartitionSample[],
-  membersActive: boolean,
+  members: GroupMembers,
   now: number,
   rules: LagRules = defaultLagRules,
 ): PartitionVerdict {
@@ -113,15 +137,27 @@ export function evaluatePartition(
     }
   }
 
-  // the last time the committed offset moved, over all we sampled (not just the window, whose
-  // time span depends on how often samples are taken)
+  // the broker knows when a group has no member: no need to wait for offsets to sit still
+  if (!members.active && members.absentSamples >= rules.stopAfterSamples) {
+    const since = members.absentSince ?? last.at;
+    return verdict(
+      'STOP',
+      `no live consumer since ${new Date(since).toISOString()} and ${lagMessages} messages behind`,
+    );
+  }
+
+  // since when offsets sat still while there was something to read, over all we sampled (not
+  // just the window, whose span depends on the sampling interval): a partition that was caught
+  // up and then got a message has not been stuck for as long as it was quiet
   let lastMove = (samples[0] as PartitionSample).at;
   for (let k = 1; k < samples.length; k++) {
-    if (samples[k]?.committed !== samples[k - 1]?.committed) lastMove = (samples[k] as PartitionSample).at;
+    const before = samples[k - 1] as PartitionSample;
+    const caughtUp = before.logEnd - (before.committed ?? 0) <= 0;
+    if (samples[k]?.committed !== before.committed || caughtUp) lastMove = (samples[k] as PartitionSample).at;
   }
   const unmovedFor = last.at - lastMove;
   if (unmovedFor >= rules.stallAfterMs) {
-    return membersActive
+    return members.active
       ? verdict(
           'STALL',
           `offsets unmoved for ${Math.round(unmovedFor / 1000)} s with ${lagMessages} messages behind`,
@@ -142,7 +178,12 @@ export function evaluatePartition(
     lags.length >= Math.min(rules.windowSize, 3) &&
     lags.every((l, k) => k === 0 || l >= (lags[k - 1] as number)) &&
     (lags[lags.length - 1] as number) > (lags[0] as number);
-  if (growing) return verdict('WARN', `lag grew from ${lags[0]} to ${lagMessages} over the window`);
+  if (growing && lagSeconds.seconds > rules.warnFloorSeconds) {
+    return verdict(
+      'WARN',
+      `lag grew from ${lags[0]} to ${lagMessages} messages over the window, ${Math.round(lagSeconds.seconds)} s behind`,
+    );
+  }
 
   return verdict('OK', `${lagMessages} behind and moving`);
 }
@@ -158,21 +199,53 @@ export interface LagTransition {
   from: LagStatus;
   to: LagStatus;
   kind: 'ALERT' | 'RECOVERED';
+  /** When the group entered the state that is announced (for RECOVERED: when it became OK). */
+  since: number;
+}
+
+export interface AlerterOptions {
+  /** Samples in a row that must be OK before a recovery is announced (one OK sample may be luck). */
+  recoverAfterSamples: number;
+  /**
+   * After a recovery, the same alert for the same group is not announced again within this
+   * long (a flapping group pages once); a worse state always is.
+   */
+  repeatAfterMs: number;
 }
 
 /**
- * Fires once on leaving OK (and again if it gets worse), and once when the group is OK again;
- * repeated evaluations in the same state stay silent.
+ * What receivers are told, per group: an alert on leaving OK (and again if it gets worse), a
+ * recovery once the group has stayed OK, nothing for repeated evaluations in the same state,
+ * and flapping damped by `repeatAfterMs`.
  */
 export class LagAlerter {
-  private readonly current = new Map<string, LagStatus>();
+  private readonly groups = new Map<
+    string,
+    { announced: LagStatus; badSince: number | null; okSamples: number; lastAlert: Map<LagStatus, number> }
+  >();
 
-  observe(group: string, status: LagStatus): LagTransition | null {
-    const before = this.current.get(group) ?? 'OK';
-    this.current.set(group, status);
-    if (status === before) return null;
-    if (status === 'OK') return { group, from: before, to: status, kind: 'RECOVERED' };
-    if (STATUS_RANK[status] > STATUS_RANK[before]) return { group, from: before, to: status, kind: 'ALERT' };
-    return null; // better but not OK yet: no new alert
+  constructor(private readonly options: AlerterOptions = { recoverAfterSamples: 1, repeatAfterMs: 0 }) {}
+
+  observe(group: string, status: LagStatus, now = Date.now()): LagTransition | null {
+    let g = this.groups.get(group);
+    if (!g)
+      this.groups.set(group, (g = { announced: 'OK', badSince: null, okSamples: 0, lastAlert: new Map() }));
+    if (status === 'OK') {
+      g.okSamples += 1;
+      g.badSince = null;
+      if (g.announced === 'OK' || g.okSamples < this.options.recoverAfterSamples) return null;
+      const from = g.announced;
+      g.announced = 'OK';
+      return { group, from, to: 'OK', kind: 'RECOVERED', since: now };
+    }
+    g.okSamples = 0;
+    g.badSince ??= now;
+    if (STATUS_RANK[status] <= STATUS_RANK[g.announced]) return null; // better but not OK yet, or the same
+    const last = g.lastAlert.get(status);
+    if (g.announced === 'OK' && last !== undefined && now - last < this.options.repeatAfterMs) return null;
+    const from = g.announced;
+    g.announced = status;
+    g.lastAlert.set(status, now);
+    return { group, from, to: status, kind: 'ALERT', since: g.badSince };
   }
 }

@@ -53,6 +53,12 @@ const monitor = new LagMonitor(admin, targets, {
     windowSize: config.LAG_WINDOW,
     stallAfterMs: config.LAG_STALL_AFTER_MS,
     maxLagSeconds: config.LAG_MAX_SECONDS,
+    warnFloorSeconds: config.LAG_WARN_FLOOR_SECONDS,
+    stopAfterSamples: config.LAG_STOP_AFTER_SAMPLES,
+  },
+  alerting: {
+    recoverAfterSamples: config.LAG_RECOVER_AFTER_SAMPLES,
+    repeatAfterMs: config.LAG_ALERT_REPEAT_MS,
   },
   historySize: 720,
   clickhouse,
@@ -63,7 +69,12 @@ const monitor = new LagMonitor(admin, targets, {
         producer,
         codec,
         alertsTopic: topicName(config.TOPIC_PREFIX, 'alerts'),
-        ...(config.LAG_ALERT_WEBHOOK_URL ? { webhookUrl: config.LAG_ALERT_WEBHOOK_URL } : {}),
+        ...(config.LAG_ALERT_WEBHOOK_URL
+          ? {
+              webhookUrl: config.LAG_ALERT_WEBHOOK_URL,
+              webhookFormat: config.LAG_ALERT_WEBHOOK_FORMAT as 'json' | 'alertmanager',
+            }
+          : {}),
         logger,
       },
       t,

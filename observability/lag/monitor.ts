@@ -6,6 +6,8 @@ import {
   evaluatePartition,
   LagAlerter,
   worstStatus,
+  type AlerterOptions,
+  type GroupMembers,
   type LagRules,
   type LagTransition,
   type PartitionSample,
@@ -26,6 +28,8 @@ export interface GroupLag {
 
 export interface LagMonitorOptions {
   rules: LagRules;
+  /** Recovery hysteresis and flap damping of the alerts (evaluate.ts). */
+  alerting?: AlerterOptions;
   /** Samples kept per partition for lag-in-seconds interpolation. */
   historySize: number;
   onTransition: (t: LagTransition, lag: GroupLag) => Promise<void>;
@@ -40,13 +44,30 @@ export interface LagMonitorOptions {
  */
 export class LagMonitor {
   private readonly history = new Map<string, PartitionSample[]>();
-  private readonly alerter = new LagAlerter();
+  private readonly alerter: LagAlerter;
+  private readonly members = new Map<string, GroupMembers>();
 
   constructor(
     private readonly admin: Admin,
     private readonly targets: LagTarget[],
     private readonly options: LagMonitorOptions,
-  ) {}
+  ) {
+    this.alerter = new LagAlerter(options.alerting);
+  }
+
+  /** Live members per the broker, and for how many samples in a row there were none. */
+  private observeMembers(group: string, active: boolean, now: number): GroupMembers {
+    const before = this.members.get(group);
+    const m: GroupMembers = active
+      ? { active: true, absentSamples: 0, absentSince: null }
+      : {
+          active: false,
+          absentSamples: (before?.absentSamples ?? 0) + 1,
+          absentSince: before?.absentSince ?? now,
+        };
+    this.members.set(group, m);
+    return m;
+  }
 
   async sampleOnce(now = Date.now()): Promise<GroupLag[]> {
     const results: GroupLag[] = [];
@@ -56,7 +77,7 @@ export class LagMonitor {
         this.admin.fetchOffsets({ groupId: target.group, topics: target.topics }),
         this.admin.describeGroups([target.group]),
       ]);
-      const membersActive = (described.groups[0]?.members.length ?? 0) > 0;
+      const members = this.observeMembers(target.group, (described.groups[0]?.members.length ?? 0) > 0, now);
       const partitions: GroupLag['partitions'] = [];
       for (const topic of target.topics) {
         const ends = await this.admin.fetchTopicOffsets(topic);
@@ -69,7 +90,7 @@ export class LagMonitor {
           samples.push({ at: now, committed: c >= 0 ? c : Number(p.low), logEnd: Number(p.high) });
           if (samples.length > this.options.historySize) samples.shift();
           this.history.set(key, samples);
-          const verdict = evaluatePartition(samples, membersActive, now, this.options.rules);
+          const verdict = evaluatePartition(samples, members, now, this.options.rules);
           partitions.push({ topic, partition: p.partition, verdict });
           rows.push({
             ts: toClickHouseDateTime(now),
@@ -93,7 +114,7 @@ export class LagMonitor {
         partitions,
       };
       results.push(lag);
-      const transition = this.alerter.observe(target.group, lag.status);
+      const transition = this.alerter.observe(target.group, lag.status, now);
       if (transition) await this.options.onTransition(transition, lag);
     }
     if (this.options.clickhouse && rows.length) {

@@ -1,12 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  defaultLagRules,
   estimateLagSeconds,
   evaluatePartition,
   LagAlerter,
+  liveMembers,
   worstStatus,
+  type GroupMembers,
   type PartitionSample,
 } from '../../observability/lag/evaluate.js';
+import { alertmanagerPayload, lagAlert } from '../../observability/lag/alerts.js';
+
+const gone = (absentSamples: number): GroupMembers => ({ active: false, absentSamples, absentSince: 0 });
 
 const s = (at: number, committed: number | null, logEnd: number): PartitionSample => ({
   at,
@@ -75,37 +81,67 @@ describe('lag in seconds', () => {
 describe('partition status (Burrow-style rules)', () => {
   it('an idle partition with lag 0 stays OK however long nobody commits (Burrow #38)', () => {
     const samples = every5s(20, () => [42, 42]);
-    expect(evaluatePartition(samples, false, 100_000).status).toBe('OK');
+    expect(evaluatePartition(samples, gone(20), 100_000).status).toBe('OK');
   });
 
   it('lag follows the log-end offset even when the group does not commit (Burrow #127)', () => {
     const samples = every5s(4, (i) => [10, 10 + i * 5]);
-    expect(evaluatePartition(samples, true, 15_000).lagMessages).toBe(15); // log end 25, committed 10
+    expect(evaluatePartition(samples, liveMembers, 15_000).lagMessages).toBe(15); // log end 25, committed 10
   });
 
   it('STALL when a live consumer stops moving with lag, STOP when no consumer is left', () => {
     const samples = every5s(10, () => [100, 150]);
-    expect(evaluatePartition(samples, true, 45_000).status).toBe('STALL');
-    expect(evaluatePartition(samples, false, 45_000).status).toBe('STOP');
+    expect(evaluatePartition(samples, liveMembers, 45_000).status).toBe('STALL');
+    expect(
+      evaluatePartition(samples, gone(1), 45_000, { ...defaultLagRules, stopAfterSamples: 5 }).status,
+    ).toBe('STOP');
   });
 
-  it('WARN while the lag keeps growing though offsets move', () => {
+  it('WARN while the lag keeps growing though offsets move, once it is more than a few seconds', () => {
     const samples = every5s(5, (i) => [100 + i, 110 + i * 20]);
-    expect(evaluatePartition(samples, true, 20_000).status).toBe('WARN');
+    expect(evaluatePartition(samples, liveMembers, 20_000).status).toBe('WARN');
+    // the same growth, but the unread message is fresh: a busy topic, not a slow consumer
+    const busy = every5s(5, (i) => [1000 * i + 4 * i, 1000 * i + 10 * i]);
+    const v = evaluatePartition(busy, liveMembers, 20_000);
+    expect(v.lagSeconds.seconds).toBeLessThan(5);
+    expect(v.status).toBe('OK');
+  });
+
+  it('STOP as soon as the broker has shown no member for two samples, not after a stall period', () => {
+    const samples = every5s(4, (i) => [100 + i * 10, 120 + i * 10]); // offsets were moving
+    expect(evaluatePartition(samples, gone(1), 15_000).status).toBe('OK');
+    const v = evaluatePartition(samples, gone(2), 15_000);
+    expect(v.status).toBe('STOP');
+    expect(v.reason).toMatch(/no live consumer since 1970-01-01T00:00:00.000Z and 20 messages behind/);
+    // no member and nothing to read: nothing to page about
+    expect(
+      evaluatePartition(
+        every5s(4, () => [50, 50]),
+        gone(4),
+        15_000,
+      ).status,
+    ).toBe('OK');
+  });
+
+  it('a quiet partition that just got a message is not STALLed for having been quiet', () => {
+    const samples = [...every5s(30, () => [42, 42]), s(150_000, 42, 43)];
+    expect(evaluatePartition(samples, liveMembers, 150_000).status).toBe('OK');
+    // but the same message still unread a stall period later is
+    const later = [
+      ...samples,
+      ...every5s(8, () => [42, 43]).map((p) => ({ ...p, at: 150_000 + p.at + 5000 })),
+    ];
+    expect(evaluatePartition(later, liveMembers, 190_000).status).toBe('STALL');
   });
 
   it('REWIND when the committed offset goes back', () => {
     const samples = [s(0, 100, 200), s(5000, 50, 200)];
-    expect(evaluatePartition(samples, true, 5000).status).toBe('REWIND');
+    expect(evaluatePartition(samples, liveMembers, 5000).status).toBe('REWIND');
   });
 
   it('ERR above the threshold in seconds, with the lower bound said', () => {
     const samples = [s(0, 0, 0), s(5000, 0, 10), s(10_000, 5, 20), s(15_000, 10, 30)];
-    const v = evaluatePartition(samples, true, 200_000, {
-      windowSize: 10,
-      stallAfterMs: 1e9,
-      maxLagSeconds: 60,
-    });
+    const v = evaluatePartition(samples, liveMembers, 200_000, { ...defaultLagRules, stallAfterMs: 1e9 });
     expect(v.status).toBe('ERR');
   });
 
@@ -123,7 +159,88 @@ describe('lag alerts', () => {
     expect(alerter.observe('g', 'WARN')).toBeNull();
     expect(alerter.observe('g', 'STOP')).toMatchObject({ kind: 'ALERT', from: 'WARN', to: 'STOP' });
     expect(alerter.observe('g', 'STALL')).toBeNull();
-    expect(alerter.observe('g', 'OK')).toMatchObject({ kind: 'RECOVERED', from: 'STALL' });
+    expect(alerter.observe('g', 'OK')).toMatchObject({ kind: 'RECOVERED', from: 'STOP' }); // what was announced
     expect(alerter.observe('g', 'OK')).toBeNull();
+  });
+
+  it('announce a recovery only after the group stayed OK, and page once for a flapping group', () => {
+    const alerter = new LagAlerter({ recoverAfterSamples: 2, repeatAfterMs: 60_000 });
+    expect(alerter.observe('g', 'WARN', 1_000)).toMatchObject({ kind: 'ALERT', to: 'WARN', since: 1_000 });
+    expect(alerter.observe('g', 'OK', 6_000)).toBeNull(); // one good sample may be luck
+    expect(alerter.observe('g', 'WARN', 11_000)).toBeNull(); // still the WARN announced
+    expect(alerter.observe('g', 'OK', 16_000)).toBeNull();
+    expect(alerter.observe('g', 'OK', 21_000)).toMatchObject({ kind: 'RECOVERED', from: 'WARN' });
+    // the same WARN again within the repeat interval: not announced, and so no recovery either
+    expect(alerter.observe('g', 'WARN', 26_000)).toBeNull();
+    expect(alerter.observe('g', 'OK', 31_000)).toBeNull();
+    expect(alerter.observe('g', 'OK', 36_000)).toBeNull();
+    // a worse state always is
+    expect(alerter.observe('g', 'STOP', 41_000)).toMatchObject({
+      kind: 'ALERT',
+      from: 'OK',
+      to: 'STOP',
+      since: 41_000,
+    });
+    // and after the interval the same alert is news again
+    expect(alerter.observe('g', 'OK', 46_000)).toBeNull();
+    expect(alerter.observe('g', 'OK', 51_000)).toMatchObject({ kind: 'RECOVERED', from: 'STOP' });
+    expect(alerter.observe('g', 'WARN', 200_000)).toMatchObject({ kind: 'ALERT', to: 'WARN' });
+    // other groups are other subjects
+    expect(alerter.observe('h', 'WARN', 200_000)).toMatchObject({ kind: 'ALERT', group: 'h' });
+  });
+
+  it('say what is wrong, since when, how far behind and where to look; Alertmanager receivers get their payload', () => {
+    const t = {
+      group: 'inventory',
+      from: 'OK' as const,
+      to: 'STOP' as const,
+      kind: 'ALERT' as const,
+      since: 1_000,
+    };
+    const verdict = evaluatePartition(
+      every5s(3, () => [10, 30]),
+      gone(2),
+      10_000,
+    );
+    const lag = {
+      group: 'inventory',
+      status: 'STOP' as const,
+      lagMessages: 20,
+      partitions: [{ topic: 'stock', partition: 3, verdict }],
+    };
+    const alert = lagAlert(t, lag, 12_000);
+    expect(alert.message).toMatch(
+      /inventory is STOP since 1970-01-01T00:00:01.000Z: 20 messages behind; worst stock\/3 20 messages/,
+    );
+    expect(alert.message).toMatch(/start its processor/);
+    expect(alert.attributes).toMatchObject({ since: '1970-01-01T00:00:01.000Z', worstLagMessages: '20' });
+    const firing = alertmanagerPayload(alert, t);
+    expect(firing).toMatchObject({
+      version: '4',
+      status: 'firing',
+      groupLabels: { alertname: 'ConsumerLag', consumer_group: 'inventory' },
+      alerts: [
+        {
+          status: 'firing',
+          labels: { alertname: 'ConsumerLag', severity: 'critical', status: 'STOP' },
+          startsAt: '1970-01-01T00:00:01.000Z',
+        },
+      ],
+    });
+    const back = {
+      ...t,
+      from: 'STOP' as const,
+      to: 'OK' as const,
+      kind: 'RECOVERED' as const,
+      since: 30_000,
+    };
+    const resolved = alertmanagerPayload(
+      lagAlert(back, { ...lag, status: 'OK', lagMessages: 0 }, 30_000),
+      back,
+    );
+    expect(resolved).toMatchObject({ status: 'resolved', alerts: [{ status: 'resolved' }] });
+    // the same fingerprint: the receiver pairs the resolution with the alert
+    const fp = (p: Record<string, unknown>) => (p.alerts as { fingerprint: string }[])[0]?.fingerprint;
+    expect(fp(resolved)).toBe(fp(firing));
   });
 });
