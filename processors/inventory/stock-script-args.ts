@@ -4,12 +4,6 @@ import type { InventoryKeys } from './keys.js';
 import type { ScriptLine } from './script-results.js';
 import type { SettleKind } from './shard-merge.js';
 
-/**
- * The keys and arguments of one apply-stock-batch call on one shard: every key the call may
- * touch, declared once and referenced by index from the JSON argument (see the script's header).
- * Pure, so its layout is unit-tested without Redis.
- */
-
 /** Settles a tentative hold on one shard once every shard of the order answered. */
 export interface SettleCommand {
   kind: SettleKind;
@@ -36,6 +30,11 @@ export interface ShardSegment {
   upTo: number;
 }
 
+/**
+ * The keys and arguments of one apply-stock-batch call on one shard: every key the call may
+ * touch, declared once and referenced by index from the JSON argument (see the script's header).
+ * Pure, so its layout is unit-tested without Redis.
+ */
 export function applyScriptCall(
   keys: InventoryKeys,
   segments: readonly ShardSegment[],
