@@ -98,6 +98,12 @@ export interface RunnerOptions {
   stallAfterMs?: number;
   /** Attempts before a failure the classifier does not know is treated as deterministic. */
   unknownErrorAttempts?: number;
+  /**
+   * The domain's Redis client: when it connects again (a restart or failover while this
+   * instance held its partitions, perhaps idle), every partition's position is checked against
+   * Redis before its next chunk is applied.
+   */
+  redis?: { status?: string; on(event: 'ready', listener: () => void): unknown };
 }
 
 interface Pending {
@@ -112,6 +118,17 @@ class StoppingError extends Error {
 }
 
 /** A chunk failed in a way retrying will not change: its events are isolated. */
+/**
+ * Redis no longer holds writes this instance applied and saw acknowledged (a failover to a
+ * replica that had not received them): the partitions named go back to where Redis stands.
+ */
+class PositionLostError extends Error {
+  override readonly name = 'PositionLostError';
+  constructor(readonly resumeAt: ReadonlyMap<string, number>) {
+    super(`Redis lost applied writes of ${[...resumeAt.keys()].join(', ')}`);
+  }
+}
+
 class IsolateError extends Error {
   override readonly name = 'IsolateError';
   constructor(readonly failure: unknown) {
@@ -181,6 +198,15 @@ export class ProcessorRunner {
   private awaitingPublish = new Set<{ group: Pending[]; retries: number }>();
   /** Per assigned partition: the check of its position against Redis (once per assignment). */
   private readonly positioning = new Map<string, Promise<'go' | 'refused'>>();
+  /** The last offset this instance applied and saw published, per partition of this generation. */
+  private readonly lastApplied = new Map<string, number>();
+  /**
+   * Counts the Redis client's reconnections; a partition whose position was last checked at an
+   * older count is checked before its next chunk (a chunk still in flight when the connection
+   * dropped counts too: its partition is checked at the one after).
+   */
+  private redisEpoch = 0;
+  private readonly checkedEpoch = new Map<string, number>();
   /** Partitions this instance refuses to consume (Redis is ahead of the log). */
   private readonly refused = new Map<string, Refusal>();
   private readonly stalls: StallWatch;
@@ -194,6 +220,12 @@ export class ProcessorRunner {
     private readonly spec: ProcessorSpec,
     private readonly options: RunnerOptions,
   ) {
+    // a 'ready' after the client had been connected follows a lost connection
+    let connectedBefore = options.redis?.status === 'ready';
+    options.redis?.on('ready', () => {
+      if (connectedBefore) this.redisEpoch += 1;
+      connectedBefore = true;
+    });
     // retried in place, so later chunks' outputs never overtake the failing request's
     this.publisher = new OrderedPublisher((topicMessages) =>
       this.retryingTransient(
@@ -241,6 +273,7 @@ export class ProcessorRunner {
       // its first chunk is applied (eachBatch waits for it), including partitions with nothing
       // new to fetch: Redis may have lost writes below the committed offset
       this.positioning.clear();
+      this.lastApplied.clear();
       const assignment = e.payload.memberAssignment as Record<string, number[]>;
       for (const [topic, partitions] of Object.entries(assignment)) {
         for (const partition of partitions) {
@@ -319,11 +352,27 @@ export class ProcessorRunner {
         outcome = await this.submit(chunk, heartbeat);
       } catch (err) {
         if (err instanceof StoppingError) return; // nothing resolved: the chunk is redelivered
+        if (err instanceof PositionLostError) {
+          // this chunk was not applied: fetch again from where Redis stands (or from the chunk,
+          // for a partition that only shared the call with a lost one)
+          const resumeAt = err.resumeAt.get(tp) ?? (messages[0] as InputMessage).offset;
+          if (err.resumeAt.has(tp)) {
+            this.log.warn(
+              { topic, partition, resumeAt, applied: this.lastApplied.get(tp) },
+              'Redis lost writes this instance had applied (failover to a lagging replica?): applying them again',
+            );
+          }
+          this.lastApplied.delete(tp);
+          this.consumer?.seek({ topic, partition, offset: String(resumeAt) });
+          this.stalls.forget(tp);
+          return;
+        }
         throw err;
       }
       const { result, retries } = outcome;
       // only now is the chunk safe: state applied and durable (Redis), outputs acknowledged (Kafka)
       resolveOffset(String(last.offset));
+      this.lastApplied.set(tp, last.offset);
       this.stalls.progressed(tp);
       const appliedAt = result.appliedAt ?? Date.now();
       this.options.metrics.record({
@@ -587,12 +636,23 @@ export class ProcessorRunner {
   ): Promise<ChunkResult[]> {
     let delay = 100;
     const what = chunks.map((c) => `${c.topic}:${c.partition}`);
+    // after a transient failure Redis may have failed over to a replica without our last writes:
+    // applying the chunk on that state would decide on a past that is gone
+    const epoch = this.redisEpoch;
+    let verify = what.some((tp) => (this.checkedEpoch.get(tp) ?? 0) < epoch);
     for (let attempt = 1; ; attempt++) {
       try {
+        if (verify) {
+          const lost = await this.lostPositions(chunks);
+          if (lost.size > 0) throw new PositionLostError(lost);
+          verify = false;
+          for (const tp of what) this.checkedEpoch.set(tp, epoch);
+        }
         const results = await this.spec.handleChunks(chunks);
         for (const tp of what) this.lastError.delete(tp);
         return results;
       } catch (err) {
+        if (err instanceof PositionLostError) throw err;
         if (this.stopping) throw new StoppingError('stopping');
         const kind = classifyError(err);
         const unknownLimit = this.options.unknownErrorAttempts ?? 3;
@@ -608,9 +668,23 @@ export class ProcessorRunner {
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 5_000);
         counter.retries += 1;
+        verify = true;
         await Promise.all(group.map((p) => p.heartbeat().catch(() => undefined)));
       }
     }
+  }
+
+  /** Partitions of these chunks whose Redis position fell below what this instance applied. */
+  private async lostPositions(chunks: readonly InputChunk[]): Promise<Map<string, number>> {
+    const lost = new Map<string, number>();
+    for (const c of chunks) {
+      const tp = `${c.topic}:${c.partition}`;
+      const applied = this.lastApplied.get(tp);
+      if (applied === undefined) continue;
+      const { lowest } = await this.spec.appliedPosition(c.topic, c.partition);
+      if (lowest < applied) lost.set(tp, lowest + 1);
+    }
+    return lost;
   }
 
   /**

@@ -128,6 +128,7 @@ export class InventoryService {
       ...(c.ORDER_SIGNING_SECRET ? { orderSigningSecret: c.ORDER_SIGNING_SECRET } : {}),
     });
     this.runner = new ProcessorRunner(this.kafka, this.producer, spec, {
+      redis: this.redis,
       maxChunk: c.INVENTORY_MAX_CHUNK,
       partitionsConcurrently: c.INVENTORY_PARTITIONS_CONCURRENTLY,
       sessionTimeoutMs: c.INVENTORY_SESSION_TIMEOUT_MS,

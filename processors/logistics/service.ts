@@ -67,6 +67,7 @@ export class LogisticsService {
       ...(c.ORDER_SIGNING_SECRET ? { orderSigningSecret: c.ORDER_SIGNING_SECRET } : {}),
     });
     this.runner = new ProcessorRunner(this.kafka, this.producer, spec, {
+      redis: this.redis,
       maxChunk: c.LOGISTICS_MAX_CHUNK,
       partitionsConcurrently: 12,
       sessionTimeoutMs: c.LOGISTICS_SESSION_TIMEOUT_MS,

@@ -71,6 +71,7 @@ export class OrdersService {
       ...secret,
     });
     this.runner = new ProcessorRunner(this.kafka, this.producer, spec, {
+      redis: this.redis,
       maxChunk: c.ORDERS_MAX_CHUNK,
       partitionsConcurrently: 12,
       sessionTimeoutMs: c.ORDERS_SESSION_TIMEOUT_MS,
