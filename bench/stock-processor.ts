@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
-import type { Kafka } from 'kafkajs';
+import type { Batch, Kafka } from 'kafkajs';
 import { loadInventoryConfig } from '../processors/inventory/config.js';
 import {
   validateOrderEvent,
@@ -52,9 +52,18 @@ const codec = AvroCodec.connect(common.SCHEMA_REGISTRY_URL, prefix);
 const redis = new Redis(common.REDIS_URL);
 const log = (msg: string) => console.log(`[bench] ${msg}`);
 
-/** Baseline 1: a kafkajs consumer that does nothing but resolve and commit. */
-async function doNothingConsumer(k: Kafka, topics: string[], total: number): Promise<number> {
-  const consumer = k.consumer({ groupId: `${prefix}noop`, maxBytesPerPartition: 1024 * 1024 });
+/**
+ * Consumes `total` messages of `topics` from the start under a group of its own, `work` done on
+ * each batch before its offsets resolve and commit; returns messages per second.
+ */
+async function consumeAll(
+  k: Kafka,
+  group: string,
+  topics: string[],
+  total: number,
+  work: (batch: Batch) => Promise<void>,
+): Promise<number> {
+  const consumer = k.consumer({ groupId: `${prefix}${group}`, maxBytesPerPartition: 1024 * 1024 });
   await consumer.connect();
   for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
   let seen = 0;
@@ -65,6 +74,7 @@ async function doNothingConsumer(k: Kafka, topics: string[], total: number): Pro
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
         if (!first) first = performance.now();
+        await work(batch);
         for (const m of batch.messages) resolveOffset(m.offset);
         seen += batch.messages.length;
         await heartbeat();
@@ -76,6 +86,11 @@ async function doNothingConsumer(k: Kafka, topics: string[], total: number): Pro
   const ms = await done;
   await consumer.disconnect();
   return (total / ms) * 1000;
+}
+
+/** Baseline 1: a kafkajs consumer that does nothing but resolve and commit. */
+function doNothingConsumer(k: Kafka, topics: string[], total: number): Promise<number> {
+  return consumeAll(k, 'noop', topics, total, async () => undefined);
 }
 
 /**
@@ -92,38 +107,19 @@ async function decodeAndForward(k: Kafka, topics: string[], total: number): Prom
   const ids = { stock: await codec.writerId('stock'), orders: await codec.writerId('orders') };
   const producer = createProducer(k);
   await producer.connect();
-  const consumer = k.consumer({ groupId: `${prefix}forward`, maxBytesPerPartition: 1024 * 1024 });
-  await consumer.connect();
-  for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
-  let seen = 0;
-  let first = 0;
-  const done = new Promise<number>((resolve) => {
-    void consumer.run({
-      partitionsConsumedConcurrently: 4,
-      eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
-        if (!first) first = performance.now();
-        const kind = batch.topic.endsWith('stock') ? 'stock' : 'orders';
-        const messages = [];
-        for (const m of batch.messages) {
-          const value = await codec.decode(kind, m.value);
-          messages.push({ key: m.key, value: codec.encodeWithId(kind, ids[kind], value as never) });
-        }
-        // in chunks of the processor's size: one record batch must stay under the broker's limit
-        for (let i = 0; i < messages.length; i += 500)
-          await producer.send({ topic: sinkTopic, messages: messages.slice(i, i + 500), acks: -1 });
-        for (const m of batch.messages) resolveOffset(m.offset);
-        seen += batch.messages.length;
-        await heartbeat();
-        await commitOffsetsIfNecessary();
-        if (seen >= total) resolve(performance.now() - first);
-      },
-    });
+  const rate = await consumeAll(k, 'forward', topics, total, async (batch) => {
+    const kind = batch.topic.endsWith('stock') ? 'stock' : 'orders';
+    const messages = [];
+    for (const m of batch.messages) {
+      const value = await codec.decode(kind, m.value);
+      messages.push({ key: m.key, value: codec.encodeWithId(kind, ids[kind], value as never) });
+    }
+    // in chunks of the processor's size: one record batch must stay under the broker's limit
+    for (let i = 0; i < messages.length; i += 500)
+      await producer.send({ topic: sinkTopic, messages: messages.slice(i, i + 500), acks: -1 });
   });
-  const ms = await done;
-  await consumer.disconnect();
   await producer.disconnect();
-  return (total / ms) * 1000;
+  return rate;
 }
 
 /** Baseline 2: the same scripts, called once per message, outputs sent per message. */
