@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from './logger.js';
+import { metricsRegistry } from './prometheus.js';
 
 export interface Health {
   live: boolean;
@@ -9,10 +10,14 @@ export interface Health {
 
 /**
  * /healthz (liveness) and /readyz (readiness) for orchestrators: 200 or 503 with a one-line
- * reason. Nothing else is served, and nothing about the configuration.
+ * reason; /metrics for Prometheus. Nothing else is served, and nothing about the configuration.
  */
 export async function startHealthServer(port: number, health: () => Health, logger: Logger): Promise<Server> {
   const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      serveMetrics(res);
+      return;
+    }
     const h = health();
     const ok = req.url === '/healthz' ? h.live : req.url === '/readyz' ? h.ready : null;
     if (ok === null) {
@@ -29,6 +34,14 @@ export async function startHealthServer(port: number, health: () => Health, logg
       resolve();
     });
   });
-  logger.info({ port }, 'health endpoints listening');
+  logger.info({ port }, 'health and metrics endpoints listening');
   return server;
+}
+
+/** The process's Prometheus registry in the text exposition format. */
+export function serveMetrics(res: ServerResponse): void {
+  metricsRegistry.metrics().then(
+    (text) => res.writeHead(200, { 'content-type': metricsRegistry.contentType }).end(text),
+    (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
+  );
 }

@@ -15,6 +15,8 @@ export interface BatchMetric {
   retries: number;
   processingMs: number;
   redisMs: number;
+  /** From handing the chunk's outputs to Kafka to their acknowledgement. */
+  publishMs?: number;
   /** Event timestamp to state applied, per event of the chunk. */
   latenciesMs: number[];
 }

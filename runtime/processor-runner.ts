@@ -22,6 +22,8 @@ export interface ChunkResult {
   duplicates: number;
   skipped: number;
   redisMs: number;
+  /** Set by the runner: how long the chunk's outputs took to be acknowledged. */
+  publishMs?: number;
   /** When the chunk's state change was applied (epoch ms): the end of the latency figure. */
   appliedAt?: number;
   /**
@@ -389,6 +391,7 @@ export class ProcessorRunner {
         retries,
         processingMs: performance.now() - started,
         redisMs: result.redisMs,
+        ...(result.publishMs !== undefined ? { publishMs: result.publishMs } : {}),
         latenciesMs: messages.map((m) => Math.max(0, appliedAt - m.timestamp)),
       });
       await heartbeat();
@@ -601,8 +604,11 @@ export class ProcessorRunner {
       }
       const waiting = { group, retries: 0 };
       this.awaitingPublish.add(waiting);
+      const publishStarted = performance.now();
       try {
         await this.publish(results);
+        const publishMs = performance.now() - publishStarted;
+        for (const r of results) r.publishMs = publishMs;
       } finally {
         this.awaitingPublish.delete(waiting);
       }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { serveMetrics } from '../../runtime/health.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -102,6 +103,10 @@ export function createDashboardServer(options: DashboardOptions): Server {
     const file = files.get(url.pathname);
     if (file) {
       send(res, 200, file.type, file.body);
+      return;
+    }
+    if (url.pathname === '/metrics') {
+      serveMetrics(res);
       return;
     }
     if (url.pathname === '/healthz') {

@@ -2,6 +2,7 @@ import { configOrExit, printableCommonConfig } from '../../runtime/config.js';
 import { createKafka, createProducer, kafkaSecurity } from '../../runtime/kafka.js';
 import { createLogger } from '../../runtime/logger.js';
 import { Periodic } from '../../runtime/periodic.js';
+import { startHealthServer } from '../../runtime/health.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { AvroCodec } from '../../schemas/codec.js';
 import { topicName } from '../../topics/definitions.js';
@@ -10,6 +11,7 @@ import { createClickHouse } from '../clickhouse.js';
 import { deliverLagAlert } from './alerts.js';
 import { loadLagConfig, parseTargets } from './config.js';
 import { LagMonitor } from './monitor.js';
+import { exportLag } from './prometheus.js';
 
 const config = configOrExit(loadLagConfig);
 const logger = createLogger('lag-monitor', config.LOG_LEVEL);
@@ -83,15 +85,32 @@ const monitor = new LagMonitor(admin, targets, {
   },
 });
 
+let lastSampleAt = Date.now();
 const sampling = new Periodic(
   config.LAG_SAMPLE_INTERVAL_MS,
-  () => monitor.sampleOnce(),
+  async () => {
+    exportLag(await monitor.sampleOnce());
+    lastSampleAt = Date.now();
+  },
   (err) => logger.warn({ err: err.message }, 'lag sample failed'),
 );
 sampling.start();
+// ready while samples succeed: a monitor that cannot read offsets watches nothing
+const health = config.HEALTH_PORT
+  ? await startHealthServer(
+      config.HEALTH_PORT,
+      () => {
+        const sinceMs = Date.now() - lastSampleAt;
+        const ready = sinceMs < 3 * config.LAG_SAMPLE_INTERVAL_MS + 10_000;
+        return { live: true, ready, detail: ready ? 'sampling' : `no successful sample for ${sinceMs} ms` };
+      },
+      logger,
+    )
+  : null;
 
 onShutdown(logger, async () => {
   await sampling.stop();
+  health?.close();
   await recorder?.stop();
   await producer.disconnect();
   await admin.disconnect();
