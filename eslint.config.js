@@ -19,6 +19,12 @@ export default tseslint.config(
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
   {
+    // the bin launcher is plain JavaScript that loads the TypeScript CLI
+    files: ['bin/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { parserOptions: { projectService: false, project: null }, sourceType: 'module' },
+  },
+  {
     // the dashboard's page is plain browser JavaScript, served as is
     files: ['observability/dashboard/public/**/*.js'],
     ...tseslint.configs.disableTypeChecked,

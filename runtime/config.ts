@@ -146,6 +146,12 @@ export const commonEnv = {
     default: 'info',
     doc: 'pino log level.',
   },
+  LOG_FORMAT: {
+    kind: 'enum',
+    values: ['auto', 'json', 'pretty'],
+    default: 'auto',
+    doc: 'json: one JSON line per event; pretty: one readable line; auto: pretty on a terminal, json otherwise.',
+  },
 } as const satisfies Record<string, EnvSpec>;
 
 export type CommonConfig = EnvValues<typeof commonEnv>;

@@ -28,13 +28,25 @@ const EXPECTED_WARNINGS = new Set([
   'Limiting retries for the idempotent producer may invalidate EoS guarantees',
 ]);
 
+// Broker answers kafkajs logs as errors although it retries them itself: a coordinator or a
+// leader still being elected after a broker (re)start. What does not get better by retrying
+// surfaces from our own code, with what it means; these are debug noise on a terminal.
+const RETRIED_RESPONSES = new Set([
+  "The coordinator is loading and hence can't process requests for this group",
+  'The group coordinator is not available',
+  'This is not the correct coordinator for this group',
+  'There is no leader for this topic-partition as we are in the middle of a leadership election',
+  'This server does not host this topic-partition',
+]);
+
 /** Routes kafkajs' own logging into pino so operators read one log format. */
 function pinoLogCreator(logger: Logger): logCreator {
   return () =>
     ({ level, log, namespace }: LogEntry) => {
       const { message, ...extra } = log;
       if (EXPECTED_WARNINGS.has(message)) return;
-      const name = levelNames[level] ?? 'info';
+      const retried = namespace === 'Connection' && RETRIED_RESPONSES.has(String(extra.error));
+      const name = retried ? 'debug' : (levelNames[level] ?? 'info');
       logger[name]({ kafkajs: namespace, ...extra }, message);
     };
 }

@@ -22,7 +22,7 @@ export interface CliContext {
 /** Config is validated before anything connects; a bad variable ends the command with all problems listed. */
 export function createContext(component: string): CliContext {
   const config = configOrExit(loadCommonConfig);
-  const logger = createLogger(component, config.LOG_LEVEL);
+  const logger = createLogger(component, config.LOG_LEVEL, 2);
   logger.debug({ config: printableCommonConfig(config) }, 'configuration');
   const kafka = createKafka({
     brokers: config.KAFKA_BROKERS,

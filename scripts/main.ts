@@ -27,6 +27,16 @@ const demoEnv = {
   ORDER_SIGNING_SECRET: 'demo-signing-secret-local-only',
   ...process.env,
 };
+const dashboardUrl = `http://${process.env.DASHBOARD_HOST ?? '127.0.0.1'}:${process.env.DASHBOARD_PORT ?? '18080'}/`;
+const demoRate = process.env.DEMO_RATE ?? '200';
+
+/** /healthz, /readyz and /metrics of each long-running process, on ports of their own. */
+const HEALTH_PORTS: Record<string, number> = {
+  'stock processor': 18091,
+  'order processor': 18092,
+  'logistics processor': 18093,
+  'lag monitor': 18094,
+};
 
 const children: ChildProcess[] = [];
 function start(name: string, args: string[]): void {
@@ -36,7 +46,7 @@ function start(name: string, args: string[]): void {
   const child = spawn(tsx[0] as string, [...tsx.slice(1), ...args], {
     cwd: root,
     stdio: 'inherit',
-    env: demoEnv,
+    env: HEALTH_PORTS[name] ? { HEALTH_PORT: String(HEALTH_PORTS[name]), ...demoEnv } : demoEnv,
     detached: true,
   });
   child.on('exit', (code, signal) => {
@@ -60,6 +70,20 @@ start('order processor', ['processors/orders/main.ts']);
 start('logistics processor', ['processors/logistics/main.ts']);
 start('lag monitor', ['observability/lag/main.ts']);
 start('dashboard', ['observability/dashboard/main.ts']);
-start('demo producer', ['scripts/cli.ts', 'demo', '--rate', process.env.DEMO_RATE ?? '200']);
+start('demo producer', ['scripts/cli.ts', 'demo', '--rate', demoRate]);
+
+const metricsUrls = Object.entries(HEALTH_PORTS).map(([name, port]) => `${name} :${port}`);
+console.error(`
+  ecom-event-pipeline is running: stock, order and logistics processors, lag monitor, dashboard,
+  and a demo producer sending ${demoRate} events/s (orders, stock receipts, carrier updates).
+
+    dashboard        ${dashboardUrl}
+    /metrics         ${metricsUrls.join(', ')}, dashboard ${dashboardUrl}metrics
+    look around      npx pipeline stock show SKU-000001 | dlq list | position show | --help
+    stop             Ctrl-C (the local stack stays up; npm run stack -- down stops it)
+
+  Below: what the processes log, one line per notable event, and each processor's summary
+  (events, p50/p99 latency) every 30 s. LOG_FORMAT=json gives JSON lines instead.
+`);
 
 await Promise.all(children.map((c) => new Promise((resolve) => c.once('exit', resolve))));

@@ -4,10 +4,11 @@ import { loadLogisticsConfig } from '../processors/logistics/config.js';
 import { ShipmentStore } from '../processors/logistics/store.js';
 import { loadOrdersConfig } from '../processors/orders/config.js';
 import { OrderStore } from '../processors/orders/store.js';
+import { printJson } from './cli-output.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export async function orderShow(orderId: string): Promise<number> {
+export async function orderShow(orderId: string, json = false): Promise<number> {
   const config = configOrExit(loadOrdersConfig);
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });
   try {
@@ -17,6 +18,10 @@ export async function orderShow(orderId: string): Promise<number> {
       finalOrderTtlSeconds: config.ORDERS_FINAL_TTL_SECONDS,
     });
     const order = await store.get(orderId);
+    if (json) {
+      printJson({ orderId, known: order !== null, ...(order ?? {}) });
+      return order ? 0 : 1;
+    }
     if (!order) {
       console.log(`${orderId}: unknown (never seen, or final and past its retention)`);
       return 1;
@@ -37,7 +42,7 @@ export async function orderShow(orderId: string): Promise<number> {
   }
 }
 
-export async function shipmentShow(trackingNumber: string): Promise<number> {
+export async function shipmentShow(trackingNumber: string, json = false): Promise<number> {
   const config = configOrExit(loadLogisticsConfig);
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });
   try {
@@ -47,6 +52,10 @@ export async function shipmentShow(trackingNumber: string): Promise<number> {
       finalTtlSeconds: config.LOGISTICS_FINAL_TTL_SECONDS,
     });
     const s = await store.get(trackingNumber);
+    if (json) {
+      printJson({ trackingNumber, known: s !== null, ...(s ?? {}) });
+      return s ? 0 : 1;
+    }
     if (!s) {
       console.log(`${trackingNumber}: unknown (never seen, or final and past its retention)`);
       return 1;

@@ -88,20 +88,33 @@ async function logBounds(kafka: Kafka, topic: string): Promise<Map<number, { low
   }
 }
 
+export interface PartitionPosition {
+  processor: ProcessorName;
+  group: string;
+  topic: string;
+  partition: number;
+  /** Redis' applied position: the lowest and highest over the shards (equal with one shard) */
+  redisApplied: { lowest: number; highest: number };
+  /** the group's committed position (the last offset consumed), null when it never committed */
+  groupCommitted: number | null;
+  logStart: number;
+  logEnd: number;
+  /** what the processor would do about it, when not simply resume */
+  problem: 'refused' | 'replays' | null;
+  note: string;
+}
+
 /**
  * Every input partition of a processor: where Redis says it has applied up to, where its group
  * committed, and the log's bounds, flagging what the processor would refuse or replay.
  */
-export async function positionShow(ctx: CliContext, name: ProcessorName): Promise<number> {
+export async function positionRows(ctx: CliContext, name: ProcessorName): Promise<PartitionPosition[]> {
   return withRedis(ctx, async (redis) => {
     const owner = ownerOf(name, redis);
     const admin = ctx.kafka.admin();
     await admin.connect();
-    let problems = 0;
+    const rows: PartitionPosition[] = [];
     try {
-      console.log(
-        `${name} (group ${owner.group}): partition  redis-applied  group-committed  log-start..log-end`,
-      );
       for (const input of owner.inputs) {
         const topic = topicName(ctx.config.TOPIC_PREFIX, input);
         const bounds = await logBounds(ctx.kafka, topic);
@@ -109,23 +122,52 @@ export async function positionShow(ctx: CliContext, name: ProcessorName): Promis
         for (const [partition, { low, high }] of [...bounds].sort((a, b) => a[0] - b[0])) {
           const pos = await owner.position(topic, partition);
           const c = Number(committed?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
-          const applied = pos.lowest === pos.highest ? `${pos.lowest}` : `${pos.lowest}..${pos.highest}`;
+          let problem: PartitionPosition['problem'] = null;
           let note = '';
           if (pos.highest >= high) {
-            note = '  REFUSED: Redis is ahead of the log (reset the position or rebuild)';
-            problems += 1;
-          } else if (c > 0 && pos.lowest + 1 < c)
-            note = `  Redis is behind the group: ${c - pos.lowest - 1} events are applied again`;
-          console.log(
-            `  ${topic}:${partition}  ${applied}  ${c < 0 ? '-' : c - 1}  ${low}..${high - 1}${note}`,
-          );
+            problem = 'refused';
+            note = 'REFUSED: Redis is ahead of the log (reset the position or rebuild)';
+          } else if (c > 0 && pos.lowest + 1 < c) {
+            problem = 'replays';
+            note = `Redis is behind the group: ${c - pos.lowest - 1} events are applied again`;
+          }
+          rows.push({
+            processor: name,
+            group: owner.group,
+            topic,
+            partition,
+            redisApplied: { lowest: pos.lowest, highest: pos.highest },
+            groupCommitted: c < 0 ? null : c - 1,
+            logStart: low,
+            logEnd: high - 1,
+            problem,
+            note,
+          });
         }
       }
     } finally {
       await admin.disconnect();
     }
-    return problems ? 1 : 0;
+    return rows;
   });
+}
+
+/** `position show` as text: a header per processor, a line per partition. */
+export function printPositions(rows: readonly PartitionPosition[]): void {
+  let current = '';
+  for (const r of rows) {
+    if (r.processor !== current) {
+      current = r.processor;
+      console.log(
+        `${r.processor} (group ${r.group}): partition  redis-applied  group-committed  log-start..log-end`,
+      );
+    }
+    const { lowest, highest } = r.redisApplied;
+    const applied = lowest === highest ? `${lowest}` : `${lowest}..${highest}`;
+    console.log(
+      `  ${r.topic}:${r.partition}  ${applied}  ${r.groupCommitted ?? '-'}  ${r.logStart}..${r.logEnd}${r.note ? `  ${r.note}` : ''}`,
+    );
+  }
 }
 
 /**

@@ -6,10 +6,11 @@ import { AvroCodec } from '../schemas/codec.js';
 import { loadInventoryConfig } from '../processors/inventory/config.js';
 import { migrateLayout, rebuild, reconcile, showSku, type OpsContext } from '../processors/inventory/ops.js';
 import { StockStore } from '../processors/inventory/store.js';
+import { printJson } from './cli-output.js';
 
 async function withOps<T>(fn: (ctx: OpsContext) => Promise<T>): Promise<T> {
   const config = configOrExit(loadInventoryConfig);
-  const logger = createLogger('stock-ops', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
+  const logger = createLogger('stock-ops', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, 2);
   const redis = createRedis(config, { maxRetriesPerRequest: 2 });
   try {
     return await fn({
@@ -29,9 +30,13 @@ async function withOps<T>(fn: (ctx: OpsContext) => Promise<T>): Promise<T> {
   }
 }
 
-export async function stockShow(sku: string): Promise<number> {
+export async function stockShow(sku: string, json = false): Promise<number> {
   return withOps(async (ctx) => {
     const report = await showSku(ctx, sku);
+    if (json) {
+      printJson({ sku, ...report });
+      return report.state ? 0 : 1;
+    }
     if (!report.state) {
       console.log(`${sku}: unknown to Redis`);
       return 1;
@@ -66,9 +71,13 @@ export async function stockRebuild(force: boolean): Promise<number> {
   });
 }
 
-export async function stockReconcile(): Promise<number> {
+export async function stockReconcile(json = false): Promise<number> {
   return withOps(async (ctx) => {
     const diffs = await reconcile(ctx);
+    if (json) {
+      printJson({ equal: diffs.length === 0, differences: diffs });
+      return diffs.length === 0 ? 0 : 1;
+    }
     for (const d of diffs)
       console.log(`${d.subject}: ${d.field} expected ${d.expected}, Redis has ${d.actual}`);
     console.log(

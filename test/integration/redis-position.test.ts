@@ -234,8 +234,16 @@ describe('Redis decides where a partition resumes (real processes)', () => {
     expect(shown.stdout).toMatch(/REFUSED/);
     // earlier tests of this file may have left positions on other partitions of the same tag,
     // refused as well: the operator resets every refused partition of the recreated topic
-    const refused = [...shown.stdout.matchAll(/stock:(\d+)\s+\S+\s+\S+\s+\S+\s+REFUSED/g)].map((m) => m[1]);
+    const rows = JSON.parse(cli(['position', 'show', '--processor', 'inventory', '--json'], env).stdout) as {
+      topic: string;
+      partition: number;
+      problem: string | null;
+    }[];
+    const refused = rows
+      .filter((r) => r.topic === `${run.prefix}stock` && r.problem === 'refused')
+      .map((r) => r.partition);
     expect(refused.length, shown.stdout).toBeGreaterThan(0);
+    expect(shown.status).toBe(1);
     for (const partition of refused) {
       const reset = cli(
         [
