@@ -31,7 +31,14 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: { projectService: false, project: null },
       sourceType: 'module',
-      globals: { document: 'readonly', fetch: 'readonly', Node: 'readonly', setInterval: 'readonly' },
+      globals: {
+        document: 'readonly',
+        fetch: 'readonly',
+        Node: 'readonly',
+        Option: 'readonly',
+        setInterval: 'readonly',
+        window: 'readonly',
+      },
     },
   },
 );

@@ -8,7 +8,8 @@ import { replicationFromConfig } from '../topics/apply.js';
 import { printJson } from './cli-output.js';
 import { createContext, dedupeWindowMs, type CliContext } from './context.js';
 import { runDemoProducer } from './demo-producer.js';
-import { DEAD_LETTER_INPUTS, produceHostile } from './hostile-commands.js';
+import { produceHostile } from './hostile-commands.js';
+import { DEAD_LETTER_INPUTS } from '../topics/definitions.js';
 import { orderShow, shipmentShow } from './order-commands.js';
 import { PROCESSORS, positionReset, positionRows, printPositions } from './position-commands.js';
 import {

@@ -3,9 +3,6 @@ import type { StockEvent } from '../schemas/types.js';
 import type { CliContext } from './context.js';
 import { hostileMessages } from './hostile-input.js';
 
-/** Inputs that have a dead-letter topic of their own. */
-export const DEAD_LETTER_INPUTS = ['orders', 'stock', 'carrier', 'catalogue'] as const;
-
 /**
  * Produces every class of hostile message into a running pipeline (the demo's, by default):
  * a way to see dead-lettering, the dashboard's error panels and `dlq list` at work.

@@ -1,7 +1,7 @@
 /**
  * The README's first command: the local stack, topics and schemas, then every long-running
  * part of the product as child processes (stock, order and logistics processors, lag monitor
- * and alert recorder, dashboard, demo producer). Ctrl-C stops the
+ * and topic recorder, dashboard, demo producer). Ctrl-C stops the
  * children gracefully; the stack keeps running until `npm run stack -- down`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

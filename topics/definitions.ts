@@ -144,6 +144,9 @@ export type TopicName =
   | 'carrier.dlq'
   | 'catalogue.dlq';
 
+/** Inputs that have a dead-letter topic of their own. */
+export const DEAD_LETTER_INPUTS = ['orders', 'stock', 'carrier', 'catalogue'] as const;
+
 export function topicName(prefix: string, name: TopicName): string {
   return `${prefix}${name}`;
 }

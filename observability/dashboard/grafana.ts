@@ -62,7 +62,13 @@ export function grafanaPanels(): Panel[] {
       type: 'timeseries',
       sql: timeSeries(dashboardSql.lagHistory(range), 'consumer_group', 'lag_messages'),
     },
+    {
+      title: 'Orders per minute reaching each state',
+      type: 'timeseries',
+      sql: timeSeries(dashboardSql.orderFunnel(range), 'to_state', 'orders'),
+    },
     { title: 'Processors, last minute', type: 'table', sql: dashboardSql.current(60).trim() },
+    { title: 'Dead letters by input and reason', type: 'table', sql: dashboardSql.deadLetters(range).trim() },
     { title: 'Consumer lag now', type: 'table', sql: dashboardSql.lag().trim() },
     { title: 'Active alerts', type: 'table', sql: dashboardSql.activeAlerts().trim() },
     { title: 'Stock alerts', type: 'table', sql: dashboardSql.stockAlerts(50).trim() },

@@ -131,6 +131,26 @@ export const dashboardSql = {
     WHERE last_kind NOT IN (${clearing}) AND last_severity != 'INFO'
     ORDER BY last_severity = 'CRITICAL' DESC, last_ms DESC
     LIMIT 200`,
+  /**
+   * Dead letters of the range by input, reason and processor, each counted once however often
+   * it was recorded, with the newest one's key and detail as the example.
+   */
+  deadLetters: (window: TimeWindow) => `
+    SELECT input_topic, reason, processor,
+           uniqExact(concat(toString(original_partition), ':', toString(original_offset))) AS dead_letters,
+           max(at_ms) AS newest_ms, argMax(message_key, at_ms) AS example_key, argMax(detail, at_ms) AS example
+    FROM ${METRICS_DATABASE}.dead_letters
+    WHERE at >= ${window.startSql}
+    GROUP BY input_topic, reason, processor
+    ORDER BY dead_letters DESC, newest_ms DESC
+    LIMIT 100`,
+  /** Orders reaching each state, per minute: the order funnel. */
+  orderFunnel: (window: TimeWindow) => `
+    SELECT toUnixTimestamp(toStartOfMinute(changed_at)) AS t, to_state, uniqExact(transition_id) AS orders
+    FROM ${METRICS_DATABASE}.order_transitions
+    WHERE changed_at >= toStartOfMinute(${window.startSql})
+    GROUP BY t, to_state
+    ORDER BY t`,
   /** The most recent stock alerts, each once however often it was recorded. */
   stockAlerts: (limit: number) => `
     SELECT alert_id, any(kind) AS alert_kind, any(severity) AS alert_severity, any(subject_key) AS sku,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { serveMetrics } from '../../runtime/health.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -7,13 +8,23 @@ import type { Logger } from '../../runtime/logger.js';
 import { dashboardSql, lastMinutes, runDashboardQuery, validMinutes } from './queries.js';
 
 const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
+const require = createRequire(import.meta.url);
 
 /** The page's files, read once: the server never maps a request path onto the file system. */
 const STATIC_FILES: Record<string, { file: string; type: string }> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
-  '/charts.js': { file: 'charts.js', type: 'text/javascript; charset=utf-8' },
-  '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+  '/': { file: publicDir + 'index.html', type: 'text/html; charset=utf-8' },
+  '/app.js': { file: publicDir + 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/charts.js': { file: publicDir + 'charts.js', type: 'text/javascript; charset=utf-8' },
+  '/style.css': { file: publicDir + 'style.css', type: 'text/css; charset=utf-8' },
+  // the chart library, served from the installed package: no CDN, works offline
+  '/vendor/uPlot.esm.js': {
+    file: require.resolve('uplot/dist/uPlot.esm.js'),
+    type: 'text/javascript; charset=utf-8',
+  },
+  '/vendor/uPlot.min.css': {
+    file: require.resolve('uplot/dist/uPlot.min.css'),
+    type: 'text/css; charset=utf-8',
+  },
 };
 
 const SECURITY_HEADERS = {
@@ -53,15 +64,18 @@ export interface DashboardOptions {
 
 export async function overview(client: ClickHouseClient, minutes: number): Promise<Record<string, unknown>> {
   const window = lastMinutes(minutes);
-  const [current, throughput, latency, lag, lagHistory, activeAlerts, stockAlerts] = await Promise.all([
-    runDashboardQuery(client, dashboardSql.current(CURRENT_WINDOW_SECONDS)),
-    runDashboardQuery(client, dashboardSql.throughput(window)),
-    runDashboardQuery(client, dashboardSql.latency(window)),
-    runDashboardQuery(client, dashboardSql.lag()),
-    runDashboardQuery(client, dashboardSql.lagHistory(window)),
-    runDashboardQuery(client, dashboardSql.activeAlerts()),
-    runDashboardQuery(client, dashboardSql.stockAlerts(STOCK_ALERTS_SHOWN)),
-  ]);
+  const [current, throughput, latency, lag, lagHistory, activeAlerts, stockAlerts, deadLetters, orderFunnel] =
+    await Promise.all([
+      runDashboardQuery(client, dashboardSql.current(CURRENT_WINDOW_SECONDS)),
+      runDashboardQuery(client, dashboardSql.throughput(window)),
+      runDashboardQuery(client, dashboardSql.latency(window)),
+      runDashboardQuery(client, dashboardSql.lag()),
+      runDashboardQuery(client, dashboardSql.lagHistory(window)),
+      runDashboardQuery(client, dashboardSql.activeAlerts()),
+      runDashboardQuery(client, dashboardSql.stockAlerts(STOCK_ALERTS_SHOWN)),
+      runDashboardQuery(client, dashboardSql.deadLetters(window)),
+      runDashboardQuery(client, dashboardSql.orderFunnel(window)),
+    ]);
   return {
     generatedAt: Date.now(),
     minutes,
@@ -73,6 +87,8 @@ export async function overview(client: ClickHouseClient, minutes: number): Promi
     lagHistory,
     activeAlerts,
     stockAlerts,
+    deadLetters,
+    orderFunnel,
   };
 }
 
@@ -87,10 +103,7 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
 
 export function createDashboardServer(options: DashboardOptions): Server {
   const files = new Map(
-    Object.entries(STATIC_FILES).map(([path, { file, type }]) => [
-      path,
-      { type, body: readFileSync(publicDir + file) },
-    ]),
+    Object.entries(STATIC_FILES).map(([path, { file, type }]) => [path, { type, body: readFileSync(file) }]),
   );
   let failing = false;
 

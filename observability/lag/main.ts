@@ -6,7 +6,8 @@ import { startHealthServer } from '../../runtime/health.js';
 import { onShutdown } from '../../runtime/shutdown.js';
 import { AvroCodec } from '../../schemas/codec.js';
 import { topicName } from '../../topics/definitions.js';
-import { AlertRecorder } from '../alerts/recorder.js';
+import { dashboardTopics } from '../recorded-topics.js';
+import { TopicRecorder } from '../topic-recorder.js';
 import { createClickHouse } from '../clickhouse.js';
 import { deliverLagAlert } from './alerts.js';
 import { loadLagConfig, parseTargets } from './config.js';
@@ -37,14 +38,14 @@ const clickhouse = config.METRICS_ENABLED
   : undefined;
 await admin.connect();
 await producer.connect();
-// the dashboard reads alerts from ClickHouse only; this process already writes lag rows there
+// the dashboard reads ClickHouse only: this process, which already writes lag rows there, copies
+// alerts, dead letters and order transitions into it
 const recorder = clickhouse
-  ? new AlertRecorder({
+  ? new TopicRecorder({
       kafka,
-      codec,
       clickhouse,
-      alertsTopic: topicName(config.TOPIC_PREFIX, 'alerts'),
-      groupId: `${config.TOPIC_PREFIX}alerts-recorder`,
+      groupId: `${config.TOPIC_PREFIX}dashboard-recorder`,
+      topics: dashboardTopics(codec, config.TOPIC_PREFIX),
       logger,
     })
   : undefined;

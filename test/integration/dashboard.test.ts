@@ -41,6 +41,7 @@ describe('dashboard in a real browser, data from a real run', () => {
     await browser?.close();
     await killAll();
     await deleteTag(run.redis, run.tag);
+    await deleteTag(run.redis, `${run.tag}-orders`);
     await run.close();
   });
 
@@ -65,6 +66,8 @@ describe('dashboard in a real browser, data from a real run', () => {
     await producer.send('catalogue', [{ key: sku, value: product(sku, 5) }]);
     await producer.send('stock', [{ key: sku, value: stock(`${prefix}s-1`, sku, 'RECEIVED', 36) }]);
     run.start();
+    // the order processor publishes the order transitions the funnel counts
+    run.startOrders(`${run.tag}-orders`);
     dashboard = spawnProcessor('observability/dashboard/main.ts', {
       DASHBOARD_PORT: String(await freePort()),
       DASHBOARD_REFRESH_MS: '1000',
@@ -131,21 +134,26 @@ describe('dashboard in a real browser, data from a real run', () => {
           shown = await page.evaluate(
             ([t, g, s]) => {
               const text = (sel: string) => document.querySelector(sel)?.textContent ?? '';
+              // every chart says on its figure which series it draws (and with how many points)
               const lines = (fig: string, series: string) =>
-                [...document.querySelectorAll(`${fig} polyline`)].filter(
-                  (l) =>
-                    (l as SVGElement).dataset.series?.includes(series) &&
-                    Number((l as SVGElement).dataset.points) > 0,
-                ).length;
+                (
+                  JSON.parse((document.querySelector(fig) as HTMLElement).dataset.series ?? '[]') as {
+                    name: string;
+                    points: number;
+                  }[]
+                ).filter((l) => l.name.includes(series) && l.points > 0).length;
+              const drawn = (fig: string) => document.querySelectorAll(`${fig} canvas`).length === 1;
               return {
                 processorsTable: text('#processors').includes(t),
-                throughputChart: lines('#chart-throughput', t) > 0,
-                latencyChart: lines('#chart-latency', t) === 3,
-                errorsChart: lines('#chart-errors', t) === 2,
+                throughputChart: lines('#chart-throughput', t) > 0 && drawn('#chart-throughput'),
+                latencyChart: lines('#chart-latency', `inventory · ${t} p99`) === 1,
+                errorsChart: lines('#chart-errors', `inventory · ${t} `) === 2,
                 lagChart: lines('#chart-lag', g) > 0,
                 lagTable: text('#lag').includes(g),
                 stockAlerts: text('#stock-alerts').includes(s),
                 activeAlerts: text('#active-alerts').includes(s),
+                dlqPanel: text('#dlq').includes(t),
+                funnel: lines('#chart-funnel', 'placed') > 0 && drawn('#chart-funnel'),
               };
             },
             [topic, group, sku] as const,
@@ -165,15 +173,69 @@ describe('dashboard in a real browser, data from a real run', () => {
     expect(Number(cells[2]?.replace(/,/g, ''))).toBeGreaterThan(0); // events per second
     // the four bad orders, dead-lettered, in the per-minute series the errors chart draws
     const data = (await (await fetch(`${url}api/overview?minutes=15`)).json()) as {
-      throughput: { topic: string; dead_lettered: string; applied: string }[];
+      throughput: { processor: string; topic: string; dead_lettered: string; applied: string }[];
     };
-    const mine = data.throughput.filter((r) => r.topic === topic);
+    const mine = data.throughput.filter((r) => r.processor === 'inventory' && r.topic === topic);
     expect(mine.reduce((n, r) => n + Number(r.dead_lettered), 0)).toBe(4);
     expect(mine.reduce((n, r) => n + Number(r.applied), 0)).toBe(36);
     expect(await page.locator('#stock-alerts li', { hasText: sku }).first().textContent()).toMatch(
       /LOW_STOCK|OUT_OF_STOCK/,
     );
     expect(Number(await page.locator('#tile-dlq').textContent())).toBeGreaterThanOrEqual(4);
+
+    // the dead-letter panel: the four bad orders under their input and reason, with an example
+    const dlqRow = page.locator('#dlq tbody tr', { hasText: topic });
+    const dlqCells = await dlqRow.first().locator('td').allTextContents();
+    expect(dlqCells[1]).toMatch(/[A-Z_]+/);
+    expect(dlqCells[3]).toBe('4');
+    expect(dlqCells[5]).toContain('key bad');
+    // the funnel: all 36 orders placed (shared stack: at least), each reserved or rejected
+    await waitFor(
+      'funnel totals',
+      async () =>
+        Number(
+          (await page.locator('#funnel-totals [data-state="PLACED"] strong').textContent())?.replace(
+            /,/g,
+            '',
+          ),
+        ) >= 36,
+      30_000,
+    );
+
+    // a legend entry toggles its series off and on again, and the choice survives a refresh
+    const shownOf = async (name: string) =>
+      (
+        JSON.parse((await page.locator('#chart-throughput').getAttribute('data-series')) ?? '[]') as {
+          name: string;
+          shown: boolean;
+        }[]
+      ).find((x) => x.name === name)?.shown;
+    const seriesName = `inventory · ${topic}`;
+    const legendEntry = page.locator('#chart-throughput .u-legend .u-series', { hasText: seriesName });
+    await legendEntry.first().click();
+    expect(await shownOf(seriesName)).toBe(false);
+    expect(await legendEntry.first().getAttribute('class')).toContain('u-off');
+    const before = Number(await page.locator('body').getAttribute('data-loaded-at'));
+    await page.waitForFunction((t) => Number(document.body.dataset.loadedAt) > t, before, {
+      timeout: 10_000,
+    });
+    expect(await shownOf(seriesName)).toBe(false);
+    await page.screenshot({ path: join(artefacts, 'dashboard-series-toggled-off.png'), fullPage: true });
+    await legendEntry.first().click();
+    expect(await shownOf(seriesName)).toBe(true);
+
+    // the quantile chosen for the latency chart, and the processor filter
+    await page.selectOption('#quantile', '0');
+    expect(await page.locator('#chart-latency').getAttribute('data-series')).toContain(
+      `inventory · ${topic} p50`,
+    );
+    expect(await page.locator('#chart-latency').getAttribute('data-series')).not.toContain('p99');
+    await page.selectOption('#processor-filter', 'orders');
+    const processors = await page.locator('#processors tbody td:first-child').allTextContents();
+    expect(processors.length).toBeGreaterThan(0);
+    expect(new Set(processors)).toEqual(new Set(['orders']));
+    expect(await page.locator('#chart-throughput').getAttribute('data-series')).not.toContain('inventory');
+    await page.selectOption('#processor-filter', '');
 
     // it keeps refreshing by itself
     const loadedAt = Number(await page.locator('body').getAttribute('data-loaded-at'));

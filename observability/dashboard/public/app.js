@@ -1,4 +1,4 @@
-import { lineChart } from './charts.js';
+import { resizeCharts, timeChart } from './charts.js';
 
 const $ = (id) => document.getElementById(id);
 const num = (v) => (v === null || v === undefined ? null : Number(v));
@@ -102,25 +102,62 @@ function seriesBy(rows, key, value, suffix = '', dash) {
 }
 
 const label = (r) => `${r.processor} · ${r.topic}`;
+const QUANTILES = ['p50', 'p95', 'p99'];
+/** The funnel's states in the order an order goes through them; the rest are ways out. */
+const FUNNEL = ['PLACED', 'RESERVED', 'PAID', 'SHIPPED', 'DELIVERED', 'REJECTED', 'CANCELLED', 'EXPIRED'];
+
+/** The processor filter offers every processor the data names, keeping the reader's choice. */
+function fillProcessorFilter(data) {
+  const select = $('processor-filter');
+  const names = [...new Set([...data.current, ...data.throughput].map((r) => r.processor))].sort();
+  const have = [...select.options].map((o) => o.value).filter(Boolean);
+  if (names.join() === have.join()) return;
+  const chosen = select.value;
+  select.replaceChildren(new Option('all', ''), ...names.map((n) => new Option(n, n)));
+  select.value = names.includes(chosen) ? chosen : '';
+}
+
+function fillFunnelTotals(rows) {
+  const totals = new Map(FUNNEL.map((s) => [s, 0]));
+  for (const r of rows) totals.set(r.to_state, (totals.get(r.to_state) ?? 0) + Number(r.orders));
+  const placed = totals.get('PLACED') ?? 0;
+  const box = $('funnel-totals');
+  box.replaceChildren();
+  for (const [state, n] of totals) {
+    const span = document.createElement('span');
+    span.dataset.state = state;
+    const strong = document.createElement('strong');
+    strong.textContent = fmt(n);
+    const share = placed > 0 && state !== 'PLACED' ? ` (${fmt((100 * n) / placed)} %)` : '';
+    span.append(`${state.toLowerCase()} `, strong, share);
+    box.appendChild(span);
+  }
+}
 
 function render(data) {
   const toT = Math.floor(data.generatedAt / 1000);
   const range = { fromT: toT - data.minutes * 60, toT };
+  fillProcessorFilter(data);
+  const only = $('processor-filter').value;
+  const mine = (rows) => (only ? rows.filter((r) => r.processor === only) : rows);
+  const current = mine(data.current);
+  const throughput = mine(data.throughput);
+  const latency = mine(data.latency);
 
-  const rate = data.current.reduce((n, r) => n + Number(r.events_per_second), 0);
-  const p99 = Math.max(0, ...data.current.map((r) => Number(r.q?.[2] ?? 0)));
-  const dlq = data.throughput.reduce((n, r) => n + Number(r.dead_lettered), 0);
+  const rate = current.reduce((n, r) => n + Number(r.events_per_second), 0);
+  const p99 = Math.max(0, ...current.map((r) => Number(r.q?.[2] ?? 0)));
+  const dlq = throughput.reduce((n, r) => n + Number(r.dead_lettered), 0);
   const maxLag = data.lag.reduce((m, r) => Math.max(m, Number(r.lag_messages)), 0);
   const maxLagSeconds = data.lag.reduce((m, r) => Math.max(m, Number(r.lag_seconds)), 0);
   $('tile-rate').textContent = fmt(rate, rate < 10 ? 1 : 0);
-  $('tile-p99').textContent = data.current.length ? fmtMs(p99) : '–';
+  $('tile-p99').textContent = current.length ? fmtMs(p99) : '–';
   $('tile-dlq').textContent = fmt(dlq);
   $('tile-lag').textContent = data.lag.length ? `${fmt(maxLag)} msg · ${fmt(maxLagSeconds, 1)} s` : '–';
   $('tile-alerts').textContent = fmt(data.activeAlerts.length);
 
   fillTable(
     'processors',
-    data.current,
+    current,
     [
       [(r) => r.processor],
       [(r) => r.topic],
@@ -136,29 +173,26 @@ function render(data) {
     'no batches in the last minute',
   );
 
-  lineChart(
+  timeChart(
     $('chart-throughput'),
-    seriesBy(data.throughput, label, (r) => Number(r.events_per_second)),
+    seriesBy(throughput, label, (r) => Number(r.events_per_second)),
     range,
   );
-  lineChart(
+  const q = Number($('quantile').value);
+  timeChart(
     $('chart-latency'),
-    [
-      ...seriesBy(data.latency, label, (r) => Number(r.q[0]), ' p50', '2 3'),
-      ...seriesBy(data.latency, label, (r) => Number(r.q[1]), ' p95', '6 3'),
-      ...seriesBy(data.latency, label, (r) => Number(r.q[2]), ' p99'),
-    ],
+    seriesBy(latency, label, (r) => Number(r.q[q]), ` ${QUANTILES[q]}`),
     range,
   );
-  lineChart(
+  timeChart(
     $('chart-errors'),
     [
-      ...seriesBy(data.throughput, label, (r) => Number(r.dead_lettered), ' dead letters'),
-      ...seriesBy(data.throughput, label, (r) => Number(r.retries), ' retries', '4 3'),
+      ...seriesBy(throughput, label, (r) => Number(r.dead_lettered), ' dead letters'),
+      ...seriesBy(throughput, label, (r) => Number(r.retries), ' retries', '4 3'),
     ],
     range,
   );
-  lineChart(
+  timeChart(
     $('chart-lag'),
     seriesBy(
       data.lagHistory,
@@ -166,6 +200,33 @@ function render(data) {
       (r) => Number(r.lag_messages),
     ),
     range,
+  );
+  const funnel = [...data.orderFunnel].sort(
+    (a, b) => FUNNEL.indexOf(a.to_state) - FUNNEL.indexOf(b.to_state),
+  );
+  timeChart(
+    $('chart-funnel'),
+    seriesBy(
+      funnel,
+      (r) => r.to_state.toLowerCase(),
+      (r) => Number(r.orders),
+    ),
+    range,
+  );
+  fillFunnelTotals(data.orderFunnel);
+
+  fillTable(
+    'dlq',
+    only ? data.deadLetters.filter((r) => r.processor === only) : data.deadLetters,
+    [
+      [(r) => r.input_topic],
+      [(r) => r.reason],
+      [(r) => r.processor],
+      [(r) => fmt(r.dead_letters), 'num'],
+      [(r) => ago(r.newest_ms)],
+      [(r) => `${r.example_key ? `key ${r.example_key}: ` : ''}${r.example}`, 'example'],
+    ],
+    'no dead letters in this range',
   );
 
   fillTable(
@@ -222,12 +283,15 @@ function setStatus(state, text) {
   status.textContent = text;
 }
 
+let last = null;
+
 async function refresh() {
   const minutes = $('range').value;
   try {
     const res = await fetch(`/api/overview?minutes=${encodeURIComponent(minutes)}`);
     const body = await res.json();
     if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+    last = body;
     render(body);
     document.body.dataset.loadedAt = String(body.generatedAt);
     setStatus('live', `live · ${new Date(body.generatedAt).toLocaleTimeString()}`);
@@ -239,5 +303,9 @@ async function refresh() {
 
 const { refreshMs } = await (await fetch('/api/config')).json();
 $('range').addEventListener('change', refresh);
+// a filter or quantile change redraws what the page has; the next refresh brings new data
+for (const id of ['processor-filter', 'quantile'])
+  $(id).addEventListener('change', () => last && render(last));
+window.addEventListener('resize', () => resizeCharts(document.querySelectorAll('figure.chart')));
 await refresh();
 setInterval(refresh, refreshMs);

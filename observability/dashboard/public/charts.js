@@ -1,100 +1,123 @@
-// Small SVG line charts: no library and nothing fetched from elsewhere, so the page works on a
-// machine without internet and under a strict content security policy.
+// Time-series charts drawn by uPlot (served by the dashboard itself from the installed package:
+// nothing is fetched from elsewhere, so the page works offline and under a strict content
+// security policy). Legends toggle series (click a name) and show the values under the cursor.
+import uPlot from '/vendor/uPlot.esm.js';
 
-const SVG = 'http://www.w3.org/2000/svg';
-const PALETTE = ['#58a6ff', '#3fb950', '#d29922', '#f85149', '#bc8cff', '#39c5cf', '#ff9bce', '#e3b341'];
-const WIDTH = 600;
+const PALETTE = [
+  '#58a6ff',
+  '#3fb950',
+  '#d29922',
+  '#f85149',
+  '#bc8cff',
+  '#39c5cf',
+  '#ff9bce',
+  '#e3b341',
+  '#8b949e',
+];
 const HEIGHT = 220;
-const PAD = { left: 48, right: 8, top: 8, bottom: 22 };
+const AXIS = {
+  stroke: '#8a97a4',
+  grid: { stroke: '#2a3540', width: 1 },
+  ticks: { stroke: '#2a3540', width: 1 },
+};
 
-function el(name, attrs = {}, parent) {
-  const node = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  if (parent) parent.appendChild(node);
-  return node;
-}
-
-/** 1, 2 or 5 times a power of ten: steps a reader can add up in their head. */
-function niceStep(span, ticks) {
-  const raw = span / ticks;
-  const pow = 10 ** Math.floor(Math.log10(raw));
-  const unit = raw / pow;
-  return (unit <= 1 ? 1 : unit <= 2 ? 2 : unit <= 5 ? 5 : 10) * pow;
-}
-
-function formatValue(v) {
-  if (v >= 1e6) return `${(v / 1e6).toFixed(1)}M`;
-  if (v >= 1e3) return `${(v / 1e3).toFixed(1)}k`;
+export function formatValue(v) {
+  if (v === null || v === undefined) return '–';
+  const a = Math.abs(v);
+  if (a >= 1e6) return `${(v / 1e6).toFixed(1)}M`;
+  if (a >= 1e3) return `${(v / 1e3).toFixed(1)}k`;
   return Number.isInteger(v) ? String(v) : v.toFixed(1);
 }
 
-function formatTime(t) {
-  return new Date(t * 1000).toTimeString().slice(0, 5);
+/** Every series on one time axis: uPlot wants aligned columns, with null where a series has no point. */
+function aligned(series) {
+  const xs = [...new Set(series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
+  const columns = series.map((s) => {
+    const byT = new Map(s.points);
+    return xs.map((t) => (byT.has(t) ? byT.get(t) : null));
+  });
+  return [xs, ...columns];
+}
+
+/** What the chart shows, on the figure for tests and tooling: name, points, shown or toggled off. */
+function describe(figure, series, hidden) {
+  figure.dataset.series = JSON.stringify(
+    series.map((s) => ({ name: s.name, points: s.points.length, shown: !hidden.has(s.name) })),
+  );
 }
 
 /**
- * Draws `series` ([{ name, points: [[unixSeconds, value], ...] }]) into `figure`, replacing
- * what was there. Every line carries data-series and data-points for tests and tooling.
+ * Draws `series` ([{ name, points: [[unixSeconds, value], ...], dash? }]) into `figure` over
+ * [fromT, toT]. The plot is kept while its series stay the same (a refresh only swaps the data);
+ * a series the reader toggled off stays off across refreshes and re-draws.
  */
-export function lineChart(figure, series, { fromT, toT } = {}) {
-  figure.querySelector('svg')?.remove();
-  figure.querySelector('.legend')?.remove();
-  const svg = el('svg', { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: 'img' });
-  figure.appendChild(svg);
-  const all = series.flatMap((s) => s.points);
-  if (all.length === 0) {
-    const t = el('text', { x: WIDTH / 2, y: HEIGHT / 2, 'text-anchor': 'middle' }, svg);
-    t.textContent = 'no data in this range yet';
-    svg.dataset.empty = 'true';
+export function timeChart(figure, series, { fromT, toT }) {
+  const state = figure.chartState ?? (figure.chartState = { hidden: new Set(), plot: null, key: null });
+  state.fromT = fromT;
+  state.toT = toT;
+  describe(figure, series, state.hidden);
+  const empty = figure.querySelector('.empty-chart') ?? figure.appendChild(document.createElement('p'));
+  empty.className = 'empty-chart';
+  if (series.every((s) => s.points.length === 0)) {
+    state.plot?.destroy();
+    state.plot = null;
+    state.key = null;
+    empty.textContent = 'no data in this range yet';
+    figure.dataset.empty = 'true';
     return;
   }
-  const x0 = fromT ?? Math.min(...all.map((p) => p[0]));
-  const x1 = Math.max(toT ?? 0, ...all.map((p) => p[0]), x0 + 60);
-  const yMax = Math.max(1, ...all.map((p) => p[1]));
-  const step = niceStep(yMax, 4);
-  const yTop = Math.ceil(yMax / step) * step;
-  const px = (t) => PAD.left + ((t - x0) / (x1 - x0)) * (WIDTH - PAD.left - PAD.right);
-  const py = (v) => HEIGHT - PAD.bottom - (v / yTop) * (HEIGHT - PAD.top - PAD.bottom);
-
-  for (let v = 0; v <= yTop + step / 2; v += step) {
-    el('line', { class: 'grid', x1: PAD.left, x2: WIDTH - PAD.right, y1: py(v), y2: py(v) }, svg);
-    const label = el('text', { x: PAD.left - 4, y: py(v) + 3, 'text-anchor': 'end' }, svg);
-    label.textContent = formatValue(v);
+  empty.textContent = '';
+  delete figure.dataset.empty;
+  const data = aligned(series);
+  const key = series.map((s) => `${s.name}|${s.dash ?? ''}`).join('\n');
+  if (state.plot && state.key === key) {
+    state.plot.setData(data);
+    return;
   }
-  for (let i = 0; i <= 4; i++) {
-    const t = x0 + ((x1 - x0) * i) / 4;
-    const label = el('text', { x: px(t), y: HEIGHT - 6, 'text-anchor': 'middle' }, svg);
-    label.textContent = formatTime(t);
-  }
-
-  const legend = document.createElement('div');
-  legend.className = 'legend';
-  series.forEach((s, i) => {
-    const color = PALETTE[i % PALETTE.length];
-    const points = [...s.points].sort((a, b) => a[0] - b[0]);
-    const line = el(
-      'polyline',
-      {
-        fill: 'none',
-        stroke: color,
-        'stroke-width': 1.5,
-        'stroke-dasharray': s.dash ?? 'none',
-        points: points.map(([t, v]) => `${px(t).toFixed(1)},${py(v).toFixed(1)}`).join(' '),
+  state.plot?.destroy();
+  state.key = key;
+  state.plot = new uPlot(
+    {
+      width: Math.max(300, figure.clientWidth - 24),
+      height: HEIGHT,
+      cursor: { drag: { x: false, y: false } },
+      scales: {
+        x: { time: true, range: () => [state.fromT, state.toT] },
+        y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
       },
-      svg,
-    );
-    line.dataset.series = s.name;
-    line.dataset.points = String(points.length);
-    if (points.length === 1) {
-      const [t, v] = points[0];
-      el('circle', { cx: px(t), cy: py(v), r: 2.5, fill: color }, svg);
-    }
-    const item = document.createElement('span');
-    const swatch = document.createElement('span');
-    swatch.className = 'swatch';
-    swatch.style.background = color;
-    item.append(swatch, s.name);
-    legend.appendChild(item);
-  });
-  figure.appendChild(legend);
+      axes: [AXIS, { ...AXIS, size: 56, values: (_u, ticks) => ticks.map(formatValue) }],
+      series: [
+        {},
+        ...series.map((s, i) => ({
+          label: s.name,
+          stroke: PALETTE[i % PALETTE.length],
+          width: 1.5,
+          dash: s.dash ? s.dash.split(' ').map(Number) : undefined,
+          show: !state.hidden.has(s.name),
+          // a series with a single minute of data is a dot, not an invisible line
+          points: { show: (u, si) => u.data[si].filter((v) => v !== null).length < 3 },
+          value: (_u, v) => formatValue(v),
+        })),
+      ],
+      hooks: {
+        setSeries: [
+          (u, i) => {
+            if (!i) return;
+            const name = u.series[i].label;
+            if (u.series[i].show) state.hidden.delete(name);
+            else state.hidden.add(name);
+            describe(figure, series, state.hidden);
+          },
+        ],
+      },
+    },
+    data,
+    figure,
+  );
+}
+
+/** Charts follow the page's width. */
+export function resizeCharts(figures) {
+  for (const f of figures)
+    f.chartState?.plot?.setSize({ width: Math.max(300, f.clientWidth - 24), height: HEIGHT });
 }
