@@ -142,6 +142,34 @@ describe('the stock-levels changelog: last record per SKU is its state (real Red
     await deleteTag(redis, `${tag}-race`);
   }, 60_000);
 
+  it('one acknowledgement of two records of a SKU: each settles its count, the one published last decides', async () => {
+    for (const order of ['old-then-new', 'new-then-old'] as const) {
+      const t = `${tag}-twice-${order}`;
+      const store = new StockStore(redis, { keyTag: t });
+      await store.applyCatalogue([{ sku: 'A', version: 1, lowStockThreshold: 0, safetyStock: 0 }]);
+      const first = await store.applyBatch(
+        'stock',
+        0,
+        [{ offset: 0, command: receiveCommand('t0', 'A', 3) }],
+        -1,
+      );
+      const second = await store.applyBatch(
+        'stock',
+        0,
+        [{ offset: 1, command: receiveCommand('t1', 'A', 5) }],
+        0,
+      );
+      expect(await redis.hget(`{${t}}:dirty-pending`, 'A')).toBe('2');
+      const [older, newer] = [first.levels[0], second.levels[0]];
+      if (!older || !newer) throw new Error('each chunk returns the level it changed');
+      await store.changelog.ackPublishedLevels(order === 'old-then-new' ? [older, newer] : [newer, older]);
+      expect(await redis.hexists(`{${t}}:dirty-pending`, 'A')).toBe(0);
+      // the current state landed last: done; a stale record landed last: published again
+      expect(await redis.hexists(`{${t}}:dirty`, 'A'), order).toBe(order === 'old-then-new' ? 0 : 1);
+      await deleteTag(redis, t);
+    }
+  }, 30_000);
+
   it('leaves a SKU to the chunk that changed it for the grace period, then takes it over', async () => {
     const store = new StockStore(redis, { keyTag: `${tag}-grace` });
     await store.applyCatalogue([{ sku: 'A', version: 1, lowStockThreshold: 0, safetyStock: 0 }]);

@@ -22,28 +22,74 @@
 ]]
 
 --- @include "stock-level"
+--- @include "multi-member"
 
 local dirty_key, leases_key, pending_key = KEYS[1], KEYS[2], KEYS[3]
 local by_drainer = ARGV[2] == '1'
 local now = tonumber(ARGV[3])
-local again = 0
-for _, a in ipairs(cjson.decode(ARGV[1])) do
-  local sku, idx, version = a[1], a[2], a[3]
-  local current = load_sku(KEYS[idx], sku).v == version
-  local others = false
-  if by_drainer then
-    redis.call('ZREM', leases_key, sku)
-    if current then redis.call('HDEL', pending_key, sku) end
-  else
-    local left = redis.call('HINCRBY', pending_key, sku, -1)
-    if left <= 0 then redis.call('HDEL', pending_key, sku) end
-    others = left > 0 or tonumber(redis.call('ZSCORE', leases_key, sku) or '0') > now
+local acks = cjson.decode(ARGV[1])
+if #acks == 0 then return 0 end
+
+local skus, current = {}, {}
+for i, a in ipairs(acks) do
+  skus[i] = a[1]
+  current[i] = load_sku(KEYS[a[2]], a[1]).v == a[3]
+end
+
+-- other publishers of each SKU still in flight, decided for every SKU first and written once
+local others = {}
+if by_drainer then
+  call_in_groups('ZREM', leases_key, skus)
+  local forgiven = {}
+  for i, sku in ipairs(skus) do
+    if current[i] then forgiven[#forgiven + 1] = sku end
   end
-  if not current then
-    redis.call('HSETNX', dirty_key, sku, 'republish|')
+  call_in_groups('HDEL', pending_key, forgiven)
+else
+  -- a SKU can be acknowledged twice in one call (records of two chunks): each owes one count
+  local owed, distinct = {}, {}
+  for _, sku in ipairs(skus) do
+    if not owed[sku] then distinct[#distinct + 1] = sku end
+    owed[sku] = (owed[sku] or 0) + 1
+  end
+  local pending = hmget_in_groups(pending_key, distinct)
+  local leased = zmscore_in_groups(leases_key, distinct)
+  local busy, still, done = {}, {}, {}
+  for i, sku in ipairs(distinct) do
+    local left = (tonumber(pending[i]) or 0) - owed[sku]
+    if left > 0 then
+      still[#still + 1] = sku
+      still[#still + 1] = left
+    else
+      done[#done + 1] = sku
+    end
+    busy[sku] = left > 0 or (tonumber(leased[i]) or 0) > now
+  end
+  call_in_groups('HSET', pending_key, still)
+  call_in_groups('HDEL', pending_key, done)
+  for i, sku in ipairs(skus) do others[i] = busy[sku] end
+end
+
+-- in the order the records were published: the last one of a SKU decides, as it lands last
+local again, verdict, order = 0, {}, {}
+for i, sku in ipairs(skus) do
+  if verdict[sku] == nil then order[#order + 1] = sku end
+  if not current[i] then
+    verdict[sku] = 'republish'
     again = again + 1
-  elseif not others then
-    redis.call('HDEL', dirty_key, sku)
+  elseif not others[i] then
+    verdict[sku] = 'clear'
+  else
+    verdict[sku] = verdict[sku] or 'keep'
   end
 end
+local cleared = {}
+for _, sku in ipairs(order) do
+  if verdict[sku] == 'republish' then
+    redis.call('HSETNX', dirty_key, sku, 'republish|')
+  elseif verdict[sku] == 'clear' then
+    cleared[#cleared + 1] = sku
+  end
+end
+call_in_groups('HDEL', dirty_key, cleared)
 return again

@@ -61,6 +61,7 @@
 ]]
 
 --- @include "stock-level"
+--- @include "multi-member"
 --- @generated "order-rules"
 
 local input = cjson.decode(ARGV[1])
@@ -462,15 +463,31 @@ for _, idx in ipairs(id_bucket_list) do
   -- a bucket nobody added to for a whole window goes at once
   redis.call('EXPIRE', key, marker_ttl)
 end
-for oid in pairs(hold_adds) do redis.call('ZADD', holds_key, now, oid) end
-for oid in pairs(hold_removes) do redis.call('ZREM', holds_key, oid) end
+-- The small per-item writes go out as one multi-member command per key, not one per item: a
+-- command called from a script costs far more than the work it does.
+local hold_args, released = {}, {}
+for oid in pairs(hold_adds) do
+  hold_args[#hold_args + 1] = now
+  hold_args[#hold_args + 1] = oid
+end
+for oid in pairs(hold_removes) do released[#released + 1] = oid end
+call_in_groups('ZADD', holds_key, hold_args)
+call_in_groups('ZREM', holds_key, released)
 -- stamped with the time: the drainer leaves a SKU to the chunks that changed it for a while.
 -- Each such chunk counts as a publisher with a record on its way: until every one has
 -- acknowledged, no acknowledgement clears the mark (a stale record may still land last).
-local stamp = '@' .. string.format('%d', now) .. '|'
-for sku, src in pairs(dirty) do
-  redis.call('HSET', dirty_key, sku, stamp .. src)
-  redis.call('HINCRBY', pending_key, sku, 1)
+if #level_order > 0 then
+  local stamp = '@' .. string.format('%d', now) .. '|'
+  local pending = hmget_in_groups(pending_key, level_order)
+  local dirty_args, pending_args = {}, {}
+  for i, sku in ipairs(level_order) do
+    dirty_args[#dirty_args + 1] = sku
+    dirty_args[#dirty_args + 1] = stamp .. dirty[sku]
+    pending_args[#pending_args + 1] = sku
+    pending_args[#pending_args + 1] = (tonumber(pending[i]) or 0) + 1
+  end
+  call_in_groups('HSET', dirty_key, dirty_args)
+  call_in_groups('HSET', pending_key, pending_args)
 end
 for _, w in ipairs(outbox_writes) do
   redis.call('ZADD', KEYS[w[1]], w[2], w[3])
