@@ -29,7 +29,7 @@ interface RunResult {
 async function runAt(rate: number): Promise<RunResult> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/main.ts'], {
     env: { ...process.env, DEMO_RATE: String(rate) },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const result: RunResult = {
     rate,
@@ -39,27 +39,34 @@ async function runAt(rate: number): Promise<RunResult> {
     processorP99Ms: [],
     exitCode: null,
   };
-  let buffered = '';
-  child.stdout.on('data', (d: Buffer) => {
-    buffered += d.toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.startsWith('{')) continue;
-      const entry = JSON.parse(line) as Record<string, unknown>;
-      const alert = entry.alert as { kind: string; group: string } | undefined;
-      if (entry.component === 'lag-monitor' && alert) {
-        result.lagAlerts.push({ kind: alert.kind, group: alert.group, message: String(entry.msg) });
-        log(`lag alert: ${String(entry.msg)}`);
-      }
-      if (entry.component === 'demo-producer' && typeof entry.total === 'number') {
-        result.demoEventsProduced = entry.total;
-      }
-      if (entry.msg === 'processing summary' && typeof entry.p99Ms === 'number') {
-        result.processorP99Ms.push(entry.p99Ms);
-      }
+  // processors log to stdout; the demo producer is a CLI command, which logs to stderr
+  const onLine = (line: string) => {
+    if (!line.startsWith('{')) {
+      if (line.trim()) process.stderr.write(`${line}\n`);
+      return;
     }
-  });
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    const alert = entry.alert as { kind: string; group: string } | undefined;
+    if (entry.component === 'lag-monitor' && alert) {
+      result.lagAlerts.push({ kind: alert.kind, group: alert.group, message: String(entry.msg) });
+      log(`lag alert: ${String(entry.msg)}`);
+    }
+    if (entry.component === 'demo-producer' && typeof entry.total === 'number') {
+      result.demoEventsProduced = entry.total;
+    }
+    if (entry.msg === 'processing summary' && typeof entry.p99Ms === 'number') {
+      result.processorP99Ms.push(entry.p99Ms);
+    }
+  };
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffered = '';
+    stream.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) onLine(line);
+    });
+  }
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   await new Promise((r) => setTimeout(r, MINUTES * 60_000));
   child.kill('SIGINT');

@@ -4,6 +4,7 @@ import { classifyError, errorText } from './errors.js';
 import type { Logger } from './logger.js';
 import type { MetricsSink } from './metrics.js';
 import { OrderedPublisher } from './ordered-publisher.js';
+import { PositionLostError } from './chunk-positions.js';
 import type { AlertSink } from './pipeline-alerts.js';
 import { StallWatch } from './stall-watch.js';
 
@@ -48,6 +49,12 @@ export interface InputChunk {
    * (dead letters, skipped events, or none at all when the runner isolated a poisoned event).
    */
   upTo: number;
+  /**
+   * The last offset of this partition this instance applied and saw published, when it has
+   * one: the domain's script refuses the chunk (PositionLostError) if Redis' position is below
+   * it, whenever the call reaches Redis.
+   */
+  expectedApplied?: number;
 }
 
 /** Where Redis says a partition's events have been applied up to, over every shard. */
@@ -120,17 +127,6 @@ class StoppingError extends Error {
 }
 
 /** A chunk failed in a way retrying will not change: its events are isolated. */
-/**
- * Redis no longer holds writes this instance applied and saw acknowledged (a failover to a
- * replica that had not received them): the partitions named go back to where Redis stands.
- */
-class PositionLostError extends Error {
-  override readonly name = 'PositionLostError';
-  constructor(readonly resumeAt: ReadonlyMap<string, number>) {
-    super(`Redis lost applied writes of ${[...resumeAt.keys()].join(', ')}`);
-  }
-}
-
 class IsolateError extends Error {
   override readonly name = 'IsolateError';
   constructor(readonly failure: unknown) {
@@ -346,7 +342,14 @@ export class ProcessorRunner {
       if (!isRunning() || isStale() || this.stopping) return;
       const messages = batch.messages.slice(i, i + maxChunk).map((m) => toInput(topic, partition, m));
       const last = messages[messages.length - 1] as InputMessage;
-      const chunk: InputChunk = { topic, partition, messages, upTo: last.offset };
+      const applied = this.lastApplied.get(tp);
+      const chunk: InputChunk = {
+        topic,
+        partition,
+        messages,
+        upTo: last.offset,
+        ...(applied !== undefined ? { expectedApplied: applied } : {}),
+      };
       const started = performance.now();
       let outcome: { result: ChunkResult; retries: number };
       this.stalls.busy(tp);

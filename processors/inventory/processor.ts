@@ -136,6 +136,9 @@ export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec 
           items: p.items,
           trimUpTo: published.get(p.tp) ?? -1,
           upTo: (chunks[i] as InputChunk).upTo,
+          ...((chunks[i] as InputChunk).expectedApplied !== undefined
+            ? { expectedApplied: (chunks[i] as InputChunk).expectedApplied }
+            : {}),
         })),
       );
       const redisMs = performance.now() - t0;

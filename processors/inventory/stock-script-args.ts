@@ -28,6 +28,8 @@ export interface ShardSegment {
   settle: boolean;
   /** the watermark moves here (the chunk's last offset) */
   upTo: number;
+  /** the caller's last applied offset: the script refuses the call if the watermark is below it */
+  expectedApplied?: number;
 }
 
 /**
@@ -49,10 +51,11 @@ export function applyScriptCall(
   const pz = ref(keys.dirtyPending());
   const lineRefs = (lines: readonly ScriptLine[]) =>
     lines.map((l) => [ref(keys.sku(l.sku)), l.quantity, l.sku]);
-  const segs = segments.map(({ topic, partition, items, trimUpTo, settle, upTo }) => ({
+  const segs = segments.map(({ topic, partition, items, trimUpTo, settle, upTo, expectedApplied }) => ({
     w: settle ? 0 : ref(keys.watermark(topic, partition)),
     b: ref(keys.outbox(topic, partition)),
     up: settle ? -1 : upTo,
+    ...(!settle && expectedApplied !== undefined ? { ex: expectedApplied } : {}),
     src: `${topic}:${partition}`,
     trim: trimUpTo,
     ev: items.map(({ offset, command: c, lines, tentative }) => {

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { throwIfPositionsWentBack } from '../../runtime/chunk-positions.js';
 import { callScriptDurably, type DurabilityPolicy } from '../../runtime/durability.js';
 import { PermanentStartError } from '../../runtime/service-main.js';
 import { callScript, defineScripts, type RedisClient, ScriptKeys } from '../../runtime/lua-scripts.js';
@@ -69,6 +70,8 @@ export interface BatchSegment {
   trimUpTo: number;
   /** The chunk's last offset: every shard's watermark of the partition moves there (default: last item). */
   upTo?: number;
+  /** The caller's last applied offset of the partition: a shard whose watermark is below it refuses the call. */
+  expectedApplied?: number;
 }
 
 export interface SkuState {
@@ -121,6 +124,7 @@ interface ShardCallSegment {
   items: { shard: number; item: ShardItem }[];
   /** set in a segment's last round: every shard gets a call and its watermark moves here */
   upTo: number | null;
+  expectedApplied?: number;
 }
 
 /**
@@ -251,6 +255,7 @@ export class StockStore {
         trimUpTo: seg.trimUpTo,
         settle: false,
         upTo: isLast(part.segment) ? upToOf(seg) : null,
+        ...(seg.expectedApplied !== undefined ? { expectedApplied: seg.expectedApplied } : {}),
         items: part.events.flatMap((e) =>
           [...e.parts].map(([shard, lines]) => ({
             shard,
@@ -310,6 +315,7 @@ export class StockStore {
           settle: s.settle,
           upTo: s.upTo ?? (items.length ? (items[items.length - 1] as ShardItem).offset : -1),
           items,
+          ...(s.expectedApplied !== undefined ? { expectedApplied: s.expectedApplied } : {}),
         };
         const list = byShard.get(shard);
         if (list) list.push({ index, seg });
@@ -355,6 +361,7 @@ export class StockStore {
         stale: boolean;
         segs: { r: unknown; replay: unknown; ok: number; redelivered: number; rm: number; lv: unknown }[];
       };
+      throwIfPositionsWentBack(parsed, current);
       if (parsed.stale) {
         if (attempt >= 5) throw new Error('order lines kept changing under this call; giving up');
         current = await this.held.rereadHolds(shard, current);

@@ -123,7 +123,12 @@ export function logisticsProcessor(deps: LogisticsProcessorDeps): ProcessorSpec 
         prepared.push({ deadLetters, items, messages });
       }
       const t0 = performance.now();
-      const positions = chunks.map((c) => ({ topic: c.topic, partition: c.partition, upTo: c.upTo }));
+      const positions = chunks.map((c) => ({
+        topic: c.topic,
+        partition: c.partition,
+        upTo: c.upTo,
+        ...(c.expectedApplied !== undefined ? { expectedApplied: c.expectedApplied } : {}),
+      }));
       const outcomes = await store.apply(all, now, positions);
       const redisMs = performance.now() - t0;
       const appliedAt = Date.now();

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { positionArgs, throwIfPositionsWentBack, type ChunkPosition } from '../../runtime/chunk-positions.js';
 import { callScriptDurably, type DurabilityPolicy } from '../../runtime/durability.js';
 import { callScript, defineScripts, ScriptKeys, type RedisClient } from '../../runtime/lua-scripts.js';
 import type { AppliedPosition } from '../../runtime/processor-runner.js';
@@ -52,12 +53,6 @@ export interface ShipmentStoreOptions {
 }
 
 /** A chunk's partition position, recorded with its events. */
-export interface ChunkPosition {
-  topic: string;
-  partition: number;
-  upTo: number;
-}
-
 /** Shipment state in Redis, changed only through the Lua scripts in ./lua. */
 export class ShipmentStore {
   constructor(
@@ -99,7 +94,7 @@ export class ShipmentStore {
     const pz = keys.ref(this.watchKey('DELAYED'));
     const sz = keys.ref(this.watchKey('SILENT'));
     const cz = keys.ref(this.watchKey('CLOSED'));
-    const wm = positions.map((p) => ({ k: keys.ref(this.watermarkKey(p.topic, p.partition)), up: p.upTo }));
+    const wm = positionArgs(positions, (p) => keys.ref(this.watermarkKey(p.topic, p.partition)));
     const ev = events.map((e) => ({
       id: e.eventId,
       trk: e.trackingNumber,
@@ -137,6 +132,7 @@ export class ShipmentStore {
           out: ShipmentOutput[] | Record<string, never>;
         }[]
       | Record<string, never>;
+    throwIfPositionsWentBack(parsed, positions);
     // cjson encodes an empty list as {}
     return (Array.isArray(parsed) ? parsed : []).map((r) => ({
       eventId: r.id,

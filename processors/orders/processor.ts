@@ -187,7 +187,12 @@ export function orderProcessor(deps: OrderProcessorDeps): ProcessorSpec {
       }
 
       const t0 = performance.now();
-      const positions = chunks.map((c) => ({ topic: c.topic, partition: c.partition, upTo: c.upTo }));
+      const positions = chunks.map((c) => ({
+        topic: c.topic,
+        partition: c.partition,
+        upTo: c.upTo,
+        ...(c.expectedApplied !== undefined ? { expectedApplied: c.expectedApplied } : {}),
+      }));
       const outcomes: OrderOutcome[] = await store.apply(all, now, positions);
       const redisMs = performance.now() - t0;
       const appliedAt = Date.now();

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { positionArgs, throwIfPositionsWentBack, type ChunkPosition } from '../../runtime/chunk-positions.js';
 import { callScriptDurably, type DurabilityPolicy } from '../../runtime/durability.js';
 import { callScript, defineScripts, ScriptKeys, type RedisClient } from '../../runtime/lua-scripts.js';
 import type { AppliedPosition } from '../../runtime/processor-runner.js';
@@ -74,12 +75,6 @@ export interface OrderStoreOptions {
 }
 
 /** A chunk's partition position, recorded with its events. */
-export interface ChunkPosition {
-  topic: string;
-  partition: number;
-  upTo: number;
-}
-
 /** Order state in Redis, changed only through the Lua scripts in ./lua. */
 export class OrderStore {
   constructor(
@@ -114,7 +109,7 @@ export class OrderStore {
     const keys = new ScriptKeys();
     const dz = keys.ref(this.deadlinesKey);
     const iz = keys.ref(this.idleKey);
-    const wm = positions.map((p) => ({ k: keys.ref(this.watermarkKey(p.topic, p.partition)), up: p.upTo }));
+    const wm = positionArgs(positions, (p) => keys.ref(this.watermarkKey(p.topic, p.partition)));
     const ev = events.map((e) => ({
       id: e.eventId,
       oid: e.orderId,
@@ -141,6 +136,7 @@ export class OrderStore {
       ],
     )) as string;
     const parsed = JSON.parse(raw) as RawOutcome[] | Record<string, never>;
+    throwIfPositionsWentBack(parsed, positions);
     // cjson encodes an empty list as {}
     return (Array.isArray(parsed) ? parsed : []).map((r) => ({
       eventId: r.id,

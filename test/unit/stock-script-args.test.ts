@@ -24,6 +24,7 @@ describe('apply-stock-batch call arguments', () => {
       trimUpTo: 4,
       settle: false,
       upTo: 7,
+      expectedApplied: 4,
       items: [
         {
           offset: 5,
@@ -45,6 +46,7 @@ describe('apply-stock-batch call arguments', () => {
       trimUpTo: -1,
       settle: true,
       upTo: -1,
+      expectedApplied: 0,
       items: [
         {
           offset: 1,
@@ -94,6 +96,9 @@ describe('apply-stock-batch call arguments', () => {
     expect(seg).toMatchObject({ up: 7, trim: 4, src: 'stock:2' });
     expect(key(seg?.b)).toBe(keys.outbox('stock', 2));
     expect(settle).toMatchObject({ w: 0, up: -1 });
+    // the position check goes with the watermark: a settle segment has neither
+    expect(seg).toMatchObject({ ex: 4 });
+    expect(settle).not.toHaveProperty('ex');
     expect(settle?.ev[0]).toMatchObject({ t: 'CONFIRM', oid: 'o2' });
     expect(key(settle?.ev[0]?.tk)).toBe(keys.tentative('o2'));
   });

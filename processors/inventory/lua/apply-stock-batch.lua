@@ -32,7 +32,8 @@
             {tag}:dirty-pending  hash: sku -> chunks that changed it and still owe its level record
 
   ARGV[1]   JSON { hz = <holds idx>, dz = <dirty idx>, pz = <dirty-pending idx>, now = <ms>, segs = [ { w = <watermark idx,
-            0 = none>, b = <outbox idx>, up = <chunk's last offset or -1>, src = '<topic>:<partition>',
+            0 = none>, b = <outbox idx>, up = <chunk's last offset or -1>, ex = <the caller's last
+            applied offset of the partition, optional>, src = '<topic>:<partition>',
             trim = <offset or -1>, ev = [ event... ] (offsets ascending) }, ... ] }. Events:
             { o, t='RECEIVED'|'ADJUSTED'|'COUNTED', id, q, s=<sku key idx>, e=<event-id bucket idx>, sku }
             { o, t='PLACE', id, oid, ok=<order key idx>, l = { {s, q, sku}, ... } }
@@ -57,7 +58,8 @@
   of those, or -1>, lv = [ [ sku, on, rs, v, "<eventId>|<src>" ] ]: the state of every SKU the
   call changed, for the changelog, in the last segment that changed it } ] } where a result is
   { o, id, st = 'ok'|'dup'|'skip'|'dlq', why, out = [ outputs ] }. `stale` means an order holds a SKU whose key was not declared: nothing
-  was written, read again and retry.
+  was written, read again and retry. { lost = [ [ segment number, watermark ] ] }: a watermark
+  is below the segment's `ex`; nothing was written.
 ]]
 
 --- @include "stock-level"
@@ -76,10 +78,15 @@ local holds_key, dirty_key, pending_key = KEYS[input.hz], KEYS[input.dz], KEYS[i
 redis.call('ZCARD', holds_key)
 redis.call('HLEN', dirty_key)
 redis.call('HLEN', pending_key)
-for _, seg in ipairs(segs) do
+local lost = {}
+for seg_no, seg in ipairs(segs) do
   seg.wm = seg.w > 0 and tonumber(redis.call('GET', KEYS[seg.w]) or '-1') or -1
   redis.call('ZCARD', KEYS[seg.b])
+  -- below what the caller applied before: Redis lost writes (a failover to a replica without
+  -- them); deciding on this state would decide on a past that is gone
+  if seg.ex and seg.wm < seg.ex then lost[#lost + 1] = { seg_no, seg.wm } end
 end
+if #lost > 0 then return cjson.encode({ lost = lost }) end
 
 -- Every SKU key the caller declared, by SKU: a held order's stored lines are resolved here.
 local sku_idx = {}

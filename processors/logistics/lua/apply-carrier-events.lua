@@ -25,7 +25,7 @@
             {tag}:due:silent     zset: tracking by when silence becomes an alert
             {tag}:due:close      zset: tracking by when a shipment nothing moves is closed
             {tag}:wm:<topic>:<partition>  a partition's applied position
-  ARGV[1]   JSON { pz, sz, cz = zset key indices, wm = [ { k, up } ], ev = [ { id, trk, car, oid,
+  ARGV[1]   JSON { pz, sz, cz = zset key indices, wm = [ { k, up, ex } ], ev = [ { id, trk, car, oid,
             ty, at, loc, det, pdl, s, t, e = key indices } ] }
   ARGV[2]   now (ms)   ARGV[3] silence threshold (ms)   ARGV[4] TTL seconds once delivered/returned
   ARGV[5]   ms without an event after which an unfinished shipment is closed
@@ -55,6 +55,8 @@ redis.call('ZCARD', promised_z)
 redis.call('ZCARD', silent_z)
 redis.call('ZCARD', close_z)
 local positions = read_positions(input.wm)
+local went_back = positions_went_back(input.wm, positions)
+if went_back then return went_back end
 
 local shipments, shipment_list = {}, {}
 local function load(e)

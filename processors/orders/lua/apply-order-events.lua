@@ -22,7 +22,7 @@
             {tag}:idle          zset: orderId by when it turns stale (orders placed, paid or
                                 shipped that no event moves on; the stale sweeper archives them)
             {tag}:wm:<topic>:<partition>  a partition's applied position
-  ARGV[1]   JSON { dz = <deadlines idx>, iz = <idle idx>, wm = [ { k = <idx>, up = <offset> } ],
+  ARGV[1]   JSON { dz = <deadlines idx>, iz = <idle idx>, wm = [ { k = <idx>, up = <offset>, ex = <offset applied before (optional)> } ],
             ev = [ { id, oid, c = cause, at = occurredAt, o, h, e = key indices, trk, car,
             why = free-text reason } ] }
   ARGV[2]   now (ms): transition time
@@ -52,6 +52,8 @@ local deadlines, idle = KEYS[input.dz], KEYS[input.iz]
 redis.call('ZCARD', deadlines)
 redis.call('ZCARD', idle)
 local positions = read_positions(input.wm)
+local went_back = positions_went_back(input.wm, positions)
+if went_back then return went_back end
 
 local function split(s, sep)
   local out = {}
