@@ -174,6 +174,27 @@ export class AvroCodec {
     }
   }
 
+  /**
+   * decode(), synchronously when the message's writer schema was resolved before (every message
+   * after the first of each schema id): the hot path pays no promise per message. A schema id
+   * not seen yet returns decode()'s promise (a registry lookup).
+   */
+  decodeNow<T extends SchemaTopic>(topic: T, buf: Buffer | null): TopicValues[T] | Promise<TopicValues[T]> {
+    const { schemaId, payload } = readFrame(buf);
+    const cached = this.resolvers.get(`${topic}:${schemaId}`);
+    if (cached === undefined) return this.decode(topic, buf);
+    if (cached instanceof DecodeError) throw cached;
+    try {
+      return schemaFor(topic).type.fromBuffer(payload, cached) as TopicValues[T];
+    } catch (err) {
+      throw new DecodeError(
+        'MALFORMED_PAYLOAD',
+        `payload does not decode: ${(err as Error).message}`,
+        schemaId,
+      );
+    }
+  }
+
   private async resolverFor(topic: SchemaTopic, schemaId: number): Promise<avro.Resolver> {
     const key = `${topic}:${schemaId}`;
     const cached = this.resolvers.get(key);

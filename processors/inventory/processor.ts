@@ -7,6 +7,7 @@ import type {
 } from '../../runtime/processor-runner.js';
 import { DecodeError, type AvroCodec } from '../../schemas/codec.js';
 import { verifyOrderSignature } from '../../schemas/order-signature.js';
+import type { OrderEvent } from '../../schemas/types.js';
 import type { CatalogueTable } from './catalogue.js';
 import {
   validateOrderEvent,
@@ -58,27 +59,43 @@ function skusOf(c: StockCommand): string[] {
  * The stock processor's domain: decode and validate stock and order events, apply them with
  * one script call per chunk, and turn what the script reports into outputs and dead letters.
  */
+/** A message that does not decode is the message's fault; anything else (registry unreachable) is transient: the runner retries the chunk. */
+function decodeErrorOr(err: unknown): DecodeError {
+  if (err instanceof DecodeError) return err;
+  throw err;
+}
+
 export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec {
   const { topics, codec, store, outputs, catalogue, limits } = deps;
   // per input partition: the highest offset whose outputs Kafka acknowledged (trims the outbox)
   const published = new Map<string, number>();
 
-  async function decodeAndValidate(
+  /** Synchronous for every message whose schema was seen before; a promise only for the first. */
+  function decodeAndValidate(
     m: InputMessage,
     now: number,
-  ): Promise<Verdict<StockCommand> | DecodeError> {
+  ): Verdict<StockCommand> | DecodeError | Promise<Verdict<StockCommand> | DecodeError> {
     try {
-      if (m.topic === topics.stock)
-        return validateStockEvent(await codec.decode('stock', m.value), now, limits);
-      const order = await codec.decode('orders', m.value);
-      const signature = verifyOrderSignature(order, deps.orderSigningSecret);
-      if (signature !== 'ok')
-        return { ok: false, reason: signature, detail: 'order event signature check failed' };
-      return validateOrderEvent(order, now, limits);
+      if (m.topic === topics.stock) {
+        const stock = codec.decodeNow('stock', m.value);
+        return stock instanceof Promise
+          ? stock.then((e) => validateStockEvent(e, now, limits), decodeErrorOr)
+          : validateStockEvent(stock, now, limits);
+      }
+      const order = codec.decodeNow('orders', m.value);
+      return order instanceof Promise
+        ? order.then((o) => validOrder(o, now), decodeErrorOr)
+        : validOrder(order, now);
     } catch (err) {
-      if (err instanceof DecodeError) return err;
-      throw err; // registry unreachable: transient, the runner retries the chunk
+      return decodeErrorOr(err);
     }
+  }
+
+  function validOrder(order: OrderEvent, now: number): Verdict<StockCommand> {
+    const signature = verifyOrderSignature(order, deps.orderSigningSecret);
+    if (signature !== 'ok')
+      return { ok: false, reason: signature, detail: 'order event signature check failed' };
+    return validateOrderEvent(order, now, limits);
   }
 
   return {
@@ -101,7 +118,8 @@ export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec 
             deadLetters.push({ message: m, reason: 'MISSING_KEY', detail: 'message has no key' });
             continue;
           }
-          const verdict = await decodeAndValidate(m, now);
+          let verdict = decodeAndValidate(m, now);
+          if (verdict instanceof Promise) verdict = await verdict;
           if (verdict instanceof DecodeError) {
             deadLetters.push({ message: m, reason: verdict.kind, detail: verdict.message });
           } else if (!verdict.ok) {

@@ -107,7 +107,8 @@ export function logisticsProcessor(deps: LogisticsProcessorDeps): ProcessorSpec 
             continue;
           }
           try {
-            const e = await codec.decode('carrier', m.value);
+            const decoded = codec.decodeNow('carrier', m.value);
+            const e = decoded instanceof Promise ? await decoded : decoded;
             const bad = validateCarrierEvent(e, now, limits);
             if (bad) deadLetters.push({ message: m, reason: bad.reason, detail: bad.detail });
             else {

@@ -115,7 +115,8 @@ export function orderProcessor(deps: OrderProcessorDeps): ProcessorSpec {
 
   async function parse(m: InputMessage, now: number): Promise<Parsed> {
     if (m.topic === topics.reservationResults) {
-      const r = await codec.decode('reservation-results', m.value);
+      const decoded = codec.decodeNow('reservation-results', m.value);
+      const r = decoded instanceof Promise ? await decoded : decoded;
       if (r.outcome !== 'RESERVED' && r.outcome !== 'REJECTED') return { skip: `result ${r.outcome}` };
       return {
         input: {
@@ -128,7 +129,8 @@ export function orderProcessor(deps: OrderProcessorDeps): ProcessorSpec {
         },
       };
     }
-    const e = await codec.decode('orders', m.value);
+    const decoded = codec.decodeNow('orders', m.value);
+    const e = decoded instanceof Promise ? await decoded : decoded;
     const signature = verifyOrderSignature(e, deps.orderSigningSecret);
     if (signature !== 'ok')
       return { dead: { reason: signature, detail: 'order event signature check failed' } };

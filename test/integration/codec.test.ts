@@ -156,6 +156,37 @@ describe('Avro through the real registry and broker', () => {
     );
   });
 
+  it('decodes synchronously once a schema id is known, with the same values and the same errors', async () => {
+    const fresh = await provisionPrefix(uniquePrefix('codec-now'));
+    const bytes = await fresh.encode('stock', stock);
+    const first = fresh.decodeNow('stock', bytes);
+    expect(first).toBeInstanceOf(Promise); // the registry is asked once
+    expect(await first).toEqual(stock);
+    const again = fresh.decodeNow('stock', bytes);
+    expect(again).not.toBeInstanceOf(Promise);
+    expect(again).toEqual(stock);
+    const sync = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        return err;
+      }
+      return null;
+    };
+    expect(sync(() => fresh.decodeNow('stock', bytes.subarray(0, bytes.length - 2)))).toMatchObject({
+      kind: 'MALFORMED_PAYLOAD',
+    });
+    expect(sync(() => fresh.decodeNow('stock', Buffer.from('x')))).toMatchObject({
+      kind: 'NOT_CONFLUENT_FRAMED',
+    });
+    // an id known to be of another subject stays refused without asking again
+    await expectDecodeError(
+      Promise.resolve().then(() => fresh.decodeNow('orders', bytes)),
+      'INCOMPATIBLE_SCHEMA',
+    );
+    expect(sync(() => fresh.decodeNow('orders', bytes))).toMatchObject({ kind: 'INCOMPATIBLE_SCHEMA' });
+  });
+
   it('the registry refuses an incompatible schema change and accepts a compatible one', async () => {
     const subject = valueSubject(prefix, 'stock');
     const base = JSON.parse(schemaFor('stock').text) as { fields: object[] };
