@@ -311,11 +311,17 @@ async function latencyAt(sink: CollectingSink, rate: number) {
     p99Ms: percentile(sorted, 99),
     maxMs: sorted[sorted.length - 1] ?? 0,
     doNothingConsumerBaseline: noopLatency,
-    p99VsDoNothing: Math.round((percentile(sorted, 99) / Math.max(1, noopLatency.p99Ms ?? 1)) * 10) / 10,
+    // no ratio without a baseline (its consumer saw nothing in time or failed): said, not invented
+    p99VsDoNothing:
+      noopLatency.p99Ms === undefined
+        ? null
+        : Math.round((percentile(sorted, 99) / Math.max(1, noopLatency.p99Ms)) * 10) / 10,
   };
   log(
     `latency at ${latency.achievedRate}/s: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms ` +
-      `(do-nothing consumer, same messages: p50 ${noopLatency.p50Ms} ms, p99 ${noopLatency.p99Ms} ms; ${latency.p99VsDoNothing}x)`,
+      (noopLatency.p99Ms === undefined
+        ? `(do-nothing consumer: no figure, its output was ${JSON.stringify(noopOut.slice(-300))})`
+        : `(do-nothing consumer, same messages: p50 ${noopLatency.p50Ms} ms, p99 ${noopLatency.p99Ms} ms; ${latency.p99VsDoNothing}x)`),
   );
   return latency;
 }
