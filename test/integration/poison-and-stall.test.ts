@@ -55,6 +55,9 @@ describe('a poisoned event is isolated; a stalled partition is reported (real pr
       { key: 'K', value: stock(`${run.prefix}r-p`, sku('P'), 'RECEIVED', 3) },
       { key: 'K', value: stock(`${run.prefix}r-b`, sku('B'), 'RECEIVED', 4) },
     ]);
+    // stock and orders are separate topics, applied in no guaranteed order between them: the
+    // receipts must be in before the orders that need them
+    await waitFor('receipts applied', async () => (await run.store.getSku(sku('B')))?.onHand === 4, 60_000);
     await run.producer.send('orders', [
       {
         key: 'K',
