@@ -1,5 +1,5 @@
--- Multi-member commands in groups: one HSET/ZADD/ZREM/HDEL/HMGET for many fields or members
--- instead of one call each (a call from a script costs several times the command's own work),
+-- Multi-member commands in groups: one HSET/ZADD/ZREM/HDEL/HMGET/ZMSCORE for many fields or members
+-- instead of one call each (every call from a script has a fixed cost besides the command),
 -- in groups because Lua's unpack() has a limit on how many values it spreads.
 
 local GROUP = 512 -- even: field/value and score/member pairs never straddle two groups
@@ -11,21 +11,12 @@ local function call_in_groups(cmd, key, args)
   end
 end
 
--- HMGET key fields..., in groups; values in the order of `fields` (false for a missing field)
-local function hmget_in_groups(key, fields)
+-- A multi-member read (HMGET key fields..., ZMSCORE key members...) in groups: one value per
+-- field or member, in their order (false where there is none). ZMSCORE needs Redis 6.2+.
+local function read_in_groups(cmd, key, fields)
   local values = {}
   for i = 1, #fields, GROUP do
-    local got = redis.call('HMGET', key, unpack(fields, i, math.min(i + GROUP - 1, #fields)))
-    for j = 1, #got do values[#values + 1] = got[j] end
-  end
-  return values
-end
-
--- ZMSCORE key members..., in groups (Redis 6.2+); false for a member not in the set
-local function zmscore_in_groups(key, members)
-  local values = {}
-  for i = 1, #members, GROUP do
-    local got = redis.call('ZMSCORE', key, unpack(members, i, math.min(i + GROUP - 1, #members)))
+    local got = redis.call(cmd, key, unpack(fields, i, math.min(i + GROUP - 1, #fields)))
     for j = 1, #got do values[#values + 1] = got[j] end
   end
   return values

@@ -170,6 +170,28 @@ describe('the stock-levels changelog: last record per SKU is its state (real Red
     }
   }, 30_000);
 
+  it('a call changing more SKUs than one command carries marks and settles every one of them', async () => {
+    const t = `${tag}-many`;
+    const store = new StockStore(redis, { keyTag: t });
+    const skus = Array.from({ length: 700 }, (_, i) => `M${i}`); // more than the scripts' groups of 512
+    await store.applyCatalogue(
+      skus.map((sku) => ({ sku, version: 1, lowStockThreshold: 0, safetyStock: 0 })),
+    );
+    const applied = await store.applyBatch(
+      'stock',
+      0,
+      skus.map((sku, i) => ({ offset: i, command: receiveCommand(`m-${i}`, sku, 1) })),
+      -1,
+    );
+    expect(applied.levels).toHaveLength(700);
+    expect(await redis.hlen(`{${t}}:dirty`)).toBe(700);
+    expect(await redis.hlen(`{${t}}:dirty-pending`)).toBe(700);
+    await store.changelog.ackPublishedLevels(applied.levels);
+    expect(await redis.hlen(`{${t}}:dirty`)).toBe(0);
+    expect(await redis.hlen(`{${t}}:dirty-pending`)).toBe(0);
+    await deleteTag(redis, t);
+  }, 30_000);
+
   it('leaves a SKU to the chunk that changed it for the grace period, then takes it over', async () => {
     const store = new StockStore(redis, { keyTag: `${tag}-grace` });
     await store.applyCatalogue([{ sku: 'A', version: 1, lowStockThreshold: 0, safetyStock: 0 }]);

@@ -52,8 +52,8 @@ else
     if not owed[sku] then distinct[#distinct + 1] = sku end
     owed[sku] = (owed[sku] or 0) + 1
   end
-  local pending = hmget_in_groups(pending_key, distinct)
-  local leased = zmscore_in_groups(leases_key, distinct)
+  local pending = read_in_groups('HMGET', pending_key, distinct)
+  local leased = read_in_groups('ZMSCORE', leases_key, distinct)
   local busy, still, done = {}, {}, {}
   for i, sku in ipairs(distinct) do
     local left = (tonumber(pending[i]) or 0) - owed[sku]

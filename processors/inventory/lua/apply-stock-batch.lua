@@ -485,7 +485,7 @@ call_in_groups('ZREM', holds_key, released)
 -- acknowledged, no acknowledgement clears the mark (a stale record may still land last).
 if #level_order > 0 then
   local stamp = '@' .. string.format('%d', now) .. '|'
-  local pending = hmget_in_groups(pending_key, level_order)
+  local pending = read_in_groups('HMGET', pending_key, level_order)
   local dirty_args, pending_args = {}, {}
   for i, sku in ipairs(level_order) do
     dirty_args[#dirty_args + 1] = sku
