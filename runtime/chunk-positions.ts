@@ -51,3 +51,18 @@ export function throwIfPositionsWentBack(
   }
   throw new PositionLostError(resumeAt);
 }
+
+/** A chunk's position as its domain's script call records and checks it. */
+export function chunkPosition(c: {
+  topic: string;
+  partition: number;
+  upTo: number;
+  expectedApplied?: number;
+}): ChunkPosition {
+  return {
+    topic: c.topic,
+    partition: c.partition,
+    upTo: c.upTo,
+    ...(c.expectedApplied !== undefined ? { expectedApplied: c.expectedApplied } : {}),
+  };
+}

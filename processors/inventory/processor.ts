@@ -1,4 +1,5 @@
 import type { DeadLetter, InputMessage } from '../../runtime/dead-letter.js';
+import { chunkPosition } from '../../runtime/chunk-positions.js';
 import type {
   ChunkResult,
   InputChunk,
@@ -149,14 +150,9 @@ export function inventoryProcessor(deps: InventoryProcessorDeps): ProcessorSpec 
       const t0 = performance.now();
       const applied = await store.applyBatches(
         prepared.map((p, i) => ({
-          topic: p.topic,
-          partition: p.partition,
+          ...chunkPosition(chunks[i] as InputChunk),
           items: p.items,
           trimUpTo: published.get(p.tp) ?? -1,
-          upTo: (chunks[i] as InputChunk).upTo,
-          ...((chunks[i] as InputChunk).expectedApplied !== undefined
-            ? { expectedApplied: (chunks[i] as InputChunk).expectedApplied }
-            : {}),
         })),
       );
       const redisMs = performance.now() - t0;

@@ -1,4 +1,5 @@
 import type { DeadLetter, InputMessage } from '../../runtime/dead-letter.js';
+import { chunkPosition } from '../../runtime/chunk-positions.js';
 import type {
   ChunkResult,
   InputChunk,
@@ -124,12 +125,7 @@ export function logisticsProcessor(deps: LogisticsProcessorDeps): ProcessorSpec 
         prepared.push({ deadLetters, items, messages });
       }
       const t0 = performance.now();
-      const positions = chunks.map((c) => ({
-        topic: c.topic,
-        partition: c.partition,
-        upTo: c.upTo,
-        ...(c.expectedApplied !== undefined ? { expectedApplied: c.expectedApplied } : {}),
-      }));
+      const positions = chunks.map(chunkPosition);
       const outcomes = await store.apply(all, now, positions);
       const redisMs = performance.now() - t0;
       const appliedAt = Date.now();

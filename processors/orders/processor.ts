@@ -1,4 +1,5 @@
 import type { DeadLetter, InputMessage } from '../../runtime/dead-letter.js';
+import { chunkPosition } from '../../runtime/chunk-positions.js';
 import type {
   ChunkResult,
   InputChunk,
@@ -189,12 +190,7 @@ export function orderProcessor(deps: OrderProcessorDeps): ProcessorSpec {
       }
 
       const t0 = performance.now();
-      const positions = chunks.map((c) => ({
-        topic: c.topic,
-        partition: c.partition,
-        upTo: c.upTo,
-        ...(c.expectedApplied !== undefined ? { expectedApplied: c.expectedApplied } : {}),
-      }));
+      const positions = chunks.map(chunkPosition);
       const outcomes: OrderOutcome[] = await store.apply(all, now, positions);
       const redisMs = performance.now() - t0;
       const appliedAt = Date.now();
