@@ -103,6 +103,8 @@ export interface RunnerOptions {
   maxRetryDelayMs?: number;
   /** Groups of chunks being applied/published at the same time (different partitions). */
   maxInFlight?: number;
+  /** How often acknowledged offsets are committed (default 1 s). */
+  commitIntervalMs?: number;
   /** A partition with work and no progress for this long is stalled: not ready, alert. */
   stallAfterMs?: number;
   /** Attempts before a failure the classifier does not know is treated as deterministic. */
@@ -115,10 +117,17 @@ export interface RunnerOptions {
   redis?: { status?: string; on(event: 'ready', listener: () => void): unknown };
 }
 
+/** A chunk whose state is applied: `published` settles once Kafka acknowledged its outputs. */
+interface Applied {
+  result: ChunkResult;
+  retries: number;
+  published: Promise<void>;
+}
+
 interface Pending {
   chunk: InputChunk;
   heartbeat: () => Promise<void>;
-  resolve: (r: { result: ChunkResult; retries: number }) => void;
+  resolve: (r: Applied) => void;
   reject: (err: unknown) => void;
 }
 
@@ -211,6 +220,19 @@ export class ProcessorRunner {
   private readonly lastError = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
   private lastRefusalCheck = 0;
+  /**
+   * Offsets are committed by the runner, not by kafkajs: a chunk's offset resolves (the next
+   * fetch goes on) as soon as its state is applied, but it is committed only once its outputs
+   * are acknowledged. Per partition of this generation: the next offset to commit, and the last
+   * one committed.
+   */
+  private readonly acked = new Map<string, number>();
+  private readonly committed = new Map<string, number>();
+  private generation = 0;
+  private lastCommit = 0;
+  private committing: Promise<void> | null = null;
+  /** Groups of chunks being applied or published: stop() waits for them. */
+  private readonly groupsInFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -261,8 +283,15 @@ export class ProcessorRunner {
       heartbeatInterval: Math.min(3_000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
     });
     this.consumer = consumer;
+    // what is acknowledged goes in before the partitions may move to another member
+    consumer.on(consumer.events.REBALANCING, () => void this.commitAcked());
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       this.joined = true;
+      // publications of the previous generation no longer commit: their partitions may belong
+      // to another member now, whose commits they would undo
+      this.generation += 1;
+      this.acked.clear();
+      this.committed.clear();
       // a pause outlives assignments in kafkajs: a refused partition is checked afresh instead
       for (const r of this.refused.values()) consumer.resume([{ topic: r.topic, partitions: [r.partition] }]);
       this.refused.clear();
@@ -292,8 +321,7 @@ export class ProcessorRunner {
     await consumer.connect();
     for (const topic of this.spec.topics) await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
-      autoCommit: true,
-      autoCommitInterval: 1_000,
+      autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConcurrently,
       eachBatch: (payload) => this.eachBatch(payload),
@@ -308,6 +336,8 @@ export class ProcessorRunner {
 
   private tick(): void {
     this.stalls.check();
+    // the tail of a burst is committed even when no further chunk comes
+    void this.commitAcked();
     if (this.refused.size > 0 && Date.now() - this.lastRefusalCheck > 10_000) {
       this.lastRefusalCheck = Date.now();
       void this.recheckRefused().catch((err: unknown) =>
@@ -320,7 +350,6 @@ export class ProcessorRunner {
     batch,
     resolveOffset,
     heartbeat,
-    commitOffsetsIfNecessary,
     isRunning,
     isStale,
   }: EachBatchPayload): Promise<void> {
@@ -351,7 +380,7 @@ export class ProcessorRunner {
         ...(applied !== undefined ? { expectedApplied: applied } : {}),
       };
       const started = performance.now();
-      let outcome: { result: ChunkResult; retries: number };
+      let outcome: Applied;
       this.stalls.busy(tp);
       try {
         outcome = await this.submit(chunk, heartbeat);
@@ -374,32 +403,85 @@ export class ProcessorRunner {
         }
         throw err;
       }
-      const { result, retries } = outcome;
-      // only now is the chunk safe: state applied and durable (Redis), outputs acknowledged (Kafka)
+      const { result, published } = outcome;
+      // the state is applied and durable: the fetch may go on while the outputs are published
+      // (the ordered publisher keeps them in order); the offset is committed once they are acknowledged
       resolveOffset(String(last.offset));
       this.lastApplied.set(tp, last.offset);
       this.stalls.progressed(tp);
-      const appliedAt = result.appliedAt ?? Date.now();
-      this.options.metrics.record({
-        at: Date.now(),
-        processor: this.spec.name,
-        group: this.spec.groupId,
-        topic,
-        partition,
-        eventsIn: messages.length,
-        applied: result.applied,
-        duplicates: result.duplicates,
-        skipped: result.skipped,
-        deadLettered: result.deadLetters.length,
-        retries,
-        processingMs: performance.now() - started,
-        redisMs: result.redisMs,
-        ...(result.publishMs !== undefined ? { publishMs: result.publishMs } : {}),
-        latenciesMs: messages.map((m) => Math.max(0, appliedAt - m.timestamp)),
-      });
+      const generation = this.generation;
+      void published.then(
+        () => {
+          if (generation === this.generation && last.offset + 1 > (this.acked.get(tp) ?? -1)) {
+            this.acked.set(tp, last.offset + 1);
+          }
+          // retries while publishing count too
+          this.recordMetrics(chunk, result, outcome.retries, started);
+        },
+        // not acknowledged (the processor is stopping): never committed, so redelivered
+        () => undefined,
+      );
       await heartbeat();
-      await commitOffsetsIfNecessary();
+      if (Date.now() - this.lastCommit >= (this.options.commitIntervalMs ?? 1_000)) await this.commitAcked();
     }
+  }
+
+  private recordMetrics(chunk: InputChunk, result: ChunkResult, retries: number, started: number): void {
+    const { topic, partition, messages } = chunk;
+    const appliedAt = result.appliedAt ?? Date.now();
+    this.options.metrics.record({
+      at: Date.now(),
+      processor: this.spec.name,
+      group: this.spec.groupId,
+      topic,
+      partition,
+      eventsIn: messages.length,
+      applied: result.applied,
+      duplicates: result.duplicates,
+      skipped: result.skipped,
+      deadLettered: result.deadLetters.length,
+      retries,
+      processingMs: performance.now() - started,
+      redisMs: result.redisMs,
+      ...(result.publishMs !== undefined ? { publishMs: result.publishMs } : {}),
+      latenciesMs: messages.map((m) => Math.max(0, appliedAt - m.timestamp)),
+    });
+  }
+
+  /**
+   * Commits what is acknowledged and not yet committed. One commit at a time: a later call
+   * while one runs waits for it and then commits what arrived meanwhile. A failed commit (a
+   * rebalance under way, the coordinator moving) only costs a replay of applied events, which
+   * the scripts recognise, so it is logged and left to the next one.
+   */
+  private async commitAcked(): Promise<void> {
+    while (this.committing) await this.committing;
+    const consumer = this.consumer;
+    const offsets: { topic: string; partition: number; offset: string }[] = [];
+    for (const [tp, next] of this.acked) {
+      if (next <= (this.committed.get(tp) ?? -1)) continue;
+      const cut = tp.lastIndexOf(':');
+      offsets.push({ topic: tp.slice(0, cut), partition: Number(tp.slice(cut + 1)), offset: String(next) });
+    }
+    this.lastCommit = Date.now();
+    if (!consumer || offsets.length === 0) return;
+    const generation = this.generation;
+    this.committing = consumer
+      .commitOffsets(offsets)
+      .then(() => {
+        if (generation !== this.generation) return;
+        for (const o of offsets) {
+          const tp = `${o.topic}:${o.partition}`;
+          if (Number(o.offset) > (this.committed.get(tp) ?? -1)) this.committed.set(tp, Number(o.offset));
+        }
+      })
+      .catch((err: unknown) =>
+        this.log.debug({ err: errorText(err) }, 'offset commit failed; the next one retries'),
+      )
+      .finally(() => {
+        this.committing = null;
+      });
+    await this.committing;
   }
 
   /**
@@ -548,10 +630,7 @@ export class ProcessorRunner {
    * go as the next group: under load a fetch's partitions share one Redis call and one produce
    * request; when idle a chunk goes at once, adding no delay.
    */
-  private submit(
-    chunk: InputChunk,
-    heartbeat: () => Promise<void>,
-  ): Promise<{ result: ChunkResult; retries: number }> {
+  private submit(chunk: InputChunk, heartbeat: () => Promise<void>): Promise<Applied> {
     return new Promise((resolve, reject) => {
       this.queue.push({ chunk, heartbeat, resolve, reject });
       this.pump();
@@ -581,10 +660,12 @@ export class ProcessorRunner {
       }
       this.queue = rest;
       this.inFlight += 1;
-      void this.processGroup(group).finally(() => {
+      const done: Promise<void> = this.processGroup(group).finally(() => {
+        this.groupsInFlight.delete(done);
         this.inFlight -= 1;
         this.pump();
       });
+      this.groupsInFlight.add(done);
     }
   }
 
@@ -608,25 +689,33 @@ export class ProcessorRunner {
       const waiting = { group, retries: 0 };
       this.awaitingPublish.add(waiting);
       const publishStarted = performance.now();
-      try {
-        await this.publish(results);
-        const publishMs = performance.now() - publishStarted;
-        for (const r of results) r.publishMs = publishMs;
-      } finally {
-        this.awaitingPublish.delete(waiting);
-      }
-      await Promise.all(
-        results.map(async (r) => {
-          try {
-            await r.onPublished?.();
-          } catch (err) {
-            this.log.warn({ err: errorText(err) }, 'after-publication step failed');
-          }
+      // queued before the group's chunks resolve: a partition's next chunk, applied after this
+      // one, is published after it
+      const published = this.publish(results)
+        .then(async () => {
+          const publishMs = performance.now() - publishStarted;
+          for (const r of results) r.publishMs = publishMs;
+          await Promise.all(
+            results.map(async (r) => {
+              try {
+                await r.onPublished?.();
+              } catch (err) {
+                this.log.warn({ err: errorText(err) }, 'after-publication step failed');
+              }
+            }),
+          );
+        })
+        .finally(() => this.awaitingPublish.delete(waiting));
+      group.forEach((p, i) =>
+        p.resolve({
+          result: results[i] as ChunkResult,
+          get retries() {
+            return counter.retries + waiting.retries;
+          },
+          published,
         }),
       );
-      group.forEach((p, i) =>
-        p.resolve({ result: results[i] as ChunkResult, retries: counter.retries + waiting.retries }),
-      );
+      await published.catch(() => undefined);
     } catch (err) {
       for (const p of group) p.reject(err);
     }
@@ -832,10 +921,17 @@ export class ProcessorRunner {
     return { live: true, ready: true, detail: 'consuming' };
   }
 
-  /** Stops fetching, lets the in-flight chunk finish, commits what was resolved, leaves the group. */
+  /**
+   * Stops fetching, lets the chunks in flight finish (applied and published), commits what was
+   * acknowledged, leaves the group.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
+    // fetches go on until the consumer stops, but their chunks are not applied any more
+    this.consumer?.pause(this.spec.topics.map((topic) => ({ topic })));
+    while (this.groupsInFlight.size > 0) await Promise.allSettled([...this.groupsInFlight]);
+    await this.commitAcked();
     if (this.consumer) await this.consumer.disconnect();
     this.consumer = null;
     await this.admin?.disconnect().catch(() => undefined);
