@@ -75,5 +75,12 @@ console.log(
 for (const [reason, { originals, detail }] of Object.entries(o.deadLetters.byReason)) {
   console.log(`[fault-run]   dead letters ${reason}: ${originals} (e.g. ${detail})`);
 }
+const u = o.deadLetters.unknownOrder;
+console.log(
+  `[fault-run]   "no such order" dead letters by where they stand in the orders topic: ` +
+    `${u.beforePlacement} before their order's PLACED, ${u.neverPlaced} of orders never placed, ` +
+    `${u.afterPlacement} after it`,
+);
+for (const e of u.afterExamples) console.log(`[fault-run]     after its PLACED: ${JSON.stringify(e)}`);
 console.log(`[fault-run] results in ${file}`);
 process.exit(clean ? 0 : 1);

@@ -68,6 +68,19 @@ export interface OracleReport {
     originals: number;
     records: number;
     byReason: Record<string, { originals: number; detail: string }>;
+    /**
+     * Order events dead-lettered as "no such order", by where they stand in the orders topic:
+     * before their order's first valid PLACED (upstream wrote them out of order: a producer
+     * that re-sent a partly failed batch lets events derived from its first attempt overtake
+     * it), of orders never validly placed, or after it (which only a fault of ours explains).
+     */
+    unknownOrder: {
+      beforePlacement: number;
+      neverPlaced: number;
+      afterPlacement: number;
+      /** the first few dead letters after their placement, with their order's events in log order */
+      afterExamples: { dlq: string; orderId: string; events: string[] }[];
+    };
   };
 }
 
@@ -223,7 +236,12 @@ export async function checkAgainstInputs(
     arrivalDependentDecisions: 0,
     shipmentDifferences: [],
     changelogDifferences: [],
-    deadLetters: { originals: 0, records: 0, byReason: {} },
+    deadLetters: {
+      originals: 0,
+      records: 0,
+      byReason: {},
+      unknownOrder: { beforePlacement: 0, neverPlaced: 0, afterPlacement: 0, afterExamples: [] },
+    },
   };
 
   const products = new Map<string, ProductUpdate>();
@@ -243,6 +261,7 @@ export async function checkAgainstInputs(
   }
 
   // orders: the first valid placement per order id, and its later events once per event id
+  const placeable = (v: OrderEvent) => validPlacement(v) && v.lines.every((l) => products.has(l.sku));
   const placed = new Map<string, Placed>();
   const seenOrderEvents = new Set<string>();
   for (const { v } of ordersIn) {
@@ -250,7 +269,7 @@ export async function checkAgainstInputs(
     seenOrderEvents.add(v.eventId);
     const known = placed.get(v.orderId);
     if (v.type === 'PLACED') {
-      if (!known && validPlacement(v) && v.lines.every((l) => products.has(l.sku))) {
+      if (!known && placeable(v)) {
         placed.set(v.orderId, { event: v, events: [] });
       }
     } else if (known) known.events.push(v);
@@ -423,6 +442,22 @@ export async function checkAgainstInputs(
     if (s !== last) report.changelogDifferences.push({ sku, last, state: s });
   }
 
+  // where each order was first validly placed in the orders topic (keyed by order id)
+  const firstPlaced = new Map<string, { partition: number; offset: number }>();
+  for (const { v, m } of ordersIn) {
+    if (v.type === 'PLACED' && placeable(v) && !firstPlaced.has(v.orderId)) {
+      firstPlaced.set(v.orderId, { partition: m.partition, offset: m.offset });
+    }
+  }
+  const orderOfEvent = new Map<string, string>();
+  const eventsOfOrder = new Map<string, string[]>();
+  for (const { v, m } of ordersIn) {
+    orderOfEvent.set(`${m.partition}:${m.offset}`, v.orderId);
+    const list = eventsOfOrder.get(v.orderId) ?? [];
+    list.push(`${m.partition}:${m.offset} ${v.type} ${v.eventId}`);
+    eventsOfOrder.set(v.orderId, list);
+  }
+
   // dead letters are one per original message, however often a crash re-published them
   const origins = new Set<string>();
   for (const topic of ['stock.dlq', 'orders.dlq', 'carrier.dlq', 'catalogue.dlq']) {
@@ -436,6 +471,29 @@ export async function checkAgainstInputs(
       const entry = (report.deadLetters.byReason[reason] ??= { originals: 0, detail: '' });
       entry.originals += 1;
       entry.detail = h('dlq.detail').slice(0, 300);
+      const why = h('dlq.reason');
+      if (
+        h('dlq.original.topic').endsWith('orders') &&
+        (why === 'ORDER_UNKNOWN' || why === 'UNKNOWN_ORDER')
+      ) {
+        const partition = Number(h('dlq.original.partition'));
+        const offset = Number(h('dlq.original.offset'));
+        const orderId = orderOfEvent.get(`${partition}:${offset}`);
+        const placedAt = orderId === undefined ? undefined : firstPlaced.get(orderId);
+        const u = report.deadLetters.unknownOrder;
+        if (placedAt === undefined) u.neverPlaced += 1;
+        else if (placedAt.partition === partition && placedAt.offset > offset) u.beforePlacement += 1;
+        else {
+          u.afterPlacement += 1;
+          if (u.afterExamples.length < 5 && orderId !== undefined) {
+            u.afterExamples.push({
+              dlq: `${h('dlq.processor')} ${why} ${partition}:${offset}: ${h('dlq.detail').slice(0, 200)}`,
+              orderId,
+              events: eventsOfOrder.get(orderId) ?? [],
+            });
+          }
+        }
+      }
     });
   }
   report.deadLetters.originals = origins.size;
