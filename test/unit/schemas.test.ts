@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { schemaCatalog, schemaFor } from '../../schemas/catalog.js';
-import { DecodeError, readFrame } from '../../schemas/codec.js';
+import { AvroCodec, DecodeError, readFrame } from '../../schemas/codec.js';
 import { topicDefinitions } from '../../topics/definitions.js';
 import { DemoTraffic } from '../../scripts/demo-traffic.js';
 
@@ -50,5 +50,45 @@ describe('schemas as code', () => {
     expect(readFrame(frame).schemaId).toBe(300);
     expect(() => readFrame(Buffer.from([1, 0, 0, 0, 1, 2]))).toThrow(DecodeError);
     expect(() => readFrame(Buffer.from([0, 0]))).toThrow(/not Confluent-framed/);
+  });
+});
+
+describe('encodeWithId (the producers hot path)', () => {
+  // no registry is contacted: encoding with a known writer id is local
+  const codec = AvroCodec.connect('http://127.0.0.1:9', 'unit-');
+  const frame = (topic: 'alerts', id: number, value: unknown) => {
+    const header = Buffer.alloc(5);
+    header.writeInt32BE(id, 1);
+    return Buffer.concat([header, schemaFor(topic).type.toBuffer(value)]);
+  };
+  const alert = (message: string) => ({
+    alertId: 'a-1',
+    source: 'STOCK',
+    kind: 'LOW_STOCK',
+    severity: 'WARNING',
+    subjectKey: 'SKU-1',
+    message,
+    value: 3,
+    attributes: { onHand: '3' },
+    sourceEventId: 'e-1',
+    raisedAt: 1_795_000_000_000,
+  });
+
+  it('frames records exactly as magic byte + writer id + Avro body, small and larger than its scratch buffer', () => {
+    for (const message of ['short', 'x'.repeat(40_000), 'after the growth', 'y'.repeat(60_000)]) {
+      const value = alert(message);
+      const bytes = codec.encodeWithId('alerts', 258, value as never);
+      expect(bytes.equals(frame('alerts', 258, value))).toBe(true);
+      expect(readFrame(bytes).schemaId).toBe(258);
+      expect(schemaFor('alerts').type.fromBuffer(readFrame(bytes).payload)).toEqual(value);
+    }
+  });
+
+  it('a value that does not match the schema says where, and leaves later encodes intact', () => {
+    expect(() => codec.encodeWithId('alerts', 1, { ...alert('m'), raisedAt: 'soon' } as never)).toThrow(
+      /raisedAt/,
+    );
+    const ok = alert('fine');
+    expect(codec.encodeWithId('alerts', 1, ok as never).equals(frame('alerts', 1, ok))).toBe(true);
   });
 });
