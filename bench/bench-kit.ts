@@ -1,4 +1,5 @@
 /** Pieces the stock benchmarks share: topics, the seeded catalogue and stock, a metrics sink. */
+import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import { createProducer } from '../runtime/kafka.js';
 import type { BatchMetric, MetricsSink } from '../runtime/metrics.js';
@@ -73,4 +74,21 @@ export class CollectingSink implements MetricsSink {
     if (this.collectLatency) for (const l of m.latenciesMs) this.latencies.push(l);
   }
   async close(): Promise<void> {}
+}
+
+/**
+ * Deletes what a benchmark run left in Redis: every key whose hash tag holds the run's id. A
+ * run leaves hundreds of thousands of keys (order records and event ids are kept for weeks), and
+ * a Redis that grows run after run forks and rewrites a larger AOF each time, which moves the
+ * next run's figures.
+ */
+export async function deleteRunKeys(redis: Redis, run: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `{*${run}*}*`, 'COUNT', 5000);
+    if (keys.length) deleted += await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return deleted;
 }

@@ -19,7 +19,7 @@ import { createKafka } from '../runtime/kafka.js';
 import { createLogger } from '../runtime/logger.js';
 import { AvroCodec } from '../schemas/codec.js';
 import { migrateClickHouseCommand } from '../scripts/setup.js';
-import { seedCatalogueAndStock, setupTopics } from './bench-kit.js';
+import { deleteRunKeys, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
 import { sampleCpu } from './cpu-meter.js';
 import { summarizeProfile } from './profile-summary.js';
 import { produce, SKUS } from './workload.js';
@@ -127,13 +127,14 @@ async function main() {
     .map((f) => join(profileDir, f))
     .sort((a, b) => readFileSync(b).length - readFileSync(a).length)[0];
   if (file) console.log(summarizeProfile(file, 30));
-  await admin.quit();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+main()
+  .finally(() => deleteRunKeys(admin, run))
+  .then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );

@@ -28,7 +28,7 @@ import { createKafka, createProducer } from '../runtime/kafka.js';
 import { createLogger } from '../runtime/logger.js';
 import { percentile } from '../runtime/metrics.js';
 import { AvroCodec } from '../schemas/codec.js';
-import { CollectingSink, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
+import { CollectingSink, deleteRunKeys, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
 import { microsPerEvent, sampleCpu } from './cpu-meter.js';
 import { orderAndLogisticsFigures } from './order-logistics.js';
 import { describeMachine, writeResults } from './machine.js';
@@ -448,13 +448,14 @@ async function main() {
       `p99 ${at5k?.p99Ms} ms at ${at5k?.achievedRate}/s = ${at5k?.p99VsDoNothing}x the do-nothing consumer's (target 2x); ` +
       `${memory.bytesPerSku} B/SKU (target 120)\nresults: ${file}`,
   );
-  await redis.quit();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+main()
+  .finally(async () => log(`removed the run's ${await deleteRunKeys(redis, run)} Redis keys`))
+  .then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );

@@ -11,6 +11,7 @@
  * Writes bench/results/stock-shards.json.
  */
 import { spawnSync } from 'node:child_process';
+import { Redis } from 'ioredis';
 import { loadInventoryConfig } from '../processors/inventory/config.js';
 import { StockShards } from '../processors/inventory/shards.js';
 import { InventoryService } from '../processors/inventory/service.js';
@@ -20,7 +21,7 @@ import { createLogger } from '../runtime/logger.js';
 import { createRedis } from '../runtime/redis.js';
 import { AvroCodec } from '../schemas/codec.js';
 import { committedLag } from '../runtime/group-lag.js';
-import { CollectingSink, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
+import { CollectingSink, deleteRunKeys, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
 import { describeMachine, writeResults } from './machine.js';
 import { produce, SKUS, workload } from './workload.js';
 
@@ -136,6 +137,10 @@ async function main() {
     `\n${out.runs.map((r) => `${r.name}: ${r.eventsPerSecond}/s (${r.ratioVsBaseline}x)`).join('\n')}\n` +
       `orders spanning ${SHARDS} tags: ${Math.round(out.parameters.ordersSpanningShards * 100)} %\nresults: ${file}`,
   );
+  // the single Redis' share of what the runs left (the cluster's nodes keep theirs until cluster-down)
+  const redis = new Redis(common.REDIS_URL);
+  log(`removed the run's ${await deleteRunKeys(redis, run)} keys from the single Redis`);
+  await redis.quit();
 }
 
 main().then(
