@@ -1,12 +1,14 @@
 import type { Logger } from './logger.js';
+import { watchSupervisor } from './supervisor-watch.js';
 
 /**
- * SIGTERM/SIGINT run `stop` once (stop fetching, finish in-flight work, commit, flush, close);
- * a second signal, or a stop that hangs past the grace period, exits at once.
+ * SIGTERM/SIGINT/SIGHUP, or the end of the `npm start` launcher that started this process, run
+ * `stop` once (stop fetching, finish in-flight work, commit, flush, close); a second signal, or a
+ * stop that hangs past the grace period, exits at once.
  */
 export function onShutdown(logger: Logger, stop: () => Promise<void>, graceMs = 30_000): void {
   let stopping = false;
-  const handler = (signal: NodeJS.Signals) => {
+  const handler = (signal: NodeJS.Signals | 'SUPERVISOR_GONE') => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting without waiting');
       process.exit(1);
@@ -31,4 +33,9 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>, graceMs = 
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+  process.on('SIGHUP', handler);
+  watchSupervisor((pid) => {
+    logger.warn({ supervisor: pid }, 'the launcher that started this process is gone');
+    handler('SUPERVISOR_GONE');
+  });
 }

@@ -4,6 +4,7 @@ import type { ClickHouseOptions } from '../observability/clickhouse.js';
 import { GRAFANA_DASHBOARD_PATH, grafanaDashboardJson } from '../observability/dashboard/grafana.js';
 import { summarizeDeadLetters, redriveDeadLetters } from '../runtime/dlq-ops.js';
 import { createProducer } from '../runtime/kafka.js';
+import { watchSupervisor } from '../runtime/supervisor-watch.js';
 import { replicationFromConfig } from '../topics/apply.js';
 import { printJson } from './cli-output.js';
 import { createContext, dedupeWindowMs, type CliContext } from './context.js';
@@ -132,7 +133,8 @@ export const COMMANDS: Command[] = [
     async run(inv) {
       const ctx = createContext('demo-producer');
       const abort = new AbortController();
-      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => abort.abort());
+      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => abort.abort());
+      watchSupervisor(() => abort.abort());
       const producer = createProducer(ctx.kafka);
       await producer.connect();
       try {

@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { SUPERVISOR_PID_ENV } from '../runtime/supervisor-watch.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tsx = [process.execPath, '--import', 'tsx'];
@@ -46,7 +47,12 @@ function start(name: string, args: string[]): void {
   const child = spawn(tsx[0] as string, [...tsx.slice(1), ...args], {
     cwd: root,
     stdio: 'inherit',
-    env: HEALTH_PORTS[name] ? { HEALTH_PORT: String(HEALTH_PORTS[name]), ...demoEnv } : demoEnv,
+    // without a signal from here (this process killed, its terminal closed) they stop by themselves
+    env: {
+      ...(HEALTH_PORTS[name] ? { HEALTH_PORT: String(HEALTH_PORTS[name]) } : {}),
+      ...demoEnv,
+      [SUPERVISOR_PID_ENV]: String(process.pid),
+    },
     detached: true,
   });
   child.on('exit', (code, signal) => {
@@ -64,6 +70,7 @@ function stop(): void {
 }
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
+process.on('SIGHUP', stop);
 
 start('stock processor', ['processors/inventory/main.ts']);
 start('order processor', ['processors/orders/main.ts']);
