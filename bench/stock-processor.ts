@@ -248,12 +248,7 @@ async function memoryPerSku(): Promise<Record<string, number>> {
     bytesPerSkuWithReceiptMarker: Math.round((withMarkers - before) / MEMORY_SKUS),
     memoryUsagePerSkuSampled: Math.round(sampled / Math.max(1, sampledSkus)),
   };
-  cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `{${tag}}:*`, 'COUNT', 5000);
-    if (keys.length) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteRunKeys(redis, tag);
   await redis.quit();
   return result;
 }

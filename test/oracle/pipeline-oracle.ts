@@ -88,6 +88,8 @@ type Hold = 'held' | 'rejected' | 'paid' | 'shipped' | 'released';
 
 interface Placed {
   event: OrderEvent;
+  /** where that placement stands in the orders topic */
+  at: { partition: number; offset: number };
   /** every later event of the order, in topic order, once per event id */
   events: OrderEvent[];
 }
@@ -264,13 +266,13 @@ export async function checkAgainstInputs(
   const placeable = (v: OrderEvent) => validPlacement(v) && v.lines.every((l) => products.has(l.sku));
   const placed = new Map<string, Placed>();
   const seenOrderEvents = new Set<string>();
-  for (const { v } of ordersIn) {
+  for (const { v, m } of ordersIn) {
     if (seenOrderEvents.has(v.eventId)) continue;
     seenOrderEvents.add(v.eventId);
     const known = placed.get(v.orderId);
     if (v.type === 'PLACED') {
       if (!known && placeable(v)) {
-        placed.set(v.orderId, { event: v, events: [] });
+        placed.set(v.orderId, { event: v, events: [], at: { partition: m.partition, offset: m.offset } });
       }
     } else if (known) known.events.push(v);
   }
@@ -442,21 +444,9 @@ export async function checkAgainstInputs(
     if (s !== last) report.changelogDifferences.push({ sku, last, state: s });
   }
 
-  // where each order was first validly placed in the orders topic (keyed by order id)
-  const firstPlaced = new Map<string, { partition: number; offset: number }>();
-  for (const { v, m } of ordersIn) {
-    if (v.type === 'PLACED' && placeable(v) && !firstPlaced.has(v.orderId)) {
-      firstPlaced.set(v.orderId, { partition: m.partition, offset: m.offset });
-    }
-  }
+  // which order each input event belongs to, by its place in the orders topic
   const orderOfEvent = new Map<string, string>();
-  const eventsOfOrder = new Map<string, string[]>();
-  for (const { v, m } of ordersIn) {
-    orderOfEvent.set(`${m.partition}:${m.offset}`, v.orderId);
-    const list = eventsOfOrder.get(v.orderId) ?? [];
-    list.push(`${m.partition}:${m.offset} ${v.type} ${v.eventId}`);
-    eventsOfOrder.set(v.orderId, list);
-  }
+  for (const { v, m } of ordersIn) orderOfEvent.set(`${m.partition}:${m.offset}`, v.orderId);
 
   // dead letters are one per original message, however often a crash re-published them
   const origins = new Set<string>();
@@ -479,7 +469,7 @@ export async function checkAgainstInputs(
         const partition = Number(h('dlq.original.partition'));
         const offset = Number(h('dlq.original.offset'));
         const orderId = orderOfEvent.get(`${partition}:${offset}`);
-        const placedAt = orderId === undefined ? undefined : firstPlaced.get(orderId);
+        const placedAt = orderId === undefined ? undefined : placed.get(orderId)?.at;
         const u = report.deadLetters.unknownOrder;
         if (placedAt === undefined) u.neverPlaced += 1;
         else if (placedAt.partition === partition && placedAt.offset > offset) u.beforePlacement += 1;
@@ -489,7 +479,9 @@ export async function checkAgainstInputs(
             u.afterExamples.push({
               dlq: `${h('dlq.processor')} ${why} ${partition}:${offset}: ${h('dlq.detail').slice(0, 200)}`,
               orderId,
-              events: eventsOfOrder.get(orderId) ?? [],
+              events: ordersIn
+                .filter((x) => x.v.orderId === orderId)
+                .map(({ v, m }) => `${m.partition}:${m.offset} ${v.type} ${v.eventId}`),
             });
           }
         }
