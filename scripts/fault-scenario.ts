@@ -10,7 +10,7 @@ import { StockStore } from '../processors/inventory/store.js';
 import { ShipmentStore } from '../processors/logistics/store.js';
 import { OrderStore } from '../processors/orders/store.js';
 import { createKafka, createProducer } from '../runtime/kafka.js';
-import { committedLag } from '../runtime/group-lag.js';
+import { committedLagByPartition } from '../runtime/group-lag.js';
 import { createLogger } from '../runtime/logger.js';
 import { AvroCodec } from '../schemas/codec.js';
 import { registerAllSchemas } from '../schemas/register.js';
@@ -109,6 +109,23 @@ async function copyRedis(masterPorts: readonly number[]): Promise<KeyCopy[]> {
     }
   }
   return out;
+}
+
+/** Each group's state and how many partitions each member holds, for a stall's report. */
+async function describeMembers(kafka: Kafka, groupIds: string[]): Promise<string> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.describeGroups(groupIds);
+    return groups
+      .map(
+        (g) =>
+          `${g.groupId} ${g.state} [${g.members.map((m) => m.clientHost + ' ' + m.memberId.slice(-8)).join(', ')}]`,
+      )
+      .join('; ');
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Redis as it was when the copy was taken: every master emptied, every key restored. */
@@ -453,22 +470,35 @@ export async function runFaultScenario(o: FaultScenarioOptions): Promise<FaultSc
   let quiet = 0;
   let lowest = Infinity;
   let lowestAt = Date.now();
+  let lastReport = Date.now();
   try {
     while (quiet < 3) {
       await new Promise((r) => setTimeout(r, 2_000));
       let total = 0;
       const byGroup: string[] = [];
       for (const [g, t] of groups) {
-        const lag = await committedLag(kafka, g, t).catch(() => 1);
+        const lags = await committedLagByPartition(kafka, g, t).catch(() => new Map([['unknown', 1]]));
+        const lag = [...lags.values()].reduce((a, b) => a + b, 0);
         total += lag;
-        byGroup.push(`${g} ${lag}`);
+        // which partitions hold it: a stall names where to look in the processors' logs
+        byGroup.push(
+          `${g} ${lag}${lag > 0 ? ` (${[...lags].map(([tp, n]) => `${tp} ${n}`).join(', ')})` : ''}`,
+        );
       }
       quiet = total === 0 ? quiet + 1 : 0;
+      if (Date.now() - lastReport >= 30_000 && total > 0) {
+        lastReport = Date.now();
+        o.log(`catching up: lag ${byGroup.join(', ')}`);
+      }
       if (total < lowest) {
         lowest = total;
         lowestAt = Date.now();
       } else if (Date.now() - lowestAt > (o.catchUpStallMs ?? 180_000)) {
-        throw new Error(`processors stopped catching up: lag ${byGroup.join(', ')}`);
+        const members = await describeMembers(
+          kafka,
+          groups.map(([g]) => g),
+        ).catch((err: unknown) => String(err));
+        throw new Error(`processors stopped catching up: lag ${byGroup.join(', ')}; groups ${members}`);
       }
     }
     const seconds = (Date.now() - t0) / 1000;
