@@ -62,13 +62,24 @@ export function parseSkuRecord(raw: string): SkuRecord | null {
   return r;
 }
 
-/** Lua: `parse_sku_record(raw)` -> table or nil, and `format_sku_record(s)`. */
+/**
+ * Lua: `parse_sku_record(raw)` -> table or nil, `parse_sku_version(raw)` -> the version or nil
+ * (the same check of the whole record, without building the table: what an acknowledgement
+ * needs) and `format_sku_record(s)`.
+ */
 export function luaSkuRecord(): string {
   const n = SKU_RECORD_FIELDS.length;
   const vars = SKU_RECORD_FIELDS.map((f) => `f_${f}`);
   const pattern = `^${Array.from({ length: n }, () => '(-?%d+)').join(':')}$`;
+  // '%-': a bare '-' after ':' would make the ':' optional (Lua's lazy repetition)
+  const versionPattern = `^${SKU_RECORD_FIELDS.map((f) => (f === 'v' ? '(%-?%d+)' : '%-?%d+')).join(':')}$`;
   return [
     `local SKU_RECORD_PATTERN = '${pattern}'`,
+    `local SKU_VERSION_PATTERN = '${versionPattern}'`,
+    'local function parse_sku_version(raw)',
+    '  local v = string.match(raw, SKU_VERSION_PATTERN)',
+    '  return v and tonumber(v)',
+    'end',
     `local SKU_RECORD_FORMAT = '${Array.from({ length: n }, () => '%d').join(':')}'`,
     'local function parse_sku_record(raw)',
     `  local ${vars.join(', ')} = string.match(raw, SKU_RECORD_PATTERN)`,

@@ -113,6 +113,8 @@ export interface StockStoreOptions {
   finalOrderTtlSeconds?: number;
   /** When a script call's writes count as safe (runtime/durability.ts). */
   durability?: DurabilityPolicy;
+  /** A profiling build of the scripts (benchmarks on a private Redis only): see LuaSourceOptions. */
+  luaSectionProfile?: boolean;
 }
 
 /** A segment's items for every shard, before callShards splits them into one call per shard. */
@@ -149,7 +151,13 @@ export class StockStore {
     this.eventIdTtl = options.eventIdTtlSeconds ?? 31 * DAY_SECONDS;
     this.finalOrderTtl = options.finalOrderTtlSeconds ?? 31 * DAY_SECONDS;
     this.durability = options.durability ?? { kind: 'none' };
-    defineScripts(redis, luaDir, SCRIPTS, { 'order-rules': luaOrderRules(), 'sku-record': luaSkuRecord() });
+    defineScripts(
+      redis,
+      luaDir,
+      SCRIPTS,
+      { 'order-rules': luaOrderRules(), 'sku-record': luaSkuRecord() },
+      { sectionProfile: options.luaSectionProfile ?? false },
+    );
     this.changelog = new ChangelogStore(redis, this.shards, this.durability);
     this.held = new HeldOrders(redis, this.shards);
   }

@@ -170,6 +170,36 @@ describe('the stock-levels changelog: last record per SKU is its state (real Red
     }
   }, 30_000);
 
+  it('an acknowledgement reads the version of any well-formed record and refuses a corrupt one', async () => {
+    const t = `${tag}-version`;
+    const store = new StockStore(redis, { keyTag: t });
+    await store.applyCatalogue([{ sku: 'N', version: 1, lowStockThreshold: 0, safetyStock: 0 }]);
+    let offset = -1;
+    const ack = async (record: (version: number) => string) => {
+      // a well-formed record to apply on, whatever the previous round left
+      await redis.hset(store.shards.keysOfSku('N').sku('N'), 'N', '0:0:1:0:0:1:0');
+      offset += 1;
+      const applied = await store.applyBatch(
+        'stock',
+        0,
+        [{ offset, command: receiveCommand(`v${offset}`, 'N', 1) }],
+        offset - 1,
+      );
+      const level = applied.levels[0];
+      if (!level) throw new Error('the receipt returns its level');
+      await redis.hset(store.shards.keysOfSku('N').sku('N'), 'N', record(level.version));
+      await store.changelog.ackPublishedLevels([level]);
+      return redis.hexists(`{${t}}:dirty`, 'N');
+    };
+    // negative figures on either side of the version: the version is still the third field
+    expect(await ack((v) => `-3:-2:${v}:0:0:1:3`)).toBe(0);
+    // a newer version than the record published: it stays owed
+    expect(await ack((v) => `-3:-2:${v + 1}:0:0:1:3`)).toBe(1);
+    await expect(ack((v) => `-3:-2:${v}:0:0:1:x`)).rejects.toThrow(/corrupt SKU record/);
+    await expect(ack((v) => `3:2:${v}:0:0:1`)).rejects.toThrow(/corrupt SKU record/);
+    await deleteTag(redis, t);
+  }, 30_000);
+
   it('a call changing more SKUs than one command carries marks and settles every one of them', async () => {
     const t = `${tag}-many`;
     const store = new StockStore(redis, { keyTag: t });

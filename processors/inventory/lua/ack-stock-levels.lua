@@ -33,9 +33,10 @@ if #acks == 0 then return 0 end
 local skus, current = {}, {}
 for i, a in ipairs(acks) do
   skus[i] = a[1]
-  current[i] = load_sku(KEYS[a[2]], a[1]).v == a[3]
+  current[i] = load_sku_version(KEYS[a[2]], a[1]) == a[3]
 end
 
+--- @section "ack-load-skus"
 -- other publishers of each SKU still in flight, decided for every SKU first and written once
 local others = {}
 if by_drainer then
@@ -70,6 +71,7 @@ else
   for i, sku in ipairs(skus) do others[i] = busy[sku] end
 end
 
+--- @section "ack-pending-counts"
 -- in the order the records were published: the last one of a SKU decides, as it lands last
 local again, verdict, order = 0, {}, {}
 for i, sku in ipairs(skus) do
@@ -92,4 +94,5 @@ for _, sku in ipairs(order) do
   end
 end
 call_in_groups('HDEL', dirty_key, cleared)
+--- @section "ack-verdicts"
 return again

@@ -67,6 +67,7 @@
 --- @generated "order-rules"
 
 local input = cjson.decode(ARGV[1])
+--- @section "decode-argument"
 local segs = input.segs
 local marker_ttl = tonumber(ARGV[2])
 local order_ttl = tonumber(ARGV[3])
@@ -88,6 +89,7 @@ for seg_no, seg in ipairs(segs) do
 end
 if #lost > 0 then return cjson.encode({ lost = lost }) end
 
+--- @section "read-positions"
 -- Every SKU key the caller declared, by SKU: a held order's stored lines are resolved here.
 local sku_idx = {}
 for _, seg in ipairs(segs) do
@@ -105,11 +107,17 @@ local function lines_string(lines)
   return table.concat(parts, ',')
 end
 
+-- Parsed once per distinct lines string: the held-lines check and the event that settles the
+-- order both need them. Callers only read the tables they get.
+local parsed_lines = {}
 local function stored_lines(str)
-  local lines = {}
+  local lines = parsed_lines[str]
+  if lines then return lines end
+  lines = {}
   for sku, q in string.gmatch(str, '([^,:]+):(%d+)') do
     lines[#lines + 1] = { sku_idx[sku], tonumber(q), sku }
   end
+  parsed_lines[str] = lines
   return lines
 end
 
@@ -188,6 +196,7 @@ for _, seg in ipairs(segs) do
   end
 end
 
+--- @section "check-held-lines"
 -- SKU state is cached for the call and written once per SKU at the end. A SKU is its bucket
 -- key (KEYS[idx], shared with other SKUs) and its name, the field in that bucket.
 local skus = {}
@@ -419,6 +428,7 @@ for seg_no, seg in ipairs(segs) do
     .. ',"redelivered":' .. n_redelivered .. ',"rm":' .. string.format('%d', max_redelivered or -1)
 end
 
+--- @section "decide-events"
 -- the changelog records of the SKUs this call changed: [sku, on, rs, v, "<eventId>|<src>"]
 local seg_levels = {}
 for _, sku in ipairs(level_order) do
@@ -434,6 +444,7 @@ for seg_no in ipairs(segs) do
   seg_replies[seg_no] = seg_heads[seg_no] .. ',"lv":' .. (levels and cjson.encode(levels) or '[]') .. '}'
 end
 
+--- @section "encode-levels"
 -- Write phase: everything was decided without an error.
 for _, seg in ipairs(segs) do
   if seg.trim >= 0 then redis.call('ZREMRANGEBYSCORE', KEYS[seg.b], '-inf', seg.trim) end
@@ -441,6 +452,7 @@ end
 for _, sku in ipairs(touched_order) do
   save_sku(KEYS[touched[sku]], sku, skus[sku])
 end
+--- @section "write-skus"
 for _, idx in ipairs(order_write_list) do
   local w = order_writes[idx]
   if not w[1] then
@@ -455,6 +467,7 @@ for _, idx in ipairs(owner_write_list) do
   local v = owner_writes[idx]
   if v then redis.call('SET', KEYS[idx], v, 'EX', order_ttl) else redis.call('DEL', KEYS[idx]) end
 end
+--- @section "write-orders"
 for _, idx in ipairs(id_bucket_list) do
   local key = KEYS[idx]
   for id in pairs(id_writes[idx]) do redis.call('HSET', key, id, now_min) end
@@ -470,6 +483,7 @@ for _, idx in ipairs(id_bucket_list) do
   -- a bucket nobody added to for a whole window goes at once
   redis.call('EXPIRE', key, marker_ttl)
 end
+--- @section "write-event-ids"
 -- The small per-item writes go out as one multi-member command per key, not one per item: a
 -- command called from a script costs far more than the work it does.
 local hold_args, released = {}, {}
@@ -480,6 +494,7 @@ end
 for oid in pairs(hold_removes) do released[#released + 1] = oid end
 call_in_groups('ZADD', holds_key, hold_args)
 call_in_groups('ZREM', holds_key, released)
+--- @section "write-holds"
 -- stamped with the time: the drainer leaves a SKU to the chunks that changed it for a while.
 -- Each such chunk counts as a publisher with a record on its way: until every one has
 -- acknowledged, no acknowledgement clears the mark (a stale record may still land last).
@@ -496,6 +511,7 @@ if #level_order > 0 then
   call_in_groups('HSET', dirty_key, dirty_args)
   call_in_groups('HSET', pending_key, pending_args)
 end
+--- @section "write-dirty"
 for _, w in ipairs(outbox_writes) do
   redis.call('ZADD', KEYS[w[1]], w[2], w[3])
   redis.call('EXPIRE', KEYS[w[1]], order_ttl)
@@ -505,4 +521,6 @@ for _, seg in ipairs(segs) do
     redis.call('SET', KEYS[seg.w], string.format('%d', seg.new_wm))
   end
 end
-return '{"stale":false,"segs":[' .. table.concat(seg_replies, ',') .. ']}'
+local reply = '{"stale":false,"segs":[' .. table.concat(seg_replies, ',') .. ']}'
+--- @section "write-outbox-and-reply"
+return reply

@@ -48,6 +48,15 @@ local function load_sku(key, sku)
   return s
 end
 
+-- Only the version, for an acknowledgement: the same check of the record, no table built.
+local function load_sku_version(key, sku)
+  local raw = redis.call('HGET', key, sku)
+  if not raw then return 0 end
+  local v = parse_sku_version(raw)
+  if not v then error('corrupt SKU record ' .. key .. ' ' .. sku .. ': "' .. raw .. '"') end
+  return v
+end
+
 local function save_sku(key, sku, s)
   redis.call('HSET', key, sku, format_sku_record(s))
 end
