@@ -147,9 +147,10 @@ export function validateOrderEvent(
     case 'PAID':
       return { ok: true, command: { kind: 'PAY', eventId: e.eventId, orderId: e.orderId } };
     case 'SHIPPED':
+      return { ok: true, command: { kind: 'SHIP', eventId: e.eventId, orderId: e.orderId } };
     case 'DELIVERED':
       // a delivery proves the goods left even when the shipment event never came (order-rules.ts)
-      return { ok: true, command: { kind: 'SHIP', eventId: e.eventId, orderId: e.orderId } };
+      return { ok: true, command: { kind: 'DELIVER', eventId: e.eventId, orderId: e.orderId } };
   }
 }
 

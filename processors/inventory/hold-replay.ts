@@ -19,7 +19,7 @@ export interface HoldReplay {
 const KIND_OF: Partial<Record<OrderEvent['type'], OrderEventKind>> = {
   PAID: 'PAY',
   SHIPPED: 'SHIP',
-  DELIVERED: 'SHIP',
+  DELIVERED: 'DELIVER',
   CANCELLED: 'CANCEL',
   EXPIRED: 'EXPIRE',
 };

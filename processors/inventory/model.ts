@@ -122,7 +122,7 @@ export class StockModel {
         return d('ok', undefined, 'RESERVED');
       }
       default: {
-        // PAY, SHIP, CANCEL, EXPIRE: what stock does depends on where the order's hold is. Goods
+        // PAY, SHIP, DELIVER, CANCEL, EXPIRE: what stock does depends on where the order's hold is. Goods
         // that left are deducted whatever was held; paid but not shipped and then cancelled
         // puts them back; a payment or expiry of an order that holds nothing changes nothing.
         const o = this.orders.get(c.orderId);
@@ -146,8 +146,9 @@ export class StockModel {
           }
           return state === 'COMMITTED' || state === 'SHIPPED' ? d('dup') : d('skip');
         }
-        if (c.kind === 'SHIP') {
-          if (state === 'SHIPPED') return d('dup');
+        if (c.kind === 'SHIP' || c.kind === 'DELIVER') {
+          // a delivery after the shipment is the order's normal course: nothing left to deduct
+          if (state === 'SHIPPED') return c.kind === 'SHIP' ? d('dup') : d('skip');
           o.state = 'SHIPPED';
           if (state === 'COMMITTED') return d('ok', 'SHIPPED_AFTER_PAYMENT');
           each((s, q) => {

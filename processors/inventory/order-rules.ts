@@ -17,7 +17,11 @@
  *   S shipped (goods left), L released (cancelled or expired).
  */
 
-export type OrderEventKind = 'PAY' | 'SHIP' | 'CANCEL' | 'EXPIRE';
+/**
+ * SHIP is the shipment event; DELIVER a delivery, which proves the goods left even when no
+ * shipment event came, and is the normal next step after one (so not a duplicate of it).
+ */
+export type OrderEventKind = 'PAY' | 'SHIP' | 'DELIVER' | 'CANCEL' | 'EXPIRE';
 export type HoldState = 'NONE' | 'R' | 'C' | 'S' | 'X' | 'L';
 
 export type HoldAction =
@@ -56,6 +60,14 @@ export const STOCK_ORDER_RULES: Record<OrderEventKind, Record<HoldState, HoldAct
     R: { do: 'ship' },
     C: { do: 'ship-committed' },
     S: { do: 'dup', why: 'ALREADY_SHIPPED' },
+    X: { do: 'ship-unheld' },
+    L: { do: 'ship-unheld' },
+  },
+  DELIVER: {
+    NONE: unknown,
+    R: { do: 'ship' },
+    C: { do: 'ship-committed' },
+    S: { do: 'skip', why: 'DELIVERED_AFTER_SHIPMENT' },
     X: { do: 'ship-unheld' },
     L: { do: 'ship-unheld' },
   },

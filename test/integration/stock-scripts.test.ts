@@ -190,6 +190,8 @@ describe('apply-stock-batch.lua / apply-catalogue.lua', () => {
         { offset: 3, command: { kind: 'SHIP', eventId: 'ship1', orderId: 'o1' } },
         { offset: 4, command: { kind: 'CANCEL', eventId: 'cancel1', orderId: 'o1' } },
         { offset: 5, command: { kind: 'CANCEL', eventId: 'cancel9', orderId: 'o9' } },
+        { offset: 6, command: { kind: 'DELIVER', eventId: 'deliver1', orderId: 'o1' } },
+        { offset: 7, command: { kind: 'SHIP', eventId: 'ship1-resent', orderId: 'o1' } },
       ],
       -1,
     );
@@ -200,6 +202,9 @@ describe('apply-stock-batch.lua / apply-catalogue.lua', () => {
     expect(of('ship1')).toMatchObject({ status: 'ok', why: 'SHIPPED_AFTER_PAYMENT', outputs: [] });
     expect(of('cancel1')).toMatchObject({ status: 'skip', why: 'ALREADY_SHIPPED' });
     expect(of('cancel9')).toMatchObject({ status: 'dlq', why: 'UNKNOWN_ORDER' });
+    // the delivery after the shipment is the order's course, not a duplicate; a second shipment is
+    expect(of('deliver1')).toMatchObject({ status: 'skip', why: 'DELIVERED_AFTER_SHIPMENT', outputs: [] });
+    expect(of('ship1-resent')).toMatchObject({ status: 'dup', why: 'ALREADY_SHIPPED' });
     expect(await store.getSku('A')).toMatchObject({ onHand: 0, reserved: 0, available: 0 });
     expect(await store.getOrder('o1')).toMatchObject({ state: 'SHIPPED' });
   });

@@ -69,7 +69,7 @@ describe('domain validation of input events', () => {
     // a delivery proves the goods left: for stock it is a shipment
     expect(validateOrderEvent({ ...placed([]), type: 'DELIVERED' }, now)).toMatchObject({
       ok: true,
-      command: { kind: 'SHIP' },
+      command: { kind: 'DELIVER' },
     });
     expect(validateOrderEvent({ ...placed([]), type: 'EXPIRED' }, now)).toMatchObject({
       command: { kind: 'EXPIRE' },

@@ -37,7 +37,7 @@
             trim = <offset or -1>, ev = [ event... ] (offsets ascending) }, ... ] }. Events:
             { o, t='RECEIVED'|'ADJUSTED'|'COUNTED', id, q, s=<sku key idx>, e=<event-id bucket idx>, sku }
             { o, t='PLACE', id, oid, ok=<order key idx>, l = { {s, q, sku}, ... } }
-            { o, t='PAY'|'SHIP'|'CANCEL'|'EXPIRE', id, oid, ok, l = { {s, q, sku}, ... } as read
+            { o, t='PAY'|'SHIP'|'DELIVER'|'CANCEL'|'EXPIRE', id, oid, ok, l = { {s, q, sku}, ... } as read
               beforehand; an order placed in the same call needs none: its PLACE declared the keys }
             Sharded stock (several tags, see shards.ts) adds, for an order whose lines span tags:
             { ..., t='PLACE', tent=1, tk=<key idx> }  reserve this tag's lines tentatively: record
@@ -305,7 +305,8 @@ for seg_no, seg in ipairs(segs) do
           end
         end
 
-      elseif t == 'PAY' or t == 'SHIP' or t == 'CANCEL' or t == 'EXPIRE' then
+      elseif ORDER_RULES[t] then
+        -- PAY, SHIP, DELIVER, CANCEL, EXPIRE: the generated table is the list
         local rec = get_order(e.ok)
         local state = rec and string.sub(rec, 1, 1) or 'NONE'
         -- a tentative hold left by a crash is settled before anything later of its order
