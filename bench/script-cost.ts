@@ -2,7 +2,9 @@
  * The stock scripts' cost alone, without Kafka: the benchmark's workload validated into commands
  * and applied in chunks, as the processor does, on a Redis of its own (AOF, fsync per write).
  * Prints Redis CPU per event, per-script µs per event (INFO commandstats) and the Node CPU the
- * store spends preparing arguments and reading replies.
+ * store spends preparing arguments and reading replies; then the same commands through
+ * bench/lua/stock-floor.lua, the least a script keeping the same state could do, and the
+ * scripts' Redis CPU as a ratio of it.
  *
  *   node --import tsx bench/script-cost.ts
  *
@@ -21,6 +23,7 @@ import { StockStore } from '../processors/inventory/store.js';
 import { SECTION_PROFILE_KEY } from '../runtime/lua-scripts.js';
 import { PrivateRedis } from '../scripts/private-redis.js';
 import type { OrderEvent, StockEvent } from '../schemas/types.js';
+import { floorRedisMicros } from './stock-floor.js';
 import { sku, SKUS, workload } from './workload.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
@@ -124,6 +127,20 @@ async function main() {
         `  ${(m[1] as string).padEnd(16)} ${(Number(m[2]) / n).toFixed(2).padStart(6)} per event  ${(usec / n).toFixed(2).padStart(6)} µs/event`,
       );
     }
+    // the same commands through a script that keeps only what must be kept (bench/lua/stock-floor.lua)
+    const productMicros = (redisSeconds / n) * 1e6;
+    await redis.config('RESETSTAT');
+    const floorMicros = await floorRedisMicros(
+      redis,
+      parts,
+      CHUNK,
+      Array.from({ length: SKUS }, (_, i) => sku(i)),
+      1000,
+    );
+    console.log(
+      `Floor (packed records, markers, order records, outbox, position; no changelog, alerts or holds index): ` +
+        `Redis ${floorMicros.toFixed(1)} µs per event; the stock scripts use ${(productMicros / floorMicros).toFixed(1)}x that`,
+    );
     if (sections) {
       // the set-up calls (catalogue, opening stock) are left out: only the measured loop counts
       const profile = Object.entries(await redis.hgetall(SECTION_PROFILE_KEY));
