@@ -8,27 +8,13 @@ import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { StockCommand } from '../processors/inventory/commands.js';
 import { eventIdBucket, skuBucket } from '../processors/inventory/sku-record.js';
+import { ScriptKeys } from '../runtime/lua-scripts.js';
 
 const FLOOR_LUA = readFileSync(new URL('./lua/stock-floor.lua', import.meta.url), 'utf8');
 const TAG = '{floor}';
 
 export interface FloorPartition {
   items: { offset: number; command: StockCommand }[];
-}
-
-/** Keys of one call, each declared once, referenced by 1-based index (Lua's). */
-class CallKeys {
-  readonly list: string[] = [];
-  private readonly index = new Map<string, number>();
-  ref(key: string): number {
-    let i = this.index.get(key);
-    if (i === undefined) {
-      this.list.push(key);
-      i = this.list.length;
-      this.index.set(key, i);
-    }
-    return i;
-  }
 }
 
 async function redisCpuSeconds(redis: Redis): Promise<number> {
@@ -63,7 +49,7 @@ export async function floorRedisMicros(
   for (const [p, part] of parts.entries()) {
     for (let from = 0; from < part.items.length; from += chunk) {
       const items = part.items.slice(from, from + chunk);
-      const keys = new CallKeys();
+      const keys = new ScriptKeys();
       keys.ref(`${TAG}:ob:${p}`);
       keys.ref(`${TAG}:wm:${p}`);
       const lineArgs = (lines: { sku: string; quantity: number }[]) =>
@@ -99,8 +85,8 @@ export async function floorRedisMicros(
       const last = items[items.length - 1];
       await redis.evalsha(
         sha,
-        keys.list.length,
-        ...keys.list,
+        keys.keys.length,
+        ...keys.keys,
         JSON.stringify(encoded),
         String(last?.offset ?? 0),
       );
