@@ -183,7 +183,7 @@ export function orderProcessor(deps: OrderProcessorDeps): ProcessorSpec {
           else if ('skip' in parsed) skipped += 1;
           else {
             items.push({ message: m, at: all.length });
-            all.push(parsed.input);
+            all.push({ ...parsed.input, source: `${m.topic}:${m.partition}:${m.offset}` });
           }
         }
         prepared.push({ deadLetters, items, skipped });

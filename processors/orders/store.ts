@@ -19,6 +19,11 @@ export interface OrderInput {
   trackingNumber?: string | null;
   carrier?: string | null;
   reason?: string | null;
+  /**
+   * "<topic>:<partition>:<offset>" of the message that brought it: a dead letter for an order
+   * that did not exist yet is replayed for the same message and decided again for another one.
+   */
+  source?: string;
 }
 
 export interface Transition {
@@ -120,6 +125,7 @@ export class OrderStore {
       e: keys.ref(this.key('e', e.orderId)),
       ...(e.trackingNumber ? { trk: e.trackingNumber, car: e.carrier ?? '' } : {}),
       ...(e.reason ? { why: e.reason } : {}),
+      ...(e.source ? { src: e.source } : {}),
     }));
     const raw = (await callScriptDurably(
       this.redis,

@@ -118,6 +118,31 @@ describe('apply-order-events.lua: the order state machine in Redis', () => {
     expect((await store.get('o1'))?.history.map((t) => t.n)).toEqual([1, 2]);
   });
 
+  it('an event that came before its order: the same message replays its dead letter, another one is decided on the order', async () => {
+    const from = (input: OrderInput, source: string): OrderInput => ({ ...input, source });
+    const paid = ev('o9', 'PAID', 1);
+    const [early] = await store.apply([from(paid, 'orders:0:10')]);
+    expect(early).toMatchObject({ status: 'dlq', why: 'ORDER_UNKNOWN' });
+    await store.apply([from(ev('o9', 'PLACED', 1), 'orders:0:11'), from(ev('o9', 'RESERVED', 1), 'rr:0:5')]);
+    // a redelivery of the message that was dead-lettered: the same outcome, nothing applied
+    const [redelivered] = await store.apply([from(paid, 'orders:0:10')]);
+    expect(redelivered).toMatchObject({ status: 'dup', first: 'dlq', why: 'ORDER_UNKNOWN' });
+    expect((await store.get('o9'))?.state).toBe('RESERVED');
+    // the same event in another message (re-sent upstream, or redriven): the order exists now
+    const [resent] = await store.apply([from(paid, 'orders:0:40')]);
+    expect(resent).toMatchObject({ status: 'ok' });
+    expect(resent?.transitions.map((t) => t.to)).toEqual(['PAID']);
+    expect((await store.get('o9'))?.state).toBe('PAID');
+    // from then on it is an applied event like any other
+    const [third] = await store.apply([from(paid, 'orders:0:41')]);
+    expect(third).toMatchObject({ status: 'dup', first: 'ok' });
+    // without a known message (callers that do not say) the stored outcome stands, as before
+    const [unsourced] = await store.apply([ev('o8', 'SHIPPED', 1)]);
+    expect(unsourced).toMatchObject({ status: 'dlq' });
+    await store.apply([ev('o8', 'PLACED', 1)]);
+    expect((await store.apply([ev('o8', 'SHIPPED', 1)]))[0]).toMatchObject({ status: 'dup', first: 'dlq' });
+  });
+
   it('a payment that overtakes its reservation waits for it; one for a rejected order raises an alert', async () => {
     const [, paid, reserved] = await store.apply([
       ev('o2', 'PLACED', 1),

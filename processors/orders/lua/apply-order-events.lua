@@ -24,7 +24,7 @@
             {tag}:wm:<topic>:<partition>  a partition's applied position
   ARGV[1]   JSON { dz = <deadlines idx>, iz = <idle idx>, wm = [ { k = <idx>, up = <offset>, ex = <offset applied before (optional)> } ],
             ev = [ { id, oid, c = cause, at = occurredAt, o, h, e = key indices, trk, car,
-            why = free-text reason } ] }
+            why = free-text reason, src = '<topic>:<partition>:<offset>' of its message (optional) } ] }
   ARGV[2]   now (ms): transition time
   ARGV[3]   payment deadline after reservation (ms)
   ARGV[4]   TTL seconds of a final order's keys
@@ -96,12 +96,20 @@ local results = {}
 for i, e in ipairs(input.ev) do
   local o = load(e)
   local stored = o.outcomes[e.id] or redis.call('HGET', o.ekey, e.id)
-  if stored then
-    local r = cjson.decode(stored)
+  local prev = stored and cjson.decode(stored)
+  -- An event dead-lettered because its order did not exist yet (it overtook its PLACED) is
+  -- decided again when another message brings it (an upstream re-send, a redrive) and the order
+  -- exists by then: the stock processor, idempotent per offset, decides such a message on the
+  -- order's state too, so both give the order one fate. The same message again (a redelivery)
+  -- replays what it did.
+  local again = prev and e.src and o.h.st and prev.st == 'dlq' and prev.why == 'ORDER_UNKNOWN'
+    and prev.src and prev.src ~= e.src
+  if prev and not again then
+    local r = prev
     r.st_first = r.st
     r.st = 'dup'
     results[i] = r
-  elseif o.nevents >= max_events then
+  elseif not again and o.nevents >= max_events then
     results[i] = { id = e.id, st = 'dlq', why = 'TOO_MANY_EVENTS', tr = {} }
   else
     local r = { id = e.id, tr = {}, alerts = {} }
@@ -151,6 +159,7 @@ for i, e in ipairs(input.ev) do
     elseif kind == 'x' then
       r.st = 'dlq'
       r.why = rule[2]
+      r.src = e.src
     elseif kind == 'f' then
       r.st = 'flag'
       r.why = rule[3]
@@ -180,7 +189,8 @@ for i, e in ipairs(input.ev) do
     end
     if #r.alerts == 0 then r.alerts = nil end
     o.outcomes[e.id] = cjson.encode(r)
-    o.nevents = o.nevents + 1
+    -- a decision taken again replaces the stored one: no new entry
+    if not again then o.nevents = o.nevents + 1 end
     o.touched = true
     results[i] = r
   end
