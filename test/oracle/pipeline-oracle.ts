@@ -78,7 +78,7 @@ export interface OracleReport {
       beforePlacement: number;
       neverPlaced: number;
       afterPlacement: number;
-      /** the first few dead letters after their placement, with their order's events in log order */
+      /** the first few dead letters after their placement (five per processor), with their order's events in log order */
       afterExamples: { dlq: string; orderId: string; events: string[] }[];
     };
   };
@@ -475,7 +475,9 @@ export async function checkAgainstInputs(
         else if (placedAt.partition === partition && placedAt.offset > offset) u.beforePlacement += 1;
         else {
           u.afterPlacement += 1;
-          if (u.afterExamples.length < 5 && orderId !== undefined) {
+          // up to five per processor: the two processors' dead letters interleave in the topic
+          const mine = u.afterExamples.filter((x) => x.dlq.startsWith(`${h('dlq.processor')} `)).length;
+          if (mine < 5 && orderId !== undefined) {
             u.afterExamples.push({
               dlq: `${h('dlq.processor')} ${why} ${partition}:${offset}: ${h('dlq.detail').slice(0, 200)}`,
               orderId,
