@@ -140,6 +140,7 @@ async function naiveProcessor(topics: string[], count: number): Promise<number> 
     reservationResults: `${prefix}reservation-results`,
     stockLevels: `${prefix}stock-levels`,
     alerts: `${prefix}alerts`,
+    replenishment: `${prefix}replenishment`,
   });
   await outputs.init();
   const producer = createProducer(kafka);

@@ -70,6 +70,10 @@ export interface ProductUpdate {
   lowStockThreshold: number;
   safetyStock: number;
   active: boolean;
+  /** Avro defaults (product-update.avsc) fill these in for writers that leave them out */
+  leadTimeHours?: number;
+  orderCost?: number;
+  holdingCostPerUnitDay?: number;
   updatedAt: number;
 }
 
@@ -94,6 +98,25 @@ export interface StockLevel {
   reserved: number;
   available: number;
   version: number;
+  sourceEventId: string;
+  reservedPerHour?: number;
+  soldPerHour?: number;
+  velocityAt?: number;
+  updatedAt: number;
+}
+
+export interface ReplenishmentSuggestion {
+  suggestionId: string;
+  sku: string;
+  reorderPoint: number;
+  suggestedQuantity: number;
+  reorderNow: boolean;
+  available: number;
+  velocityPerHour: number;
+  leadTimeHours: number;
+  safetyStock: number;
+  orderCost: number;
+  holdingCostPerUnitDay: number;
   sourceEventId: string;
   updatedAt: number;
 }
@@ -145,6 +168,7 @@ export interface TopicValues {
   catalogue: ProductUpdate;
   'reservation-results': ReservationResult;
   'stock-levels': StockLevel;
+  replenishment: ReplenishmentSuggestion;
   alerts: Alert;
   'order-status': OrderStatusChanged;
   'shipment-status': ShipmentStatusChanged;

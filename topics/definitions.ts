@@ -97,6 +97,15 @@ export const topicDefinitions: readonly TopicDefinition[] = [
     description: 'Changelog of stock per SKU, compacted: rebuilds Redis.',
   },
   {
+    name: 'replenishment',
+    role: 'output',
+    key: 'sku',
+    valueSchema: 'replenishment.avsc',
+    partitions: 3,
+    config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': String(60 * 60 * 1000) },
+    description: 'Replenishment suggestions per SKU (reorder point, economic order quantity), compacted.',
+  },
+  {
     name: 'alerts',
     role: 'output',
     key: 'subjectKey (sku, tracking number or consumer group)',
@@ -136,6 +145,7 @@ export type TopicName =
   | 'catalogue'
   | 'reservation-results'
   | 'stock-levels'
+  | 'replenishment'
   | 'alerts'
   | 'order-status'
   | 'shipment-status'

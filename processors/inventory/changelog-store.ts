@@ -1,7 +1,7 @@
 import { callScriptDurably, type DurabilityPolicy } from '../../runtime/durability.js';
 import { callScript, type RedisClient, ScriptKeys } from '../../runtime/lua-scripts.js';
 import type { InventoryKeys } from './keys.js';
-import { list, toLevelRecord, type LevelRecord } from './script-results.js';
+import { list, toLevelRecord, type LevelRecord, type RawLevel } from './script-results.js';
 import type { StockShards } from './shards.js';
 
 /** A SKU whose level the changelog owes a record, as claimed. */
@@ -88,8 +88,7 @@ export class ChangelogStore {
       JSON.stringify(candidates),
       graceMs,
     ])) as string;
-    for (const raw5 of list<[string, number, number, number, string]>(JSON.parse(raw)))
-      levels.push(toLevelRecord(raw5));
+    for (const rawLevel of list<RawLevel>(JSON.parse(raw))) levels.push(toLevelRecord(rawLevel));
     return { levels, cursor: next };
   }
 

@@ -1,20 +1,29 @@
 import type { OrderEvent, ProductUpdate, StockEvent } from '../../schemas/types.js';
 import type { OrderEventKind } from './order-rules.js';
+import { CATALOGUE_DEFAULTS } from './sku-record.js';
 
 /**
  * What the stock scripts are asked to do, derived from validated input events. Validation is
  * pure: an event either becomes a command or a dead letter with a reason code.
  */
-export type StockCommand =
+export type StockCommand = (
   | { kind: 'RECEIVED' | 'ADJUSTED' | 'COUNTED'; eventId: string; sku: string; quantity: number }
   | { kind: 'PLACE'; eventId: string; orderId: string; lines: { sku: string; quantity: number }[] }
-  | { kind: OrderEventKind; eventId: string; orderId: string };
+  | { kind: OrderEventKind; eventId: string; orderId: string }
+) & {
+  /** the event's time (ms): velocities and predictions run on it; the processing time when absent */
+  at?: number;
+};
 
 export interface CatalogueCommand {
   sku: string;
   version: number;
   lowStockThreshold: number;
   safetyStock: number;
+  /** the catalogue's defaults (CATALOGUE_DEFAULTS) when absent */
+  leadTimeHours?: number;
+  orderCost?: number;
+  holdingCostPerUnitDay?: number;
 }
 
 export type Verdict<T> = { ok: true; command: T } | { ok: true; command: null; why: string } | Rejection;
@@ -45,6 +54,10 @@ export interface ValidationLimits {
   /** How far in the future an event time may be before it is treated as a broken clock. */
   maxClockSkewMs: number;
 }
+
+/** A year: a longer lead time is a data error, not a supplier. */
+const MAX_LEAD_TIME_HOURS = 8_760;
+const MAX_COST = 1_000_000_000;
 
 export const defaultLimits: ValidationLimits = {
   maxQuantity: 1_000_000,
@@ -101,7 +114,10 @@ export function validateStockEvent(
   if (e.type === 'COUNTED' && e.quantity < 0) {
     return reject('INVALID_QUANTITY', `COUNTED quantity must be >= 0, got ${e.quantity}`);
   }
-  return { ok: true, command: { kind: e.type, eventId: e.eventId, sku: e.sku, quantity: e.quantity } };
+  return {
+    ok: true,
+    command: { kind: e.type, eventId: e.eventId, sku: e.sku, quantity: e.quantity, at: e.occurredAt },
+  };
 }
 
 export function validateOrderEvent(
@@ -137,20 +153,33 @@ export function validateOrderEvent(
           eventId: e.eventId,
           orderId: e.orderId,
           lines: e.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
+          at: e.occurredAt,
         },
       };
     }
     case 'CANCELLED':
-      return { ok: true, command: { kind: 'CANCEL', eventId: e.eventId, orderId: e.orderId } };
+      return {
+        ok: true,
+        command: { kind: 'CANCEL', eventId: e.eventId, orderId: e.orderId, at: e.occurredAt },
+      };
     case 'EXPIRED':
-      return { ok: true, command: { kind: 'EXPIRE', eventId: e.eventId, orderId: e.orderId } };
+      return {
+        ok: true,
+        command: { kind: 'EXPIRE', eventId: e.eventId, orderId: e.orderId, at: e.occurredAt },
+      };
     case 'PAID':
-      return { ok: true, command: { kind: 'PAY', eventId: e.eventId, orderId: e.orderId } };
+      return { ok: true, command: { kind: 'PAY', eventId: e.eventId, orderId: e.orderId, at: e.occurredAt } };
     case 'SHIPPED':
-      return { ok: true, command: { kind: 'SHIP', eventId: e.eventId, orderId: e.orderId } };
+      return {
+        ok: true,
+        command: { kind: 'SHIP', eventId: e.eventId, orderId: e.orderId, at: e.occurredAt },
+      };
     case 'DELIVERED':
       // a delivery proves the goods left even when the shipment event never came (order-rules.ts)
-      return { ok: true, command: { kind: 'DELIVER', eventId: e.eventId, orderId: e.orderId } };
+      return {
+        ok: true,
+        command: { kind: 'DELIVER', eventId: e.eventId, orderId: e.orderId, at: e.occurredAt },
+      };
   }
 }
 
@@ -172,6 +201,29 @@ export function validateProductUpdate(
       return reject('INVALID_THRESHOLD', `${name} must be between 0 and ${limits.maxQuantity}, got ${v}`);
     }
   }
+  const leadTimeHours = e.leadTimeHours ?? CATALOGUE_DEFAULTS.leadTimeHours;
+  const orderCost = e.orderCost ?? CATALOGUE_DEFAULTS.orderCost;
+  const holdingCostPerUnitDay = e.holdingCostPerUnitDay ?? CATALOGUE_DEFAULTS.holdingCostPerUnitDay;
+  if (!Number.isSafeInteger(leadTimeHours) || leadTimeHours < 0 || leadTimeHours > MAX_LEAD_TIME_HOURS) {
+    return reject(
+      'INVALID_THRESHOLD',
+      `leadTimeHours must be between 0 and ${MAX_LEAD_TIME_HOURS}, got ${leadTimeHours}`,
+    );
+  }
+  if (!Number.isFinite(orderCost) || orderCost < 0 || orderCost > MAX_COST) {
+    return reject('INVALID_THRESHOLD', `orderCost must be between 0 and ${MAX_COST}, got ${orderCost}`);
+  }
+  // the economic order quantity divides by it; below a millionth the record would store 0
+  if (
+    !Number.isFinite(holdingCostPerUnitDay) ||
+    holdingCostPerUnitDay < 1e-6 ||
+    holdingCostPerUnitDay > MAX_COST
+  ) {
+    return reject(
+      'INVALID_THRESHOLD',
+      `holdingCostPerUnitDay must be between 0.000001 and ${MAX_COST}, got ${holdingCostPerUnitDay}`,
+    );
+  }
   return {
     ok: true,
     command: {
@@ -179,6 +231,9 @@ export function validateProductUpdate(
       version: e.version,
       lowStockThreshold: e.lowStockThreshold,
       safetyStock: e.safetyStock,
+      leadTimeHours,
+      orderCost,
+      holdingCostPerUnitDay,
     },
   };
 }

@@ -73,6 +73,20 @@ export const inventoryEnv = {
     min: 6_000,
     doc: 'Kafka group session timeout: how long a dead instance holds its partitions.',
   },
+  INVENTORY_VELOCITY_HALF_LIFE_MINUTES: {
+    kind: 'int',
+    default: 24 * 60,
+    min: 1,
+    max: 90 * 24 * 60,
+    doc: 'Half-life of the sales velocities (units reserved and sold per hour, in event time): shorter follows changes faster, longer smooths bursts.',
+  },
+  INVENTORY_STOCKOUT_MARGIN_HOURS: {
+    kind: 'int',
+    default: 24,
+    min: 0,
+    max: 24 * 365,
+    doc: "STOCKOUT_PREDICTED fires when a SKU's cover (available / velocity) falls below its lead time plus this many hours.",
+  },
   INVENTORY_MAX_ORDER_LINES: { kind: 'int', default: 100, min: 1, doc: 'Most lines one order may have.' },
   INVENTORY_MAX_CLOCK_SKEW_MS: {
     kind: 'int',

@@ -1,4 +1,6 @@
 import type { CatalogueCommand, StockCommand } from './commands.js';
+import { DEFAULT_FORECAST, type ForecastSettings } from './forecast.js';
+import { CATALOGUE_DEFAULTS } from './sku-record.js';
 
 /**
  * The reference model of the stock rules: plain TypeScript, no Redis, no concurrency. Tests
@@ -13,6 +15,19 @@ export interface ModelSku {
   safety: number;
   catalogueVersion: number;
   level: number;
+  /** hours, cents, millionths per unit-day: as the record stores them */
+  leadTimeHours: number;
+  orderCostCents: number;
+  holdingCostMillionths: number;
+  /** thousandths of a unit per hour, as of velocityAt (seconds) */
+  reservedRate: number;
+  soldRate: number;
+  velocityAt: number;
+  stockoutPredicted: boolean;
+  reorderDue: boolean;
+  /** the suggestion last published */
+  reorderPoint: number;
+  reorderQuantity: number;
 }
 
 export type ModelOrderState = 'RESERVED' | 'REJECTED' | 'RELEASED' | 'COMMITTED' | 'SHIPPED';
@@ -40,8 +55,74 @@ function levelOf(s: ModelSku): number {
 
 const LEVEL_ALERT = ['', 'LOW_STOCK', 'OUT_OF_STOCK', 'SHORTAGE'];
 
+/**
+ * The forecasting contract, restated: an exponentially weighted rate in event time, where each
+ * unit adds ln2/halfLife per second and the rate halves every half-life (kept, as the scripts
+ * keep it, in whole thousandths of a unit per hour, rounded at every step).
+ */
+class Forecaster {
+  constructor(private readonly f: ForecastSettings) {}
+
+  private decayTo(s: ModelSku, t: number): void {
+    if (t <= s.velocityAt) return;
+    if (s.reservedRate > 0 || s.soldRate > 0) {
+      const keep = 2 ** (-(t - s.velocityAt) / this.f.halfLifeSeconds);
+      s.reservedRate = Math.floor(s.reservedRate * keep + 0.5);
+      s.soldRate = Math.floor(s.soldRate * keep + 0.5);
+    }
+    s.velocityAt = t;
+  }
+
+  demand(s: ModelSku, which: 'reserved' | 'sold', units: number, t: number): void {
+    this.decayTo(s, t);
+    const add = Math.floor((units * 1000 * 3600 * Math.LN2) / this.f.halfLifeSeconds + 0.5);
+    if (which === 'reserved') s.reservedRate += add;
+    else s.soldRate += add;
+  }
+
+  /** What changes after an event at t: alert names for the decision. */
+  follow(sku: string, s: ModelSku, t: number, alerts: string[]): void {
+    this.decayTo(s, t);
+    const perHour = Math.max(s.reservedRate, s.soldRate) / 1000;
+    const available = s.onHand - s.reserved;
+    const horizon = s.leadTimeHours + this.f.marginHours;
+    const coverHours = perHour > 0 ? available / perHour : Infinity;
+    if (!s.stockoutPredicted && available > 0 && coverHours < horizon) {
+      s.stockoutPredicted = true;
+      alerts.push(`STOCKOUT_PREDICTED:${sku}`);
+    } else if (s.stockoutPredicted && available > 0 && coverHours >= horizon * 1.1) {
+      s.stockoutPredicted = false;
+      alerts.push(`STOCKOUT_CLEARED:${sku}`);
+    }
+    if (perHour === 0 && s.reorderPoint === 0 && s.reorderQuantity === 0) return;
+    const point = Math.ceil(perHour * s.leadTimeHours + s.safety);
+    const quantity =
+      perHour > 0 && s.holdingCostMillionths > 0
+        ? Math.ceil(
+            Math.sqrt(
+              (2 * (s.orderCostCents / 100) * (perHour * 24)) / (s.holdingCostMillionths / 1_000_000),
+            ),
+          )
+        : 0;
+    const due = perHour > 0 && available <= point;
+    const moved = (now: number, before: number) =>
+      before === 0 ? now !== 0 : Math.abs(now - before) > Math.max(1, before * 0.1);
+    if (moved(point, s.reorderPoint) || moved(quantity, s.reorderQuantity) || due !== s.reorderDue) {
+      s.reorderPoint = point;
+      s.reorderQuantity = quantity;
+      s.reorderDue = due;
+      alerts.push(`REPLENISH:${sku}`);
+    }
+  }
+}
+
 export class StockModel {
   readonly skus = new Map<string, ModelSku>();
+  private readonly forecaster: Forecaster;
+
+  constructor(forecast: ForecastSettings = DEFAULT_FORECAST) {
+    this.forecaster = new Forecaster(forecast);
+  }
   readonly orders = new Map<string, ModelOrder>();
   private readonly seenEventIds = new Set<string>();
   private readonly watermarks = new Map<string, number>();
@@ -59,6 +140,13 @@ export class StockModel {
   catalogue(c: CatalogueCommand): string[] {
     const alerts: string[] = [];
     const s = this.skus.get(c.sku);
+    const costs = {
+      leadTimeHours: c.leadTimeHours ?? CATALOGUE_DEFAULTS.leadTimeHours,
+      orderCostCents: Math.round((c.orderCost ?? CATALOGUE_DEFAULTS.orderCost) * 100),
+      holdingCostMillionths: Math.round(
+        (c.holdingCostPerUnitDay ?? CATALOGUE_DEFAULTS.holdingCostPerUnitDay) * 1_000_000,
+      ),
+    };
     if (!s) {
       this.skus.set(c.sku, {
         onHand: 0,
@@ -67,6 +155,14 @@ export class StockModel {
         safety: c.safetyStock,
         catalogueVersion: c.version,
         level: -1,
+        ...costs,
+        reservedRate: 0,
+        soldRate: 0,
+        velocityAt: 0,
+        stockoutPredicted: false,
+        reorderDue: false,
+        reorderPoint: 0,
+        reorderQuantity: 0,
       });
       return alerts;
     }
@@ -74,12 +170,14 @@ export class StockModel {
     s.catalogueVersion = c.version;
     s.threshold = c.lowStockThreshold;
     s.safety = c.safetyStock;
+    Object.assign(s, costs);
     this.follow(c.sku, s, alerts);
     return alerts;
   }
 
   /** Applies one command read at `offset` of `partitionKey`; redeliveries below the watermark return null. */
-  apply(partitionKey: string, offset: number, c: StockCommand): ModelDecision | null {
+  apply(partitionKey: string, offset: number, c: StockCommand, now = Date.now()): ModelDecision | null {
+    const t = Math.floor((c.at ?? now) / 1000);
     const wm = this.watermarks.get(partitionKey) ?? -1;
     if (offset <= wm) return null;
     this.watermarks.set(partitionKey, offset);
@@ -100,6 +198,7 @@ export class StockModel {
         this.seenEventIds.add(c.eventId);
         s.onHand = c.kind === 'COUNTED' ? c.quantity : s.onHand + c.quantity;
         this.follow(c.sku, s, alerts);
+        this.forecaster.follow(c.sku, s, t, alerts);
         return d('ok');
       }
       case 'PLACE': {
@@ -116,7 +215,9 @@ export class StockModel {
         for (const l of c.lines) {
           const s = this.skus.get(l.sku) as ModelSku;
           s.reserved += l.quantity;
+          this.forecaster.demand(s, 'reserved', l.quantity, t);
           this.follow(l.sku, s, alerts);
+          this.forecaster.follow(l.sku, s, t, alerts);
         }
         this.orders.set(c.orderId, { state: 'RESERVED', lines: c.lines });
         return d('ok', undefined, 'RESERVED');
@@ -132,6 +233,7 @@ export class StockModel {
             const s = this.skus.get(l.sku) as ModelSku;
             fn(s, l.quantity);
             this.follow(l.sku, s, alerts);
+            this.forecaster.follow(l.sku, s, t, alerts);
           }
         };
         const state = o.state;
@@ -140,6 +242,7 @@ export class StockModel {
             each((s, q) => {
               s.reserved -= q;
               s.onHand -= q;
+              this.forecaster.demand(s, 'sold', q, t);
             });
             o.state = 'COMMITTED';
             return d('ok', undefined, 'COMMITTED');
@@ -154,6 +257,7 @@ export class StockModel {
           each((s, q) => {
             if (state === 'RESERVED') s.reserved -= q;
             s.onHand -= q;
+            this.forecaster.demand(s, 'sold', q, t);
           });
           return d('ok', state === 'RESERVED' ? undefined : 'SHIPPED_WITHOUT_HOLD', 'COMMITTED');
         }

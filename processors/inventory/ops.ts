@@ -6,7 +6,14 @@ import { readTopicToEnd } from '../../runtime/topic-reader.js';
 import { topicName } from '../../topics/definitions.js';
 import { readInventoryHistory, type InventoryHistory } from './history.js';
 import { replayHolds } from './hold-replay.js';
-import { formatSkuRecord, SKU_RECORD_FIELDS, type SkuRecord } from './sku-record.js';
+import { VELOCITY_UNIT } from './forecast.js';
+import {
+  completeSkuRecord,
+  formatSkuRecord,
+  holdingCostUnits,
+  orderCostUnits,
+  SKU_RECORD_FIELDS,
+} from './sku-record.js';
 import { skuStateFromRecord, type StockStore } from './store.js';
 
 /** Operator commands over the stock state: show, rebuild, reconcile. */
@@ -73,8 +80,12 @@ export async function migrateLayout(store: StockStore): Promise<{ skus: number; 
         if ((await store.redis.type(key)) !== 'hash') continue;
         const h = await store.redis.hgetall(key);
         const sku = key.slice(oldPrefix.length);
-        // a field an earlier record lacks read as 0 there too
-        const record = Object.fromEntries(SKU_RECORD_FIELDS.map((f) => [f, Number(h[f] ?? 0)])) as SkuRecord;
+        // a field an earlier record lacks reads as the scripts read it: its default
+        const record = completeSkuRecord(
+          Object.fromEntries(
+            SKU_RECORD_FIELDS.filter((f) => h[f] !== undefined).map((f) => [f, Number(h[f])]),
+          ),
+        );
         await store.redis.hset(shardKeys.sku(sku), sku, formatSkuRecord(record));
         await store.redis.del(key);
         skus += 1;
@@ -200,7 +211,27 @@ export async function rebuild(ctx: OpsContext, options: { force?: boolean } = {}
     pipelineOf(sku).hset(
       shards.keysOfSku(sku).sku(sku),
       sku,
-      formatSkuRecord({ on, rs, v: l?.version ?? 0, th, sf: c?.safetyStock ?? 0, cv: c?.version ?? 0, lv }),
+      formatSkuRecord(
+        completeSkuRecord({
+          on,
+          rs,
+          v: l?.version ?? 0,
+          th,
+          sf: c?.safetyStock ?? 0,
+          cv: c?.version ?? 0,
+          lv,
+          ...(c?.leadTimeHours !== undefined ? { lt: c.leadTimeHours } : {}),
+          ...(c?.orderCost !== undefined ? { oc: orderCostUnits(c.orderCost) } : {}),
+          ...(c?.holdingCostPerUnitDay !== undefined
+            ? { hc: holdingCostUnits(c.holdingCostPerUnitDay) }
+            : {}),
+          // the velocities as the changelog last published them; predictions and suggestions
+          // start afresh (each may be published once more)
+          rv: Math.round((l?.reservedPerHour ?? 0) * VELOCITY_UNIT),
+          sv: Math.round((l?.soldPerHour ?? 0) * VELOCITY_UNIT),
+          vt: Math.floor((l?.velocityAt ?? 0) / 1000),
+        }),
+      ),
     );
   }
   const ordersPartitionApplied = (partition: number, offset: number) =>

@@ -1,6 +1,12 @@
 import type { OutputMessage } from '../../runtime/processor-runner.js';
 import type { AvroCodec } from '../../schemas/codec.js';
-import type { Alert, AlertSeverity, ReservationResult, StockLevel } from '../../schemas/types.js';
+import type {
+  Alert,
+  AlertSeverity,
+  ReplenishmentSuggestion,
+  ReservationResult,
+  StockLevel,
+} from '../../schemas/types.js';
 import type { ScriptOutput } from './script-results.js';
 import type { ClaimedLevel, PendingCatalogueAlert } from './store.js';
 
@@ -8,6 +14,14 @@ export interface OutputTopics {
   reservationResults: string;
   stockLevels: string;
   alerts: string;
+  replenishment: string;
+}
+
+interface WriterIds {
+  results: number;
+  levels: number;
+  alerts: number;
+  replenishment: number;
 }
 
 const SEVERITY: Record<string, AlertSeverity> = {
@@ -15,9 +29,43 @@ const SEVERITY: Record<string, AlertSeverity> = {
   OUT_OF_STOCK: 'CRITICAL',
   LOW_STOCK: 'WARNING',
   BACK_IN_STOCK: 'INFO',
+  STOCKOUT_PREDICTED: 'WARNING',
+  STOCKOUT_CLEARED: 'INFO',
 };
 
-function alertMessage(kind: string, sku: string, available: number, threshold: number): string {
+const hours = (h: number) => (h >= 48 ? `${(h / 24).toFixed(1)} days` : `${h.toFixed(1)} h`);
+
+interface ForecastFigures {
+  at?: number | undefined;
+  vel?: number | undefined;
+  lt?: number | undefined;
+}
+
+function forecastMessage(
+  kind: string,
+  sku: string,
+  available: number,
+  f: ForecastFigures | undefined,
+): string {
+  const vel = f?.vel ?? 0;
+  if (kind === 'STOCKOUT_CLEARED') {
+    return vel > 0
+      ? `${sku}: ${available} available cover ${hours(available / vel)} at ${vel.toFixed(2)}/h, past the lead time of ${f?.lt ?? 0} h`
+      : `${sku}: no sales any more, ${available} available`;
+  }
+  return (
+    `${sku}: predicted out of stock in ${hours(available / vel)} (${new Date(f?.at ?? 0).toISOString()}), ` +
+    `${available} available at ${vel.toFixed(2)}/h, within the lead time of ${f?.lt ?? 0} h`
+  );
+}
+
+function alertMessage(
+  kind: string,
+  sku: string,
+  available: number,
+  threshold: number,
+  forecast?: ForecastFigures,
+): string {
   switch (kind) {
     case 'SHORTAGE':
       return `${sku}: ${-available} units short — holds exceed what is on hand`;
@@ -25,6 +73,9 @@ function alertMessage(kind: string, sku: string, available: number, threshold: n
       return `${sku}: out of stock`;
     case 'LOW_STOCK':
       return `${sku}: ${available} available, at or below the threshold of ${threshold}`;
+    case 'STOCKOUT_PREDICTED':
+    case 'STOCKOUT_CLEARED':
+      return forecastMessage(kind, sku, available, forecast);
     default:
       return `${sku}: back in stock, ${available} available`;
   }
@@ -47,7 +98,7 @@ export interface OutputSource {
  * yields the same resultId / alertId, so a re-publication after a crash can be de-duplicated.
  */
 export class InventoryOutputs {
-  private ids: { results: number; levels: number; alerts: number } | null = null;
+  private ids: WriterIds | null = null;
 
   constructor(
     private readonly codec: AvroCodec,
@@ -59,10 +110,11 @@ export class InventoryOutputs {
       results: await this.codec.writerId('reservation-results'),
       levels: await this.codec.writerId('stock-levels'),
       alerts: await this.codec.writerId('alerts'),
+      replenishment: await this.codec.writerId('replenishment'),
     };
   }
 
-  private get writerIds(): { results: number; levels: number; alerts: number } {
+  private get writerIds(): WriterIds {
     if (!this.ids) throw new Error('InventoryOutputs.init() was not awaited');
     return this.ids;
   }
@@ -97,6 +149,7 @@ export class InventoryOutputs {
         headers,
       };
     }
+    if (output.k === 'repl') return this.replenishment(output, source.eventId, headers, now);
     return this.stockAlert(
       output.kind,
       output.sku,
@@ -106,7 +159,37 @@ export class InventoryOutputs {
       source.eventId,
       headers,
       now,
+      output,
     );
+  }
+
+  private replenishment(
+    o: Extract<ScriptOutput, { k: 'repl' }>,
+    eventId: string,
+    headers: Record<string, string>,
+    now: number,
+  ): OutputMessage {
+    const value: ReplenishmentSuggestion = {
+      suggestionId: `${eventId}:${o.sku}`,
+      sku: o.sku,
+      reorderPoint: o.ro,
+      suggestedQuantity: o.rq,
+      reorderNow: o.due,
+      available: o.on - o.rs,
+      velocityPerHour: o.vel,
+      leadTimeHours: o.lt,
+      safetyStock: o.sf,
+      orderCost: o.oc / 100,
+      holdingCostPerUnitDay: o.hc / 1_000_000,
+      sourceEventId: eventId,
+      updatedAt: now,
+    };
+    return {
+      topic: this.topics.replenishment,
+      key: o.sku,
+      value: this.codec.encodeWithId('replenishment', this.writerIds.replenishment, value),
+      headers,
+    };
   }
 
   private stockAlert(
@@ -118,17 +201,29 @@ export class InventoryOutputs {
     eventId: string,
     headers: Record<string, string>,
     now: number,
+    forecast?: ForecastFigures,
   ): OutputMessage {
     const available = on - rs;
+    const attributes: Record<string, string> = {
+      onHand: String(on),
+      reserved: String(rs),
+      threshold: String(th),
+    };
+    if (forecast?.vel !== undefined) {
+      attributes.velocityPerHour = forecast.vel.toFixed(3);
+      attributes.leadTimeHours = String(forecast.lt ?? 0);
+      if (forecast.vel > 0) attributes.coverHours = (available / forecast.vel).toFixed(2);
+    }
+    if (forecast?.at !== undefined) attributes.predictedAt = new Date(forecast.at).toISOString();
     const value: Alert = {
       alertId: `${eventId}:${kind}:${sku}`,
       source: 'STOCK',
       kind,
       severity: SEVERITY[kind] ?? 'WARNING',
       subjectKey: sku,
-      message: alertMessage(kind, sku, available, th),
+      message: alertMessage(kind, sku, available, th, forecast),
       value: kind === 'SHORTAGE' ? -available : available,
-      attributes: { onHand: String(on), reserved: String(rs), threshold: String(th) },
+      attributes,
       sourceEventId: eventId,
       raisedAt: now,
     };
@@ -179,6 +274,9 @@ export class InventoryOutputs {
       available: l.onHand - l.reserved,
       version: l.version,
       sourceEventId: l.sourceEventId,
+      reservedPerHour: l.reservedPerHour,
+      soldPerHour: l.soldPerHour,
+      velocityAt: l.velocityAt,
       updatedAt: now,
     };
     return {

@@ -1,5 +1,7 @@
 /** What the stock script reports per event, as the TypeScript side reads it. */
 
+import { VELOCITY_UNIT } from './forecast.js';
+
 export interface ScriptLine {
   sku: string;
   quantity: number;
@@ -20,7 +22,35 @@ export type ScriptOutput =
       /** the id of an earlier result for the same event that this one replaces (after lost writes) */
       corrects?: string;
     }
-  | { k: 'alert'; sku: string; kind: string; on: number; rs: number; th: number };
+  | {
+      k: 'alert';
+      sku: string;
+      kind: string;
+      on: number;
+      rs: number;
+      th: number;
+      /** STOCKOUT_PREDICTED: when (ms) */
+      at?: number;
+      /** STOCKOUT_*: the velocity (units/h) and lead time (h) behind it */
+      vel?: number;
+      lt?: number;
+    }
+  | {
+      k: 'repl';
+      sku: string;
+      /** reorder point, suggested quantity, available at or below the reorder point */
+      ro: number;
+      rq: number;
+      due: boolean;
+      on: number;
+      rs: number;
+      sf: number;
+      vel: number;
+      lt: number;
+      /** order cost in cents, holding cost per unit-day in millionths (as stored) */
+      oc: number;
+      hc: number;
+    };
 
 export type EventStatus = 'ok' | 'dup' | 'skip' | 'dlq';
 
@@ -92,10 +122,17 @@ export interface LevelRecord {
   sourceEventId: string;
   /** topic:partition:offset of that event */
   src: string;
+  /** units per hour, as of velocityAt (ms; 0 = no sales yet) */
+  reservedPerHour: number;
+  soldPerHour: number;
+  velocityAt: number;
 }
 
-/** A level as the scripts return it: [sku, on, rs, v, "<eventId>|<topic:partition:offset>"]. */
-export function toLevelRecord([sku, on, rs, v, src]: [string, number, number, number, string]): LevelRecord {
+/** A level as the scripts return it. */
+export type RawLevel = [string, number, number, number, string, number?, number?, number?];
+
+/** A level as the scripts return it: [sku, on, rs, v, "<eventId>|<topic:partition:offset>", rv, sv, vt]. */
+export function toLevelRecord([sku, on, rs, v, src, rv, sv, vt]: RawLevel): LevelRecord {
   const bar = src.indexOf('|');
   return {
     sku,
@@ -104,6 +141,9 @@ export function toLevelRecord([sku, on, rs, v, src]: [string, number, number, nu
     version: v,
     sourceEventId: bar >= 0 ? src.slice(0, bar) : src,
     src: bar >= 0 ? src.slice(bar + 1) : '',
+    reservedPerHour: (rv ?? 0) / VELOCITY_UNIT,
+    soldPerHour: (sv ?? 0) / VELOCITY_UNIT,
+    velocityAt: (vt ?? 0) * 1000,
   };
 }
 

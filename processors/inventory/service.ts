@@ -46,6 +46,10 @@ export class InventoryService {
       shards: config.INVENTORY_SHARDS,
       eventIdTtlSeconds: config.INVENTORY_EVENT_ID_TTL_SECONDS,
       finalOrderTtlSeconds: config.INVENTORY_FINAL_ORDER_TTL_SECONDS,
+      forecast: {
+        halfLifeSeconds: config.INVENTORY_VELOCITY_HALF_LIFE_MINUTES * 60,
+        marginHours: config.INVENTORY_STOCKOUT_MARGIN_HOURS,
+      },
       durability: durabilityFromConfig(config),
     });
   }
@@ -64,6 +68,7 @@ export class InventoryService {
     const outputs = new InventoryOutputs(codec, {
       reservationResults: topicName(prefix, 'reservation-results'),
       stockLevels: topicName(prefix, 'stock-levels'),
+      replenishment: topicName(prefix, 'replenishment'),
       alerts: topicName(prefix, 'alerts'),
     });
     await outputs.init();

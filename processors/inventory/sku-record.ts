@@ -1,12 +1,81 @@
-/**
- * How a SKU's state is stored: one field of a bucket hash, "on:rs:v:th:sf:cv:lv" in whole
- * numbers. Many SKUs share a bucket, so Redis keeps each bucket as a compact listpack: about 30
- * bytes per SKU at a million SKUs, where a key and hash per SKU took about 200. The field order
- * is defined here once; the Lua parser and formatter are generated from it.
- */
-export const SKU_RECORD_FIELDS = ['on', 'rs', 'v', 'th', 'sf', 'cv', 'lv'] as const;
+import { readFileSync } from 'node:fs';
 
-export type SkuRecord = Record<(typeof SKU_RECORD_FIELDS)[number], number>;
+/**
+ * How a SKU's state is stored: one field of a bucket hash, "on:rs:v:th:sf:cv:lv:lt:oc:hc:rv:sv:vt:fc:ro:rq"
+ * in whole numbers. Many SKUs share a bucket, so Redis keeps each bucket as a compact listpack:
+ * about 60 bytes per SKU at a million SKUs, where a key and hash per SKU took about 200. The
+ * field order is defined here once; the Lua parser and formatter are generated from it.
+ *
+ * on, rs      units on hand, reserved          v   version (one per change of on or rs)
+ * th, sf      low-stock threshold, safety stock from the catalogue; cv its version (0 = none)
+ * lv          alert level (stock-level.lua)
+ * lt, oc, hc  lead time (hours), order cost (cents), holding cost per unit and day (millionths)
+ * rv, sv      units reserved / sold per hour, exponentially weighted, in thousandths
+ * vt          when rv and sv were last brought forward (seconds since the epoch, event time)
+ * fc          forecast flags: 1 a stock-out is predicted, 2 the SKU is at or below its reorder point
+ * ro, rq      the reorder point and quantity last published on `replenishment`
+ */
+export const SKU_RECORD_FIELDS = [
+  'on',
+  'rs',
+  'v',
+  'th',
+  'sf',
+  'cv',
+  'lv',
+  'lt',
+  'oc',
+  'hc',
+  'rv',
+  'sv',
+  'vt',
+  'fc',
+  'ro',
+  'rq',
+] as const;
+
+export type SkuRecordField = (typeof SKU_RECORD_FIELDS)[number];
+export type SkuRecord = Record<SkuRecordField, number>;
+
+/** Records written before forecasting had only these; they still parse (the rest from LEGACY_DEFAULTS). */
+const LEGACY_FIELD_COUNT = 7;
+
+interface AvroField {
+  name: string;
+  default?: unknown;
+}
+
+/**
+ * The catalogue's defaults for lead time and costs, as the ProductUpdate schema declares them
+ * (its Avro defaults are the documented ones): what a SKU has until its reference data says
+ * otherwise, and what a record written before these fields existed is read with.
+ */
+export const CATALOGUE_DEFAULTS = (() => {
+  const schema = JSON.parse(
+    readFileSync(new URL('../../schemas/avro/product-update.avsc', import.meta.url), 'utf8'),
+  ) as { fields: AvroField[] };
+  const num = (name: string): number => {
+    const v = schema.fields.find((f) => f.name === name)?.default;
+    if (typeof v !== 'number') throw new Error(`product-update.avsc: ${name} has no numeric default`);
+    return v;
+  };
+  return {
+    leadTimeHours: num('leadTimeHours'),
+    orderCost: num('orderCost'),
+    holdingCostPerUnitDay: num('holdingCostPerUnitDay'),
+  };
+})();
+
+/** Order cost in the record's unit (cents). */
+export const orderCostUnits = (cost: number): number => Math.round(cost * 100);
+/** Holding cost in the record's unit (millionths). */
+export const holdingCostUnits = (cost: number): number => Math.round(cost * 1_000_000);
+
+const LEGACY_DEFAULTS: Partial<SkuRecord> = {
+  lt: CATALOGUE_DEFAULTS.leadTimeHours,
+  oc: orderCostUnits(CATALOGUE_DEFAULTS.orderCost),
+  hc: holdingCostUnits(CATALOGUE_DEFAULTS.holdingCostPerUnitDay),
+};
 
 /**
  * SKU buckets per shard. Part of the data's layout (recorded with the shard count). At the
@@ -49,15 +118,24 @@ export function formatSkuRecord(r: SkuRecord): string {
   return SKU_RECORD_FIELDS.map((f) => String(Math.trunc(r[f]))).join(':');
 }
 
-const RECORD = new RegExp(`^${SKU_RECORD_FIELDS.map(() => '(-?\\d+)').join(':')}$`);
+/** A whole record from some of its fields: the catalogue's defaults for lead time and costs, 0 for the rest. */
+export function completeSkuRecord(partial: Partial<SkuRecord>): SkuRecord {
+  const r = {} as SkuRecord;
+  for (const f of SKU_RECORD_FIELDS) r[f] = partial[f] ?? LEGACY_DEFAULTS[f] ?? 0;
+  return r;
+}
+
+const recordPattern = (n: number) => new RegExp(`^${Array.from({ length: n }, () => '(-?\\d+)').join(':')}$`);
+const RECORD = recordPattern(SKU_RECORD_FIELDS.length);
+const LEGACY_RECORD = recordPattern(LEGACY_FIELD_COUNT);
 
 /** The record's numbers, or null when it does not parse (a corrupt record). */
 export function parseSkuRecord(raw: string): SkuRecord | null {
-  const m = RECORD.exec(raw);
+  const m = RECORD.exec(raw) ?? LEGACY_RECORD.exec(raw);
   if (!m) return null;
   const r = {} as SkuRecord;
   SKU_RECORD_FIELDS.forEach((f, i) => {
-    r[f] = Number(m[i + 1]);
+    r[f] = m[i + 1] !== undefined ? Number(m[i + 1]) : (LEGACY_DEFAULTS[f] ?? 0);
   });
   return r;
 }
@@ -65,26 +143,39 @@ export function parseSkuRecord(raw: string): SkuRecord | null {
 /**
  * Lua: `parse_sku_record(raw)` -> table or nil, `parse_sku_version(raw)` -> the version or nil
  * (the same check of the whole record, without building the table: what an acknowledgement
- * needs) and `format_sku_record(s)`.
+ * needs) and `format_sku_record(s)`. A record of the earlier, shorter layout parses with the
+ * catalogue's defaults for the fields it lacks, and is written back in the current one.
  */
 export function luaSkuRecord(): string {
   const n = SKU_RECORD_FIELDS.length;
   const vars = SKU_RECORD_FIELDS.map((f) => `f_${f}`);
-  const pattern = `^${Array.from({ length: n }, () => '(-?%d+)').join(':')}$`;
+  const pattern = (count: number) => `^${Array.from({ length: count }, () => '(-?%d+)').join(':')}$`;
   // '%-': a bare '-' after ':' would make the ':' optional (Lua's lazy repetition)
-  const versionPattern = `^${SKU_RECORD_FIELDS.map((f) => (f === 'v' ? '(%-?%d+)' : '%-?%d+')).join(':')}$`;
+  const versionPattern = (count: number) =>
+    `^${SKU_RECORD_FIELDS.slice(0, count)
+      .map((f) => (f === 'v' ? '(%-?%d+)' : '%-?%d+'))
+      .join(':')}$`;
+  const legacyVars = vars.slice(0, LEGACY_FIELD_COUNT);
+  const value = (f: SkuRecordField, i: number) =>
+    i < LEGACY_FIELD_COUNT ? `tonumber(${vars[i]})` : `${LEGACY_DEFAULTS[f] ?? 0}`;
   return [
-    `local SKU_RECORD_PATTERN = '${pattern}'`,
-    `local SKU_VERSION_PATTERN = '${versionPattern}'`,
+    `local SKU_RECORD_PATTERN = '${pattern(n)}'`,
+    `local SKU_LEGACY_PATTERN = '${pattern(LEGACY_FIELD_COUNT)}'`,
+    `local SKU_VERSION_PATTERN = '${versionPattern(n)}'`,
+    `local SKU_LEGACY_VERSION_PATTERN = '${versionPattern(LEGACY_FIELD_COUNT)}'`,
     'local function parse_sku_version(raw)',
-    '  local v = string.match(raw, SKU_VERSION_PATTERN)',
+    '  local v = string.match(raw, SKU_VERSION_PATTERN) or string.match(raw, SKU_LEGACY_VERSION_PATTERN)',
     '  return v and tonumber(v)',
     'end',
     `local SKU_RECORD_FORMAT = '${Array.from({ length: n }, () => '%d').join(':')}'`,
     'local function parse_sku_record(raw)',
     `  local ${vars.join(', ')} = string.match(raw, SKU_RECORD_PATTERN)`,
+    `  if ${vars[0]} then`,
+    `    return { ${SKU_RECORD_FIELDS.map((f, i) => `${f} = tonumber(${vars[i]})`).join(', ')} }`,
+    '  end',
+    `  ${legacyVars.join(', ')} = string.match(raw, SKU_LEGACY_PATTERN)`,
     `  if not ${vars[0]} then return nil end`,
-    `  return { ${SKU_RECORD_FIELDS.map((f, i) => `${f} = tonumber(${vars[i]})`).join(', ')} }`,
+    `  return { ${SKU_RECORD_FIELDS.map((f, i) => `${f} = ${value(f, i)}`).join(', ')} }`,
     'end',
     'local function format_sku_record(s)',
     `  return string.format(SKU_RECORD_FORMAT, ${SKU_RECORD_FIELDS.map((f) => `s.${f} or 0`).join(', ')})`,

@@ -1,5 +1,6 @@
 import { ScriptKeys } from '../../runtime/lua-scripts.js';
 import type { StockCommand } from './commands.js';
+import { DEFAULT_FORECAST, forecastArgument, type ForecastSettings } from './forecast.js';
 import type { InventoryKeys } from './keys.js';
 import type { ScriptLine } from './script-results.js';
 import type { SettleKind } from './shard-merge.js';
@@ -43,6 +44,7 @@ export function applyScriptCall(
   now: number,
   eventIdTtlSeconds: number,
   finalOrderTtlSeconds: number,
+  forecast: ForecastSettings = DEFAULT_FORECAST,
 ): { keys: string[]; args: (string | number)[] } {
   const scriptKeys = new ScriptKeys();
   const ref = (key: string): number => scriptKeys.ref(key);
@@ -59,6 +61,7 @@ export function applyScriptCall(
     src: `${topic}:${partition}`,
     trim: trimUpTo,
     ev: items.map(({ offset, command: c, lines, tentative }) => {
+      const at = 'at' in c && c.at !== undefined ? { at: c.at } : {};
       switch (c.kind) {
         case 'RECEIVED':
         case 'ADJUSTED':
@@ -71,6 +74,7 @@ export function applyScriptCall(
             sku: c.sku,
             s: ref(keys.sku(c.sku)),
             e: ref(keys.eventIdBucket(c.eventId)),
+            ...at,
           };
         case 'PLACE':
           return {
@@ -81,6 +85,7 @@ export function applyScriptCall(
             ok: ref(keys.order(c.orderId)),
             l: lineRefs(lines),
             ...(tentative ? { tent: 1, tk: ref(keys.tentative(c.orderId)) } : {}),
+            ...at,
           };
         default:
           return {
@@ -93,12 +98,17 @@ export function applyScriptCall(
             ...(c.kind === 'CONFIRM' || c.kind === 'ABORT' || c.kind === 'DROP'
               ? { tk: ref(keys.tentative(c.orderId)) }
               : {}),
+            ...at,
           };
       }
     }),
   }));
   return {
     keys: scriptKeys.keys,
-    args: [JSON.stringify({ hz, dz, pz, now, segs }), eventIdTtlSeconds, finalOrderTtlSeconds],
+    args: [
+      JSON.stringify({ hz, dz, pz, now, fx: forecastArgument(forecast), segs }),
+      eventIdTtlSeconds,
+      finalOrderTtlSeconds,
+    ],
   };
 }

@@ -7,12 +7,21 @@ import type { AppliedPosition } from '../../runtime/processor-runner.js';
 import type { CatalogueCommand, StockCommand } from './commands.js';
 import type { InventoryKeys } from './keys.js';
 import { luaOrderRules } from './order-rules.js';
-import { luaSkuRecord, parseSkuRecord, STOCK_LAYOUT } from './sku-record.js';
+import { DEFAULT_FORECAST, VELOCITY_UNIT, type ForecastSettings } from './forecast.js';
+import {
+  CATALOGUE_DEFAULTS,
+  holdingCostUnits,
+  luaSkuRecord,
+  orderCostUnits,
+  parseSkuRecord,
+  STOCK_LAYOUT,
+} from './sku-record.js';
 import {
   list,
   newestLevels,
   toEventResult,
   toLevelRecord,
+  type RawLevel,
   type EventResult,
   type LevelRecord,
   type RawResult,
@@ -84,6 +93,18 @@ export interface SkuState {
   safetyStock: number;
   catalogueVersion: number | null;
   level: number;
+  leadTimeHours: number;
+  orderCost: number;
+  holdingCostPerUnitDay: number;
+  /** units per hour as of velocityAt (ms of event time; 0 = no sales yet), not decayed to now */
+  reservedPerHour: number;
+  soldPerHour: number;
+  velocityAt: number;
+  stockoutPredicted: boolean;
+  reorderDue: boolean;
+  /** the replenishment suggestion last published */
+  reorderPoint: number;
+  reorderQuantity: number;
 }
 
 export type HoldStateName = 'RESERVED' | 'REJECTED' | 'RELEASED' | 'COMMITTED' | 'SHIPPED';
@@ -115,6 +136,8 @@ export interface StockStoreOptions {
   durability?: DurabilityPolicy;
   /** A profiling build of the scripts (benchmarks on a private Redis only): see LuaSourceOptions. */
   luaSectionProfile?: boolean;
+  /** Velocity half-life and stock-out warning margin (forecast.ts). */
+  forecast?: ForecastSettings;
 }
 
 /** A segment's items for every shard, before callShards splits them into one call per shard. */
@@ -139,6 +162,7 @@ export class StockStore {
   readonly eventIdTtl: number;
   readonly finalOrderTtl: number;
   readonly durability: DurabilityPolicy;
+  readonly forecast: ForecastSettings;
   /** levels owed to the changelog and queued catalogue alerts */
   readonly changelog: ChangelogStore;
   private readonly held: HeldOrders;
@@ -151,6 +175,7 @@ export class StockStore {
     this.eventIdTtl = options.eventIdTtlSeconds ?? 31 * DAY_SECONDS;
     this.finalOrderTtl = options.finalOrderTtlSeconds ?? 31 * DAY_SECONDS;
     this.durability = options.durability ?? { kind: 'none' };
+    this.forecast = options.forecast ?? DEFAULT_FORECAST;
     defineScripts(
       redis,
       luaDir,
@@ -357,7 +382,14 @@ export class StockStore {
     const keys = this.shards.keys[shard] as InventoryKeys;
     let current = segments;
     for (let attempt = 0; ; attempt++) {
-      const call = applyScriptCall(keys, current, Date.now(), this.eventIdTtl, this.finalOrderTtl);
+      const call = applyScriptCall(
+        keys,
+        current,
+        Date.now(),
+        this.eventIdTtl,
+        this.finalOrderTtl,
+        this.forecast,
+      );
       const raw = (await callScriptDurably(
         this.redis,
         this.durability,
@@ -382,7 +414,7 @@ export class StockStore {
         replayed: list<RawResult>(reply.replay).map(toEventResult),
         ok: reply.ok,
         redelivered: reply.redelivered,
-        levels: list<[string, number, number, number, string]>(reply.lv).map(toLevelRecord),
+        levels: list<RawLevel>(reply.lv).map(toLevelRecord),
       }));
     }
   }
@@ -407,6 +439,9 @@ export class StockStore {
           v: c.version,
           th: c.lowStockThreshold,
           sf: c.safetyStock,
+          lt: c.leadTimeHours ?? CATALOGUE_DEFAULTS.leadTimeHours,
+          oc: orderCostUnits(c.orderCost ?? CATALOGUE_DEFAULTS.orderCost),
+          hc: holdingCostUnits(c.holdingCostPerUnitDay ?? CATALOGUE_DEFAULTS.holdingCostPerUnitDay),
         }));
         const raw = (await callScriptDurably(this.redis, this.durability, 'apply-catalogue', keys.keys, [
           JSON.stringify({ pa, u }),
@@ -539,5 +574,15 @@ export function skuStateFromRecord(sku: string, raw: string): SkuState {
     safetyStock: r.sf,
     catalogueVersion: r.cv > 0 ? r.cv : null,
     level: r.lv,
+    leadTimeHours: r.lt,
+    orderCost: r.oc / 100,
+    holdingCostPerUnitDay: r.hc / 1_000_000,
+    reservedPerHour: r.rv / VELOCITY_UNIT,
+    soldPerHour: r.sv / VELOCITY_UNIT,
+    velocityAt: r.vt * 1000,
+    stockoutPredicted: (r.fc & 1) === 1,
+    reorderDue: (r.fc & 2) === 2,
+    reorderPoint: r.ro,
+    reorderQuantity: r.rq,
   };
 }

@@ -60,6 +60,7 @@ describe('the stock-levels changelog: last record per SKU is its state (real Red
       reservationResults: `${prefix}reservation-results`,
       stockLevels: `${prefix}stock-levels`,
       alerts: `${prefix}alerts`,
+      replenishment: `${prefix}replenishment`,
     });
     await outputs.init();
     const rnd = seededRandom(11);
@@ -112,6 +113,7 @@ describe('the stock-levels changelog: last record per SKU is its state (real Red
       reservationResults: `${prefix}reservation-results`,
       stockLevels: `${prefix}stock-levels`,
       alerts: `${prefix}alerts`,
+      replenishment: `${prefix}replenishment`,
     });
     await outputs.init();
     const landed: { key: string; value: Buffer }[] = [];
@@ -247,6 +249,7 @@ describe('the stock-levels changelog: last record per SKU is its state (real Red
       reservationResults: `${prefix}reservation-results`,
       stockLevels: `${prefix}stock-levels`,
       alerts: `${prefix}alerts`,
+      replenishment: `${prefix}replenishment`,
     });
     await outputs.init();
     const rnd = seededRandom(23);

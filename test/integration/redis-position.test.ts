@@ -288,6 +288,7 @@ describe('a replay that decides an order differently publishes a correction (rea
       reservationResults: `${prefix}reservation-results`,
       stockLevels: `${prefix}stock-levels`,
       alerts: `${prefix}alerts`,
+      replenishment: `${prefix}replenishment`,
     });
     await outputs.init();
     const spec = inventoryProcessor({

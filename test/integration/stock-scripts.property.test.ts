@@ -11,27 +11,41 @@ import { deleteTag, testRedis, uniqueTag } from '../helpers/redis.js';
 // three stock shards A, C and G fall on three different ones (GHOST shares C's), so most
 // multi-line orders span shards: tentative holds, confirmed or aborted.
 const SKUS = ['A', 'C', 'G', 'GHOST'];
+// Lead times and a short half-life against a stock of about 15 units: predictions fire and
+// clear, suggestions move, within a few dozen steps.
 const CATALOGUE: CatalogueCommand[] = [
-  { sku: 'A', version: 1, lowStockThreshold: 3, safetyStock: 0 },
-  { sku: 'C', version: 1, lowStockThreshold: 0, safetyStock: 2 },
-  { sku: 'G', version: 1, lowStockThreshold: 5, safetyStock: 1 },
+  { sku: 'A', version: 1, lowStockThreshold: 3, safetyStock: 0, leadTimeHours: 24 },
+  { sku: 'C', version: 1, lowStockThreshold: 0, safetyStock: 2, leadTimeHours: 2, orderCost: 10 },
+  {
+    sku: 'G',
+    version: 1,
+    lowStockThreshold: 5,
+    safetyStock: 1,
+    leadTimeHours: 0,
+    holdingCostPerUnitDay: 1.5,
+  },
 ];
+const FORECAST = { halfLifeSeconds: 3600, marginHours: 2 };
+const T0 = Date.UTC(2026, 0, 1);
+// what the scripts publish beside alerts, named as the model names it
+const FORECAST_KINDS = new Set(['STOCKOUT_PREDICTED', 'STOCKOUT_CLEARED', 'REPLENISH']);
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const sortedLines = (lines: { sku: string; quantity: number }[]) =>
   [...lines].sort((a, b) => byText(a.sku, b.sku));
 
-type Step =
+type Step = (
   | { op: 'stock'; kind: 'RECEIVED' | 'ADJUSTED' | 'COUNTED'; sku: string; q: number; resend: number | null }
   | { op: 'place'; order: number; lines: { sku: string; quantity: number }[] }
   | { op: 'order'; kind: 'PAY' | 'SHIP' | 'DELIVER' | 'CANCEL' | 'EXPIRE'; order: number }
-  | { op: 'redeliver'; partition: 'stock' | 'orders'; back: number; crashed: boolean };
+  | { op: 'redeliver'; partition: 'stock' | 'orders'; back: number; crashed: boolean }
+) & { dt: number };
 
 // the unknown SKU now and then, not on every other line: most orders must be decidable
 const sku = fc.oneof(
   { arbitrary: fc.constantFrom('A', 'C', 'G'), weight: 9 },
   { arbitrary: fc.constant('GHOST'), weight: 1 },
 );
-const step: fc.Arbitrary<Step> = fc.oneof(
+const action = fc.oneof(
   fc.record({
     op: fc.constant('stock' as const),
     kind: fc.constantFrom('RECEIVED' as const, 'ADJUSTED' as const, 'COUNTED' as const),
@@ -70,6 +84,13 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     crashed: fc.boolean(),
   }),
 );
+// seconds of event time before the step: bursts, minutes, hours (velocities decay between)
+const step: fc.Arbitrary<Step> = fc
+  .tuple(
+    action,
+    fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 900 }), fc.integer({ min: 900, max: 20_000 })),
+  )
+  .map(([a, dt]) => ({ ...a, dt }) as Step);
 
 describe('stock scripts against the reference model (real Redis)', () => {
   let redis: Redis;
@@ -90,8 +111,9 @@ describe('stock scripts against the reference model (real Redis)', () => {
         fc.constantFrom(1, 3),
         async (steps, batchSize, flushEvery, combine, shards) => {
           const tag = uniqueTag('prop');
-          const store = new StockStore(redis, { keyTag: tag, shards });
-          const model = new StockModel();
+          const store = new StockStore(redis, { keyTag: tag, shards, forecast: FORECAST });
+          const model = new StockModel(FORECAST);
+          let clock = T0;
           try {
             await store.applyCatalogue(CATALOGUE);
             for (const c of CATALOGUE) model.catalogue(c);
@@ -114,7 +136,13 @@ describe('stock scripts against the reference model (real Redis)', () => {
             // opening stock, so that orders are reserved and live through payment, shipment,
             // cancellation and expiry instead of being rejected for want of stock
             for (const c of CATALOGUE) {
-              logs.stock.push({ kind: 'RECEIVED', eventId: `open-${c.sku}`, sku: c.sku, quantity: 15 });
+              logs.stock.push({
+                kind: 'RECEIVED',
+                eventId: `open-${c.sku}`,
+                sku: c.sku,
+                quantity: 15,
+                at: clock,
+              });
               stockIds.push(`open-${c.sku}`);
             }
             pending.push({ partition: 'stock', from: 0 });
@@ -156,10 +184,16 @@ describe('stock scripts against the reference model (real Redis)', () => {
                   const actual = byOffset.get(item.offset);
                   if (expected === null) continue; // redelivered: nothing applied again
                   const outcome = actual?.outputs.find((o) => o.k === 'result');
-                  // an event's alerts are about distinct SKUs: their order carries no meaning
+                  // an event's alerts are about distinct SKUs: their order carries no meaning.
+                  // Several shards: an order spanning them counts its demand on each shard
+                  // when held there, and is forecast when confirmed (a documented difference
+                  // from the single-store model), so forecasts are compared on one shard.
+                  const compared = (kind: string) => shards === 1 || !FORECAST_KINDS.has(kind);
                   const alerts = (actual?.outputs ?? [])
-                    .filter((o) => o.k === 'alert')
-                    .map((o) => (o.k === 'alert' ? `${o.kind}:${o.sku}` : ''))
+                    .map((o) =>
+                      o.k === 'alert' ? `${o.kind}:${o.sku}` : o.k === 'repl' ? `REPLENISH:${o.sku}` : '',
+                    )
+                    .filter((a) => a && compared(a.slice(0, a.indexOf(':'))))
                     .sort(byText);
                   expect({
                     status: actual?.status ?? 'ok',
@@ -170,7 +204,7 @@ describe('stock scripts against the reference model (real Redis)', () => {
                     status: expected.status,
                     why: expected.status === 'dup' || expected.status === 'skip' ? actual?.why : expected.why,
                     outcome: expected.outcome,
-                    alerts: [...expected.alerts].sort(byText),
+                    alerts: expected.alerts.filter((a) => compared(a.slice(0, a.indexOf(':')))).sort(byText),
                   });
                 }
                 publishedBeforeLastBatch[partition] = published[partition];
@@ -218,6 +252,7 @@ describe('stock scripts against the reference model (real Redis)', () => {
             };
 
             for (const s of steps) {
+              clock += s.dt * 1000;
               if (s.op === 'redeliver') {
                 const from = Math.max(0, logs[s.partition].length - s.back);
                 if (s.crashed) published[s.partition] = publishedBeforeLastBatch[s.partition];
@@ -233,7 +268,9 @@ describe('stock scripts against the reference model (real Redis)', () => {
                 // catches an id reused for another SKU; the model expects that there.)
                 const original = reuse ? logs.stock.find((c) => c.eventId === reuse) : undefined;
                 logs.stock.push(
-                  shards > 1 && original ? original : { kind: s.kind, eventId, sku: s.sku, quantity },
+                  shards > 1 && original
+                    ? original
+                    : { kind: s.kind, eventId, sku: s.sku, quantity, at: clock },
                 );
                 pending.push({ partition: 'stock', from: logs.stock.length - 1 });
               } else if (s.op === 'place') {
@@ -245,6 +282,7 @@ describe('stock scripts against the reference model (real Redis)', () => {
                   eventId: `pl-${logs.orders.length}`,
                   orderId: `o${s.order}`,
                   lines: shards > 1 && earlier?.kind === 'PLACE' ? earlier.lines : s.lines,
+                  at: clock,
                 });
                 pending.push({ partition: 'orders', from: logs.orders.length - 1 });
               } else {
@@ -256,7 +294,12 @@ describe('stock scripts against the reference model (real Redis)', () => {
                   placedIds.length && s.order < 4
                     ? (placedIds[s.order % placedIds.length] as string)
                     : `o${s.order}`;
-                logs.orders.push({ kind: s.kind, eventId: `${s.kind}-${logs.orders.length}`, orderId });
+                logs.orders.push({
+                  kind: s.kind,
+                  eventId: `${s.kind}-${logs.orders.length}`,
+                  orderId,
+                  at: clock,
+                });
                 pending.push({ partition: 'orders', from: logs.orders.length - 1 });
               }
               if (pending.length >= flushEvery) {
@@ -277,6 +320,27 @@ describe('stock scripts against the reference model (real Redis)', () => {
                 rs: expected.reserved,
                 lv: expected.level,
               });
+              if (shards === 1) {
+                expect(
+                  actual && {
+                    reserved: actual.reservedPerHour,
+                    sold: actual.soldPerHour,
+                    at: actual.velocityAt,
+                    predicted: actual.stockoutPredicted,
+                    due: actual.reorderDue,
+                    point: actual.reorderPoint,
+                    quantity: actual.reorderQuantity,
+                  },
+                ).toEqual({
+                  reserved: expected.reservedRate / 1000,
+                  sold: expected.soldRate / 1000,
+                  at: expected.velocityAt * 1000,
+                  predicted: expected.stockoutPredicted,
+                  due: expected.reorderDue,
+                  point: expected.reorderPoint,
+                  quantity: expected.reorderQuantity,
+                });
+              }
               // no oversell: holds never exceed stock unless the physical world removed units
               if (actual && actual.reserved > actual.onHand) {
                 // a count, a negative adjustment, or goods shipped for an order that held none

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { StockShards } from '../../processors/inventory/shards.js';
 import {
+  CATALOGUE_DEFAULTS,
   formatSkuRecord,
   parseSkuRecord,
   SKU_BUCKETS,
@@ -24,16 +25,41 @@ describe('packed SKU records', () => {
     );
   });
 
-  it('refuse anything that is not exactly seven whole numbers', () => {
+  it('refuse anything that is not sixteen (or, written before forecasting, seven) whole numbers', () => {
+    const full = Array.from({ length: 16 }, (_, i) => String(i + 1));
+    expect(parseSkuRecord(full.join(':'))).not.toBeNull();
     for (const bad of [
       '',
       '1:2:3:4:5:6',
       '1:2:3:4:5:6:7:8',
+      full.slice(0, 15).join(':'),
+      [...full, '17'].join(':'),
       '1:2:3:4:5:6:x',
       '1.5:2:3:4:5:6:7',
       ' 1:2:3:4:5:6:7',
     ])
       expect(parseSkuRecord(bad), bad).toBeNull();
+  });
+
+  it('read a record of the earlier layout with the catalogue defaults and no sales', () => {
+    expect(parseSkuRecord('9:2:5:3:1:4:0')).toEqual({
+      on: 9,
+      rs: 2,
+      v: 5,
+      th: 3,
+      sf: 1,
+      cv: 4,
+      lv: 0,
+      lt: CATALOGUE_DEFAULTS.leadTimeHours,
+      oc: Math.round(CATALOGUE_DEFAULTS.orderCost * 100),
+      hc: Math.round(CATALOGUE_DEFAULTS.holdingCostPerUnitDay * 1_000_000),
+      rv: 0,
+      sv: 0,
+      vt: 0,
+      fc: 0,
+      ro: 0,
+      rq: 0,
+    });
   });
 
   it('spread the SKUs of every shard over all buckets', () => {

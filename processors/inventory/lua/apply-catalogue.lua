@@ -11,7 +11,9 @@
 
   KEYS      {tag}:sb:<bucket> SKU buckets and {tag}:catalogue-alerts (zset: score = when due, member
             = JSON { sku, v, kind, on, rs, th }), referenced from ARGV[1] by index
-  ARGV[1]   JSON { pa = <pending alerts idx>, u = [ { s = <key idx>, sku, v = <version>, th, sf } ] }
+  ARGV[1]   JSON { pa = <pending alerts idx>, u = [ { s = <key idx>, sku, v = <version>, th, sf,
+            lt = <lead time h>, oc = <order cost, cents>, hc = <holding cost per unit-day, millionths> } ] }
+            (a new lead time or cost shows in predictions and suggestions from the SKU's next event on)
   ARGV[2]   now (ms)
   Returns JSON [ { sku, st = 'ok'|'stale', n = <alerts queued> } ] for every update.
 ]]
@@ -41,6 +43,9 @@ for _, u in ipairs(input.u) do
     s.cv = u.v
     s.th = u.th
     s.sf = u.sf
+    s.lt = u.lt
+    s.oc = u.oc
+    s.hc = u.hc
     if new_sku then
       s.lv = -1
     else

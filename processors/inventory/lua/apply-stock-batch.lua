@@ -31,11 +31,13 @@
                           changelog has not published yet (changelog.ts drains it)
             {tag}:dirty-pending  hash: sku -> chunks that changed it and still owe its level record
 
-  ARGV[1]   JSON { hz = <holds idx>, dz = <dirty idx>, pz = <dirty-pending idx>, now = <ms>, segs = [ { w = <watermark idx,
+  ARGV[1]   JSON { hz = <holds idx>, dz = <dirty idx>, pz = <dirty-pending idx>, now = <ms>,
+            fx = { h = <velocity half-life s>, m = <stock-out warning margin h> }, segs = [ { w = <watermark idx,
             0 = none>, b = <outbox idx>, up = <chunk's last offset or -1>, ex = <the caller's last
             applied offset of the partition, optional>, src = '<topic>:<partition>',
             trim = <offset or -1>, ev = [ event... ] (offsets ascending) }, ... ] }. Events:
             { o, t='RECEIVED'|'ADJUSTED'|'COUNTED', id, q, s=<sku key idx>, e=<event-id bucket idx>, sku }
+            Every event may carry at = <its event time, ms> (velocities and predictions; default now).
             { o, t='PLACE', id, oid, ok=<order key idx>, l = { {s, q, sku}, ... } }
             { o, t='PAY'|'SHIP'|'DELIVER'|'CANCEL'|'EXPIRE', id, oid, ok, l = { {s, q, sku}, ... } as read
               beforehand; an order placed in the same call needs none: its PLACE declared the keys }
@@ -63,6 +65,7 @@
 ]]
 
 --- @include "stock-level"
+--- @include "forecast"
 --- @include "multi-member"
 --- @generated "order-rules"
 
@@ -73,6 +76,7 @@ local marker_ttl = tonumber(ARGV[2])
 local order_ttl = tonumber(ARGV[3])
 local now = input.now
 local holds_key, dirty_key, pending_key = KEYS[input.hz], KEYS[input.dz], KEYS[input.pz]
+forecast_settings(input.fx)
 
 -- Reads that also prove every key we will write has the type we expect: a wrong one fails
 -- here, before anything is written.
@@ -249,6 +253,8 @@ for seg_no, seg in ipairs(segs) do
       local st, why = 'ok', nil
       local t = e.t
       local src = seg.src .. ':' .. e.o
+      -- event time, whole seconds: what velocities and predictions are measured in
+      local at = math.floor((e.at or now) / 1000)
 
       if t == 'RECEIVED' or t == 'ADJUSTED' or t == 'COUNTED' then
         local s = sku_state(e.s, e.sku)
@@ -266,6 +272,7 @@ for seg_no, seg in ipairs(segs) do
           end
           changed(e.s, s, e.sku, e.id, src)
           follow_level(s, e.sku, out)
+          follow_forecast(s, e.sku, at, out)
         end
 
       elseif t == 'PLACE' then
@@ -294,9 +301,13 @@ for seg_no, seg in ipairs(segs) do
             for _, line in ipairs(e.l) do
               local s = sku_state(line[1], line[3])
               s.rs = s.rs + line[2]
+              count_demand(s, 'rv', line[2], at)
               changed(line[1], s, line[3], e.id, src)
               -- a tentative hold's alerts wait for CONFIRM: an aborted order must not raise any
-              if not e.tent then follow_level(s, line[3], out) end
+              if not e.tent then
+                follow_level(s, line[3], out)
+                follow_forecast(s, line[3], at, out)
+              end
             end
             set_order(e.ok, (e.tent and 'T|' or 'R|') .. lines_string(e.l), false)
             if e.tent then set_owner(e.tk, e.id) end
@@ -323,8 +334,10 @@ for seg_no, seg in ipairs(segs) do
             if action == 'commit' or action == 'ship' then
               s.rs = s.rs - line[2]
               s.on = s.on - line[2]
+              count_demand(s, 'sv', line[2], at)
             elseif action == 'ship-unheld' then
               s.on = s.on - line[2]
+              count_demand(s, 'sv', line[2], at)
             elseif action == 'release' then
               s.rs = s.rs - line[2]
             elseif action == 'restock' then
@@ -333,6 +346,7 @@ for seg_no, seg in ipairs(segs) do
             if action ~= 'ship-committed' then
               changed(line[1], s, line[3], e.id, src)
               follow_level(s, line[3], out)
+              follow_forecast(s, line[3], at, out)
             end
           end
           if action == 'commit' then
@@ -376,6 +390,8 @@ for seg_no, seg in ipairs(segs) do
                 mark_touched(line[1], line[3])
               end
               follow_level(s, line[3], out)
+              -- settled later than it was placed: as of the SKU's last demand, not the clock
+              follow_forecast(s, line[3], s.vt, out)
             end
           end
           if t == 'CONFIRM' and state == 'T' then
@@ -430,13 +446,13 @@ for seg_no, seg in ipairs(segs) do
 end
 
 --- @section "decide-events"
--- the changelog records of the SKUs this call changed: [sku, on, rs, v, "<eventId>|<src>"]
+-- the changelog records of the SKUs this call changed: [sku, on, rs, v, "<eventId>|<src>", rv, sv, vt]
 local seg_levels = {}
 for _, sku in ipairs(level_order) do
   local at = level_of[sku]
   local s = skus[sku]
   local list = seg_levels[at[2]] or {}
-  list[#list + 1] = { sku, s.on, s.rs, s.v, dirty[sku] }
+  list[#list + 1] = { sku, s.on, s.rs, s.v, dirty[sku], s.rv, s.sv, s.vt }
   seg_levels[at[2]] = list
 end
 local seg_replies = {}
