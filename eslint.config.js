@@ -34,9 +34,11 @@ export default tseslint.config(
       globals: {
         document: 'readonly',
         fetch: 'readonly',
+        location: 'readonly',
         Node: 'readonly',
         Option: 'readonly',
         setInterval: 'readonly',
+        URLSearchParams: 'readonly',
         window: 'readonly',
       },
     },

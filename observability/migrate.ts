@@ -65,7 +65,7 @@ export async function dropOldPartitions(
   const cutoff = new Date(now - keepDays * 86_400_000).toISOString().slice(0, 10);
   const rows = await client.query({
     query: `SELECT DISTINCT table, partition FROM system.parts
-            WHERE database = '${METRICS_DATABASE}' AND active AND table IN ('batches', 'batches_1m', 'consumer_lag', 'alerts', 'dead_letters', 'order_transitions')`,
+            WHERE database = '${METRICS_DATABASE}' AND active AND table IN ('batches', 'batches_1m', 'consumer_lag', 'alerts', 'dead_letters', 'order_transitions', 'stock_levels', 'replenishment')`,
     format: 'JSONEachRow',
   });
   const dropped: string[] = [];

@@ -55,7 +55,7 @@ export function deadLetterRow(m: KafkaMessage): Record<string, unknown> {
   };
 }
 
-/** What the dashboard needs copied from Kafka: alerts, dead letters, order transitions. */
+/** What the dashboard needs copied from Kafka: alerts, dead letters, order transitions, stock levels, suggestions. */
 export function dashboardTopics(codec: AvroCodec, prefix: string): RecordedTopic[] {
   return [
     {
@@ -80,6 +80,46 @@ export function dashboardTopics(codec: AvroCodec, prefix: string): RecordedTopic
           order_id: t.orderId,
           to_state: t.toState,
           cause: t.cause,
+        };
+      },
+    },
+    {
+      topic: topicName(prefix, 'stock-levels'),
+      table: 'stock_levels',
+      row: async (m) => {
+        const l = await codec.decode('stock-levels', m.value);
+        return {
+          updated_at: toClickHouseDateTime(l.updatedAt),
+          updated_ms: l.updatedAt,
+          sku: l.sku,
+          version: l.version,
+          on_hand: l.onHand,
+          reserved: l.reserved,
+          available: l.available,
+          reserved_per_hour: l.reservedPerHour ?? 0,
+          sold_per_hour: l.soldPerHour ?? 0,
+          stockout_predicted: l.stockoutPredicted ? 1 : 0,
+          warehouses_json: JSON.stringify(l.warehouses ?? []),
+          source_event_id: l.sourceEventId,
+        };
+      },
+    },
+    {
+      topic: topicName(prefix, 'replenishment'),
+      table: 'replenishment',
+      row: async (m) => {
+        const r = await codec.decode('replenishment', m.value);
+        return {
+          updated_at: toClickHouseDateTime(r.updatedAt),
+          updated_ms: r.updatedAt,
+          suggestion_id: r.suggestionId,
+          sku: r.sku,
+          reorder_point: r.reorderPoint,
+          suggested_quantity: r.suggestedQuantity,
+          reorder_now: r.reorderNow ? 1 : 0,
+          available: r.available,
+          velocity_per_hour: r.velocityPerHour,
+          lead_time_hours: r.leadTimeHours,
         };
       },
     },

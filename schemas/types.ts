@@ -86,6 +86,7 @@ export interface ReservationResult {
   outcome: ReservationOutcome;
   lines: { sku: string; quantity: number }[];
   shortages: { sku: string; requested: number; available: number }[];
+  allocations?: { sku: string; warehouseId: string; quantity: number }[];
   reason: string | null;
   processedAt: number;
   /** the resultId this result corrects (the event was decided again after Redis lost writes) */
@@ -99,10 +100,22 @@ export interface StockLevel {
   available: number;
   version: number;
   sourceEventId: string;
+  warehouses?: WarehouseStock[];
   reservedPerHour?: number;
   soldPerHour?: number;
   velocityAt?: number;
+  stockoutPredicted?: boolean;
+  reorderPoint?: number;
+  suggestedQuantity?: number;
+  reorderNow?: boolean;
   updatedAt: number;
+}
+
+export interface WarehouseStock {
+  warehouseId: string;
+  onHand: number;
+  reserved: number;
+  available: number;
 }
 
 export interface ReplenishmentSuggestion {

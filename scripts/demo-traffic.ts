@@ -41,6 +41,7 @@ interface OpenOrder {
 }
 
 const CARRIERS = ['DHL', 'UPS', 'DPD', 'GLS'];
+const WAREHOUSES = ['WH-NORTH', 'WH-SOUTH'];
 const CATEGORIES = ['apparel', 'electronics', 'home', 'toys', 'beauty', 'grocery'];
 const HAPPY_PATH: CarrierEventType[] = [
   'LABEL_CREATED',
@@ -62,7 +63,7 @@ export class DemoTraffic {
   private readonly now: () => number;
   private readonly open: OpenOrder[] = [];
   private readonly recent: DemoMessage[] = [];
-  /** What the demo believes is on the shelf, so that cycle counts report plausible figures. */
+  /** What the demo believes is on each warehouse's shelf ("sku|warehouse"), so that cycle counts report plausible figures. */
   private readonly shelf = new Map<string, number>();
   private seq = 0;
   private orderSeq = 0;
@@ -111,6 +112,9 @@ export class DemoTraffic {
           lowStockThreshold: this.int(5, 20),
           safetyStock: this.int(0, 3),
           active: true,
+          leadTimeHours: this.int(1, 12),
+          orderCost: this.int(20, 200),
+          holdingCostPerUnitDay: this.pick([0.02, 0.05, 0.1, 0.25]),
           updatedAt: t,
         },
       };
@@ -119,9 +123,16 @@ export class DemoTraffic {
     }
   }
 
-  private stock(sku: string, type: StockEvent['type'], quantity: number, reason: string | null): DemoMessage {
-    const before = this.shelf.get(sku) ?? 0;
-    this.shelf.set(sku, type === 'COUNTED' ? quantity : Math.max(0, before + quantity));
+  private stock(
+    sku: string,
+    type: StockEvent['type'],
+    quantity: number,
+    reason: string | null,
+    warehouse = this.pick(WAREHOUSES),
+  ): DemoMessage {
+    const shelf = `${sku}|${warehouse}`;
+    const before = this.shelf.get(shelf) ?? 0;
+    this.shelf.set(shelf, type === 'COUNTED' ? quantity : Math.max(0, before + quantity));
     return {
       topic: 'stock',
       key: sku,
@@ -132,7 +143,7 @@ export class DemoTraffic {
         quantity,
         occurredAt: this.now(),
         reason,
-        warehouseId: this.pick(['WH-NORTH', 'WH-SOUTH']),
+        warehouseId: warehouse,
       },
     };
   }
@@ -183,8 +194,14 @@ export class DemoTraffic {
         return null;
       }
       o.stage = 'paid';
-      // paid orders leave the shelf (roughly: the demo does not know which orders were rejected)
-      for (const l of o.lines) this.shelf.set(l.sku, Math.max(0, (this.shelf.get(l.sku) ?? 0) - l.quantity));
+      // paid orders leave the fuller shelf (roughly: the demo knows neither which orders were
+      // rejected nor which warehouse served them)
+      for (const l of o.lines) {
+        const [fuller] = WAREHOUSES.map((w) => `${l.sku}|${w}`).sort(
+          (a, b) => (this.shelf.get(b) ?? 0) - (this.shelf.get(a) ?? 0),
+        );
+        if (fuller) this.shelf.set(fuller, Math.max(0, (this.shelf.get(fuller) ?? 0) - l.quantity));
+      }
       return this.order(o.orderId, 'PAID', { paymentId: `PAY-${o.orderId}` });
     }
     if (o.stage === 'paid') {
@@ -248,11 +265,13 @@ export class DemoTraffic {
       else if (r < 0.98)
         msg = this.stock(this.popularSku(), 'ADJUSTED', -this.int(1, 3), this.pick(['damaged', 'shrinkage']));
       else {
-        // a count finds what the shelf should hold, now and then a unit or two less (shrinkage)
+        // a count of one warehouse finds what its shelf should hold, now and then a unit or two
+        // less (shrinkage)
         const sku = this.popularSku();
-        const expected = this.shelf.get(sku) ?? 0;
+        const warehouse = this.pick(WAREHOUSES);
+        const expected = this.shelf.get(`${sku}|${warehouse}`) ?? 0;
         const shrink = this.rnd() < 0.3 ? this.int(1, 2) : 0;
-        msg = this.stock(sku, 'COUNTED', Math.max(0, expected - shrink), 'cycle count');
+        msg = this.stock(sku, 'COUNTED', Math.max(0, expected - shrink), 'cycle count', warehouse);
       }
     }
     this.recent.push(msg);

@@ -25,6 +25,11 @@ run(tsx[0] as string, [...tsx.slice(1), 'scripts/cli.ts', 'setup']);
 // Demo defaults a reader can see happen within minutes; every one can be overridden.
 const demoEnv = {
   ORDERS_PAYMENT_DEADLINE_MS: '60000',
+  // velocities that follow minutes of demo traffic, and a short warning margin: predicted
+  // stock-outs and replenishment suggestions show on the dashboard within minutes
+  INVENTORY_VELOCITY_HALF_LIFE_MINUTES: '5',
+  INVENTORY_STOCKOUT_MARGIN_HOURS: '1',
+  INVENTORY_WAREHOUSE_PREFERENCE: 'WH-NORTH',
   ORDER_SIGNING_SECRET: 'demo-signing-secret-local-only',
   ...process.env,
 };
@@ -87,6 +92,7 @@ console.error(`
     dashboard        ${dashboardUrl}
     /metrics         ${metricsUrls.join(', ')}, dashboard ${dashboardUrl}metrics
     look around      npx pipeline stock show SKU-000001 | dlq list | position show | --help
+    a SKU's page     ${dashboardUrl}sku.html?sku=SKU-000001
     stop             Ctrl-C (the local stack stays up; npm run stack -- down stops it)
 
   Below: what the processes log, one line per notable event, and each processor's summary

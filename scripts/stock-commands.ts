@@ -3,7 +3,7 @@ import { createKafka, kafkaSecurity } from '../runtime/kafka.js';
 import { createLogger } from '../runtime/logger.js';
 import { createRedis } from '../runtime/redis.js';
 import { AvroCodec } from '../schemas/codec.js';
-import { loadInventoryConfig } from '../processors/inventory/config.js';
+import { loadInventoryConfig, stockStoreOptions } from '../processors/inventory/config.js';
 import { migrateLayout, rebuild, reconcile, showSku, type OpsContext } from '../processors/inventory/ops.js';
 import { StockStore } from '../processors/inventory/store.js';
 import { printJson } from './cli-output.js';
@@ -21,7 +21,7 @@ async function withOps<T>(fn: (ctx: OpsContext) => Promise<T>): Promise<T> {
         security: kafkaSecurity(config),
       }),
       codec: AvroCodec.fromConfig(config, config.TOPIC_PREFIX),
-      store: new StockStore(redis, { keyTag: config.INVENTORY_KEY_TAG, shards: config.INVENTORY_SHARDS }),
+      store: new StockStore(redis, stockStoreOptions(config)),
       prefix: config.TOPIC_PREFIX,
       groupId: config.INVENTORY_GROUP_ID,
     });
@@ -46,6 +46,31 @@ export async function stockShow(sku: string, json = false): Promise<number> {
       `${sku}: on hand ${s.onHand}, reserved ${s.reserved}, available ${s.available}` +
         ` (threshold ${s.lowStockThreshold}, safety ${s.safetyStock}, version ${s.version}, catalogue v${s.catalogueVersion})`,
     );
+    console.log('\nper warehouse:');
+    for (const w of s.warehouses) {
+      console.log(
+        `  ${w.warehouseId.padEnd(16)} on hand ${String(w.onHand).padStart(6)}  reserved ${String(w.reserved).padStart(6)}  available ${String(w.available).padStart(6)}`,
+      );
+    }
+    const f = report.forecast;
+    if (f) {
+      console.log('\nforecast (now):');
+      console.log(
+        `  velocity        ${f.demand.toFixed(2)}/h (reserved ${f.reserved.toFixed(2)}/h, sold ${f.sold.toFixed(2)}/h as of ${s.velocityAt ? new Date(s.velocityAt).toISOString() : 'no sales yet'})`,
+      );
+      console.log(
+        `  cover           ${f.cover === undefined ? 'no demand' : `${f.cover.toFixed(1)} h`} (warns under ${f.horizon} h: lead time ${s.leadTimeHours} h + margin)`,
+      );
+      console.log(
+        `  stock-out       ${f.predictedAt === undefined ? (s.available <= 0 ? 'out of stock now' : 'none predicted') : new Date(f.predictedAt).toISOString()}${s.stockoutPredicted ? '  [STOCKOUT_PREDICTED raised]' : ''}`,
+      );
+      console.log(
+        `  reorder point   ${f.reorderPoint} (velocity x lead time + safety ${s.safetyStock})${f.due ? '  REORDER NOW' : ''}`,
+      );
+      console.log(
+        `  suggestion      ${f.quantity} units (economic order quantity; order cost ${s.orderCost}, holding ${s.holdingCostPerUnitDay}/unit/day); last published: point ${s.reorderPoint}, quantity ${s.reorderQuantity}`,
+      );
+    }
     console.log('\nchangelog (latest last):');
     for (const h of report.history) {
       console.log(

@@ -46,7 +46,21 @@ export function lastMinutes(raw: unknown): TimeWindow {
 export const GRAFANA_TIME_RANGE: TimeWindow = { startSql: 'toDateTime($from)' };
 
 /** Alert kinds that end an alert raised before them on the same subject. */
-export const CLEARING_ALERT_KINDS = ['RECOVERED', 'BACK_IN_STOCK', 'RESOLVED', 'DELIVERED'] as const;
+export const CLEARING_ALERT_KINDS = [
+  'RECOVERED',
+  'BACK_IN_STOCK',
+  'RESOLVED',
+  'DELIVERED',
+  'STOCKOUT_CLEARED',
+] as const;
+
+/** SKUs as the pipeline accepts them: safe to quote into a query (18.16 has no query parameters). */
+const SKU = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function validSku(raw: unknown): string {
+  if (typeof raw !== 'string' || !SKU.test(raw)) throw new Error('sku must be a SKU code');
+  return raw;
+}
 
 const clearing = CLEARING_ALERT_KINDS.map((k) => `'${k}'`).join(', ');
 
@@ -151,6 +165,55 @@ export const dashboardSql = {
     WHERE changed_at >= toStartOfMinute(${window.startSql})
     GROUP BY t, to_state
     ORDER BY t`,
+  /**
+   * SKUs with a standing stock-out prediction (their latest prediction alert of the week is not
+   * a clearing one), soonest predicted stock-out first.
+   */
+  atRisk: (limit: number) => `
+    SELECT sku, predicted_at, velocity_per_hour, available, cover_hours, lead_time_hours, last_ms AS raised_ms
+    FROM (
+      SELECT subject_key AS sku, argMax(kind, raised_ms) AS last_kind,
+             argMax(visitParamExtractString(attributes_json, 'predictedAt'), raised_ms) AS predicted_at,
+             argMax(visitParamExtractString(attributes_json, 'velocityPerHour'), raised_ms) AS velocity_per_hour,
+             argMax(visitParamExtractString(attributes_json, 'coverHours'), raised_ms) AS cover_hours,
+             argMax(visitParamExtractString(attributes_json, 'leadTimeHours'), raised_ms) AS lead_time_hours,
+             argMax(value, raised_ms) AS available, max(raised_ms) AS last_ms
+      FROM ${METRICS_DATABASE}.alerts
+      WHERE source = 'STOCK' AND kind IN ('STOCKOUT_PREDICTED', 'STOCKOUT_CLEARED')
+        AND raised_at >= now() - 7 * 86400
+      GROUP BY subject_key
+    )
+    WHERE last_kind = 'STOCKOUT_PREDICTED'
+    ORDER BY predicted_at
+    LIMIT ${validLimit(limit)}`,
+  /** The newest suggestion of each of these SKUs. */
+  suggestions: (skus: readonly string[]) => `
+    SELECT sku, argMax(reorder_point, updated_ms) AS reorder_point,
+           argMax(suggested_quantity, updated_ms) AS suggested_quantity,
+           argMax(reorder_now, updated_ms) AS reorder_now, max(updated_ms) AS last_ms
+    FROM ${METRICS_DATABASE}.replenishment
+    WHERE sku IN (${skus.length ? skus.map((s) => `'${validSku(s)}'`).join(', ') : `''`})
+    GROUP BY sku`,
+  /** A SKU's changelog, newest first (each version once). */
+  skuLevels: (sku: string, limit: number) => `
+    SELECT version, max(updated_ms) AS at_ms, any(on_hand) AS on_hand, any(reserved) AS reserved,
+           any(available) AS available, any(reserved_per_hour) AS reserved_per_hour,
+           any(sold_per_hour) AS sold_per_hour, any(stockout_predicted) AS stockout_predicted,
+           any(warehouses_json) AS warehouses_json, any(source_event_id) AS source_event_id
+    FROM ${METRICS_DATABASE}.stock_levels
+    WHERE sku = '${validSku(sku)}'
+    GROUP BY version
+    ORDER BY version DESC
+    LIMIT ${validLimit(limit)}`,
+  /** A SKU's alerts of the last week, newest first, each once. */
+  skuAlerts: (sku: string, limit: number) => `
+    SELECT alert_id, any(kind) AS alert_kind, any(severity) AS alert_severity, any(message) AS alert_message,
+           any(value) AS alert_value, max(raised_ms) AS at_ms
+    FROM ${METRICS_DATABASE}.alerts
+    WHERE source = 'STOCK' AND subject_key = '${validSku(sku)}' AND raised_at >= now() - 7 * 86400
+    GROUP BY alert_id
+    ORDER BY at_ms DESC
+    LIMIT ${validLimit(limit)}`,
   /** The most recent stock alerts, each once however often it was recorded. */
   stockAlerts: (limit: number) => `
     SELECT alert_id, any(kind) AS alert_kind, any(severity) AS alert_severity, any(subject_key) AS sku,

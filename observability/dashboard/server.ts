@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from '../../runtime/logger.js';
-import { dashboardSql, lastMinutes, runDashboardQuery, validMinutes } from './queries.js';
+import { dashboardSql, lastMinutes, runDashboardQuery, validMinutes, validSku } from './queries.js';
 
 const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -14,6 +14,8 @@ const require = createRequire(import.meta.url);
 const STATIC_FILES: Record<string, { file: string; type: string }> = {
   '/': { file: publicDir + 'index.html', type: 'text/html; charset=utf-8' },
   '/app.js': { file: publicDir + 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/sku.html': { file: publicDir + 'sku.html', type: 'text/html; charset=utf-8' },
+  '/sku.js': { file: publicDir + 'sku.js', type: 'text/javascript; charset=utf-8' },
   '/charts.js': { file: publicDir + 'charts.js', type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: publicDir + 'style.css', type: 'text/css; charset=utf-8' },
   // the chart library, served from the installed package: no CDN, works offline
@@ -36,6 +38,8 @@ const SECURITY_HEADERS = {
 /** "Now" in the tiles and the processor table means the last minute of raw batch rows. */
 const CURRENT_WINDOW_SECONDS = 60;
 const STOCK_ALERTS_SHOWN = 50;
+const AT_RISK_SHOWN = 50;
+const SKU_HISTORY_SHOWN = 300;
 
 export class WritableUserError extends Error {}
 
@@ -64,18 +68,34 @@ export interface DashboardOptions {
 
 export async function overview(client: ClickHouseClient, minutes: number): Promise<Record<string, unknown>> {
   const window = lastMinutes(minutes);
-  const [current, throughput, latency, lag, lagHistory, activeAlerts, stockAlerts, deadLetters, orderFunnel] =
-    await Promise.all([
-      runDashboardQuery(client, dashboardSql.current(CURRENT_WINDOW_SECONDS)),
-      runDashboardQuery(client, dashboardSql.throughput(window)),
-      runDashboardQuery(client, dashboardSql.latency(window)),
-      runDashboardQuery(client, dashboardSql.lag()),
-      runDashboardQuery(client, dashboardSql.lagHistory(window)),
-      runDashboardQuery(client, dashboardSql.activeAlerts()),
-      runDashboardQuery(client, dashboardSql.stockAlerts(STOCK_ALERTS_SHOWN)),
-      runDashboardQuery(client, dashboardSql.deadLetters(window)),
-      runDashboardQuery(client, dashboardSql.orderFunnel(window)),
-    ]);
+  const [
+    current,
+    throughput,
+    latency,
+    lag,
+    lagHistory,
+    activeAlerts,
+    stockAlerts,
+    deadLetters,
+    orderFunnel,
+    atRisk,
+  ] = await Promise.all([
+    runDashboardQuery(client, dashboardSql.current(CURRENT_WINDOW_SECONDS)),
+    runDashboardQuery(client, dashboardSql.throughput(window)),
+    runDashboardQuery(client, dashboardSql.latency(window)),
+    runDashboardQuery(client, dashboardSql.lag()),
+    runDashboardQuery(client, dashboardSql.lagHistory(window)),
+    runDashboardQuery(client, dashboardSql.activeAlerts()),
+    runDashboardQuery(client, dashboardSql.stockAlerts(STOCK_ALERTS_SHOWN)),
+    runDashboardQuery(client, dashboardSql.deadLetters(window)),
+    runDashboardQuery(client, dashboardSql.orderFunnel(window)),
+    runDashboardQuery<{ sku: string }>(client, dashboardSql.atRisk(AT_RISK_SHOWN)),
+  ]);
+  const suggestions = await runDashboardQuery<{ sku: string }>(
+    client,
+    dashboardSql.suggestions(atRisk.map((r) => r.sku)),
+  );
+  const suggestionOf = new Map(suggestions.map((s) => [s.sku, s]));
   return {
     generatedAt: Date.now(),
     minutes,
@@ -89,7 +109,18 @@ export async function overview(client: ClickHouseClient, minutes: number): Promi
     stockAlerts,
     deadLetters,
     orderFunnel,
+    atRisk: atRisk.map((r) => ({ ...r, suggestion: suggestionOf.get(r.sku) ?? null })),
   };
+}
+
+/** One SKU: its changelog (stock per warehouse, velocities), its alerts and its latest suggestion. */
+export async function skuPage(client: ClickHouseClient, sku: string): Promise<Record<string, unknown>> {
+  const [levels, alerts, suggestions] = await Promise.all([
+    runDashboardQuery(client, dashboardSql.skuLevels(sku, SKU_HISTORY_SHOWN)),
+    runDashboardQuery(client, dashboardSql.skuAlerts(sku, STOCK_ALERTS_SHOWN)),
+    runDashboardQuery(client, dashboardSql.suggestions([sku])),
+  ]);
+  return { generatedAt: Date.now(), sku, levels, alerts, suggestion: suggestions[0] ?? null };
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
@@ -130,16 +161,22 @@ export function createDashboardServer(options: DashboardOptions): Server {
       sendJson(res, 200, { refreshMs: options.refreshMs });
       return;
     }
-    if (url.pathname === '/api/overview') {
-      let minutes: number;
+    if (url.pathname === '/api/overview' || url.pathname === '/api/sku') {
+      let load: () => Promise<Record<string, unknown>>;
       try {
-        minutes = validMinutes(url.searchParams.get('minutes') ?? '60');
+        if (url.pathname === '/api/sku') {
+          const sku = validSku(url.searchParams.get('sku'));
+          load = () => skuPage(options.clickhouse, sku);
+        } else {
+          const minutes = validMinutes(url.searchParams.get('minutes') ?? '60');
+          load = () => overview(options.clickhouse, minutes);
+        }
       } catch (err) {
         sendJson(res, 400, { error: (err as Error).message });
         return;
       }
       try {
-        const body = await overview(options.clickhouse, minutes);
+        const body = await load();
         if (failing) options.logger.info('ClickHouse answers the dashboard again');
         failing = false;
         sendJson(res, 200, body);

@@ -1,13 +1,21 @@
 import type { OrderEvent, ProductUpdate, StockEvent } from '../../schemas/types.js';
 import type { OrderEventKind } from './order-rules.js';
 import { CATALOGUE_DEFAULTS } from './sku-record.js';
+import { WAREHOUSE_PATTERN } from './warehouses.js';
 
 /**
  * What the stock scripts are asked to do, derived from validated input events. Validation is
  * pure: an event either becomes a command or a dead letter with a reason code.
  */
 export type StockCommand = (
-  | { kind: 'RECEIVED' | 'ADJUSTED' | 'COUNTED'; eventId: string; sku: string; quantity: number }
+  | {
+      kind: 'RECEIVED' | 'ADJUSTED' | 'COUNTED';
+      eventId: string;
+      sku: string;
+      quantity: number;
+      /** absent: the default warehouse */
+      warehouse?: string;
+    }
   | { kind: 'PLACE'; eventId: string; orderId: string; lines: { sku: string; quantity: number }[] }
   | { kind: OrderEventKind; eventId: string; orderId: string }
 ) & {
@@ -44,6 +52,7 @@ export type RejectReason =
   | 'DUPLICATE_SKU_LINE'
   | 'CLOCK_SKEW'
   | 'INVALID_THRESHOLD'
+  | 'INVALID_WAREHOUSE'
   | 'MISSING_SIGNATURE'
   | 'BAD_SIGNATURE';
 
@@ -114,9 +123,19 @@ export function validateStockEvent(
   if (e.type === 'COUNTED' && e.quantity < 0) {
     return reject('INVALID_QUANTITY', `COUNTED quantity must be >= 0, got ${e.quantity}`);
   }
+  if (e.warehouseId !== null && e.warehouseId !== undefined && !WAREHOUSE_PATTERN.test(e.warehouseId)) {
+    return reject('INVALID_WAREHOUSE', `warehouse "${e.warehouseId.slice(0, 40)}" is not valid`);
+  }
   return {
     ok: true,
-    command: { kind: e.type, eventId: e.eventId, sku: e.sku, quantity: e.quantity, at: e.occurredAt },
+    command: {
+      kind: e.type,
+      eventId: e.eventId,
+      sku: e.sku,
+      quantity: e.quantity,
+      at: e.occurredAt,
+      ...(e.warehouseId ? { warehouse: e.warehouseId } : {}),
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 import { commonEnv } from '../../runtime/config.js';
 import { readEnv, type EnvSpec, type EnvValues } from '../../runtime/env.js';
+import type { StockStoreOptions } from './store.js';
 
 export const inventoryEnv = {
   ...commonEnv,
@@ -73,6 +74,17 @@ export const inventoryEnv = {
     min: 6_000,
     doc: 'Kafka group session timeout: how long a dead instance holds its partitions.',
   },
+  INVENTORY_DEFAULT_WAREHOUSE: {
+    kind: 'string',
+    default: 'default',
+    pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/,
+    doc: 'Warehouse of stock events that name none (every SKU of a shop that sends no warehouse stays in it).',
+  },
+  INVENTORY_WAREHOUSE_PREFERENCE: {
+    kind: 'list',
+    default: [],
+    doc: 'Warehouses an order is served from first, best first (comma-separated); the others follow by name. An order goes whole to the first that can serve every line, else split line by line, all or nothing.',
+  },
   INVENTORY_VELOCITY_HALF_LIFE_MINUTES: {
     kind: 'int',
     default: 24 * 60,
@@ -97,6 +109,24 @@ export const inventoryEnv = {
 } as const satisfies Record<string, EnvSpec>;
 
 export type InventoryConfig = EnvValues<typeof inventoryEnv>;
+
+/** The stock state's layout and rules as configured: what every process that opens it must agree on. */
+export function stockStoreOptions(config: InventoryConfig): StockStoreOptions {
+  return {
+    keyTag: config.INVENTORY_KEY_TAG,
+    shards: config.INVENTORY_SHARDS,
+    eventIdTtlSeconds: config.INVENTORY_EVENT_ID_TTL_SECONDS,
+    finalOrderTtlSeconds: config.INVENTORY_FINAL_ORDER_TTL_SECONDS,
+    warehouses: {
+      defaultWarehouse: config.INVENTORY_DEFAULT_WAREHOUSE,
+      preference: config.INVENTORY_WAREHOUSE_PREFERENCE,
+    },
+    forecast: {
+      halfLifeSeconds: config.INVENTORY_VELOCITY_HALF_LIFE_MINUTES * 60,
+      marginHours: config.INVENTORY_STOCKOUT_MARGIN_HOURS,
+    },
+  };
+}
 
 export function loadInventoryConfig(env: NodeJS.ProcessEnv = process.env): InventoryConfig {
   return readEnv(inventoryEnv, env);

@@ -1,5 +1,5 @@
 import type { OrderEvent } from '../../schemas/types.js';
-import type { ScriptLine } from './script-results.js';
+import type { HeldUnits, ScriptLine } from './script-results.js';
 import { decisionOf, type InventoryHistory } from './history.js';
 import { STOCK_ORDER_RULES, type HoldAction, type HoldState, type OrderEventKind } from './order-rules.js';
 
@@ -8,6 +8,8 @@ export interface ReplayedOrder {
   /** the hold's state letter (R, X, C, S, L) */
   state: Exclude<HoldState, 'NONE'>;
   lines: ScriptLine[];
+  /** where the reservation held its units, as its result said */
+  allocations: HeldUnits[];
 }
 
 export interface HoldReplay {
@@ -49,12 +51,14 @@ export function replayHolds(
     const decision = decisionOf(h.results.get(orderId) ?? []);
     let state: HoldState = 'NONE';
     let lines: ScriptLine[] = [];
+    let allocations: HeldUnits[] = [];
     for (const e of [...events].sort((a, b) => a.offset - b.offset)) {
       if (!applied(e)) continue;
       if (e.event.type === 'PLACED') {
         if (state === 'NONE' && decision && decision.sourceEventId === e.event.eventId) {
           state = decision.outcome === 'RESERVED' ? 'R' : 'X';
           lines = decision.lines.map((l) => ({ sku: l.sku, quantity: l.quantity }));
+          allocations = decision.outcome === 'RESERVED' ? (decision.allocations ?? []) : [];
         }
         continue;
       }
@@ -66,7 +70,7 @@ export function replayHolds(
       for (const l of lines) onHandDelta.set(l.sku, (onHandDelta.get(l.sku) ?? 0) + next.onHand * l.quantity);
       state = next.state;
     }
-    if (state !== 'NONE') orders.set(orderId, { state, lines });
+    if (state !== 'NONE') orders.set(orderId, { state, lines, allocations });
   }
   return { orders, onHandDelta };
 }

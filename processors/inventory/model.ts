@@ -1,6 +1,7 @@
 import type { CatalogueCommand, StockCommand } from './commands.js';
 import { DEFAULT_FORECAST, type ForecastSettings } from './forecast.js';
 import { CATALOGUE_DEFAULTS } from './sku-record.js';
+import { DEFAULT_WAREHOUSES, type WarehouseSettings } from './warehouses.js';
 
 /**
  * The reference model of the stock rules: plain TypeScript, no Redis, no concurrency. Tests
@@ -28,6 +29,8 @@ export interface ModelSku {
   /** the suggestion last published */
   reorderPoint: number;
   reorderQuantity: number;
+  /** per warehouse: the parts of onHand and reserved, for every warehouse that ever held some */
+  warehouses: Map<string, { onHand: number; reserved: number }>;
 }
 
 export type ModelOrderState = 'RESERVED' | 'REJECTED' | 'RELEASED' | 'COMMITTED' | 'SHIPPED';
@@ -35,6 +38,8 @@ export type ModelOrderState = 'RESERVED' | 'REJECTED' | 'RELEASED' | 'COMMITTED'
 export interface ModelOrder {
   state: ModelOrderState;
   lines: { sku: string; quantity: number }[];
+  /** per line: [warehouse, units] it holds (or held); null: all in the default warehouse */
+  held: [string, number][][] | null;
 }
 
 export interface ModelDecision {
@@ -43,6 +48,8 @@ export interface ModelDecision {
   why?: string;
   outcome?: ModelOrderState;
   alerts: string[];
+  /** a result's units held outside the default warehouse: "sku@warehouse=units" */
+  held?: string[];
 }
 
 function levelOf(s: ModelSku): number {
@@ -120,9 +127,71 @@ export class StockModel {
   readonly skus = new Map<string, ModelSku>();
   private readonly forecaster: Forecaster;
 
-  constructor(forecast: ForecastSettings = DEFAULT_FORECAST) {
+  private readonly defaultWarehouse: string;
+  private readonly preference: readonly string[];
+
+  constructor(
+    forecast: ForecastSettings = DEFAULT_FORECAST,
+    warehouses: WarehouseSettings = DEFAULT_WAREHOUSES,
+  ) {
     this.forecaster = new Forecaster(forecast);
+    this.defaultWarehouse = warehouses.defaultWarehouse;
+    this.preference = warehouses.preference;
   }
+
+  private part(s: ModelSku, w: string): { onHand: number; reserved: number } {
+    let p = s.warehouses.get(w);
+    if (!p) {
+      p = { onHand: 0, reserved: 0 };
+      s.warehouses.set(w, p);
+    }
+    return p;
+  }
+
+  /**
+   * Where an order's lines are held: null when none of their SKUs is stocked outside the
+   * default warehouse (all held there); else the whole order in the first warehouse, in
+   * preference order, that can serve every line; else each line from the warehouses in that
+   * order; false when some line cannot be served by all of them together.
+   */
+  private allocate(lines: { sku: string; quantity: number }[]): [string, number][][] | null | false {
+    const skus = lines.map((l) => this.skus.get(l.sku) as ModelSku);
+    if (skus.every((s) => [...s.warehouses.keys()].every((w) => w === this.defaultWarehouse))) return null;
+    const names = [...new Set(skus.flatMap((s) => [...s.warehouses.keys()]))];
+    const rank = (w: string) => {
+      const i = this.preference.indexOf(w);
+      return i < 0 ? Infinity : i;
+    };
+    names.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+    const free = (s: ModelSku, w: string) => {
+      const p = s.warehouses.get(w);
+      return p ? p.onHand - p.reserved : 0;
+    };
+    const whole = names.find((w) => lines.every((l, i) => free(skus[i] as ModelSku, w) >= l.quantity));
+    if (whole !== undefined) return lines.map((l) => [[whole, l.quantity]]);
+    const held: [string, number][][] = [];
+    for (const [i, l] of lines.entries()) {
+      let left = l.quantity;
+      const parts: [string, number][] = [];
+      for (const w of names) {
+        const f = free(skus[i] as ModelSku, w);
+        if (f <= 0 || left === 0) continue;
+        const take = Math.min(f, left);
+        parts.push([w, take]);
+        left -= take;
+      }
+      if (left > 0) return false;
+      held.push(parts);
+    }
+    return held;
+  }
+
+  private heldText(o: ModelOrder): string[] {
+    if (!o.held) return [];
+    const held = o.held;
+    return o.lines.flatMap((l, i) => (held[i] ?? []).map(([w, n]) => `${l.sku}@${w}=${n}`));
+  }
+
   readonly orders = new Map<string, ModelOrder>();
   private readonly seenEventIds = new Set<string>();
   private readonly watermarks = new Map<string, number>();
@@ -163,6 +232,7 @@ export class StockModel {
         reorderDue: false,
         reorderPoint: 0,
         reorderQuantity: 0,
+        warehouses: new Map(),
       });
       return alerts;
     }
@@ -196,7 +266,11 @@ export class StockModel {
         if (!s) return d('dlq', 'UNKNOWN_SKU');
         if (this.seenEventIds.has(c.eventId)) return d('dup', 'DUPLICATE_EVENT_ID');
         this.seenEventIds.add(c.eventId);
-        s.onHand = c.kind === 'COUNTED' ? c.quantity : s.onHand + c.quantity;
+        const part = this.part(s, c.warehouse ?? this.defaultWarehouse);
+        // a count is the truth of its warehouse; the total moves by what it corrects
+        const delta = c.kind === 'COUNTED' ? c.quantity - part.onHand : c.quantity;
+        part.onHand += delta;
+        s.onHand += delta;
         this.follow(c.sku, s, alerts);
         this.forecaster.follow(c.sku, s, t, alerts);
         return d('ok');
@@ -208,19 +282,23 @@ export class StockModel {
           const s = this.skus.get(l.sku) as ModelSku;
           return l.quantity > s.onHand - s.reserved - s.safety;
         });
-        if (short) {
-          this.orders.set(c.orderId, { state: 'REJECTED', lines: c.lines });
+        const held = short ? false : this.allocate(c.lines);
+        if (held === false) {
+          this.orders.set(c.orderId, { state: 'REJECTED', lines: c.lines, held: null });
           return d('ok', undefined, 'REJECTED');
         }
-        for (const l of c.lines) {
+        for (const [i, l] of c.lines.entries()) {
           const s = this.skus.get(l.sku) as ModelSku;
+          for (const [w, n] of held?.[i] ?? [[this.defaultWarehouse, l.quantity]])
+            this.part(s, w).reserved += n;
           s.reserved += l.quantity;
           this.forecaster.demand(s, 'reserved', l.quantity, t);
           this.follow(l.sku, s, alerts);
           this.forecaster.follow(l.sku, s, t, alerts);
         }
-        this.orders.set(c.orderId, { state: 'RESERVED', lines: c.lines });
-        return d('ok', undefined, 'RESERVED');
+        const placed: ModelOrder = { state: 'RESERVED', lines: c.lines, held };
+        this.orders.set(c.orderId, placed);
+        return { ...d('ok', undefined, 'RESERVED'), held: this.heldText(placed) };
       }
       default: {
         // PAY, SHIP, DELIVER, CANCEL, EXPIRE: what stock does depends on where the order's hold is. Goods
@@ -228,10 +306,11 @@ export class StockModel {
         // puts them back; a payment or expiry of an order that holds nothing changes nothing.
         const o = this.orders.get(c.orderId);
         if (!o) return d('dlq', 'UNKNOWN_ORDER');
-        const each = (fn: (s: ModelSku, q: number) => void) => {
-          for (const l of o.lines) {
+        // a line without a recorded hold (rejected, shipped anyway) counts in the default warehouse
+        const each = (fn: (s: ModelSku, q: number, parts: [string, number][]) => void) => {
+          for (const [i, l] of o.lines.entries()) {
             const s = this.skus.get(l.sku) as ModelSku;
-            fn(s, l.quantity);
+            fn(s, l.quantity, o.held?.[i] ?? [[this.defaultWarehouse, l.quantity]]);
             this.follow(l.sku, s, alerts);
             this.forecaster.follow(l.sku, s, t, alerts);
           }
@@ -239,13 +318,17 @@ export class StockModel {
         const state = o.state;
         if (c.kind === 'PAY') {
           if (state === 'RESERVED') {
-            each((s, q) => {
+            each((s, q, parts) => {
+              for (const [w, n] of parts) {
+                this.part(s, w).reserved -= n;
+                this.part(s, w).onHand -= n;
+              }
               s.reserved -= q;
               s.onHand -= q;
               this.forecaster.demand(s, 'sold', q, t);
             });
             o.state = 'COMMITTED';
-            return d('ok', undefined, 'COMMITTED');
+            return { ...d('ok', undefined, 'COMMITTED'), held: this.heldText(o) };
           }
           return state === 'COMMITTED' || state === 'SHIPPED' ? d('dup') : d('skip');
         }
@@ -254,28 +337,37 @@ export class StockModel {
           if (state === 'SHIPPED') return c.kind === 'SHIP' ? d('dup') : d('skip');
           o.state = 'SHIPPED';
           if (state === 'COMMITTED') return d('ok', 'SHIPPED_AFTER_PAYMENT');
-          each((s, q) => {
+          each((s, q, parts) => {
+            for (const [w, n] of parts) {
+              if (state === 'RESERVED') this.part(s, w).reserved -= n;
+              this.part(s, w).onHand -= n;
+            }
             if (state === 'RESERVED') s.reserved -= q;
             s.onHand -= q;
             this.forecaster.demand(s, 'sold', q, t);
           });
-          return d('ok', state === 'RESERVED' ? undefined : 'SHIPPED_WITHOUT_HOLD', 'COMMITTED');
+          return {
+            ...d('ok', state === 'RESERVED' ? undefined : 'SHIPPED_WITHOUT_HOLD', 'COMMITTED'),
+            held: this.heldText(o),
+          };
         }
         // CANCEL or EXPIRE
         if (state === 'RELEASED') return d('dup');
         if (state === 'RESERVED') {
-          each((s, q) => {
+          each((s, q, parts) => {
+            for (const [w, n] of parts) this.part(s, w).reserved -= n;
             s.reserved -= q;
           });
           o.state = 'RELEASED';
-          return d('ok', undefined, 'RELEASED');
+          return { ...d('ok', undefined, 'RELEASED'), held: this.heldText(o) };
         }
         if (state === 'COMMITTED' && c.kind === 'CANCEL') {
-          each((s, q) => {
+          each((s, q, parts) => {
+            for (const [w, n] of parts) this.part(s, w).onHand += n;
             s.onHand += q;
           });
           o.state = 'RELEASED';
-          return d('ok', 'RESTOCKED', 'RELEASED');
+          return { ...d('ok', 'RESTOCKED', 'RELEASED'), held: this.heldText(o) };
         }
         return d('skip');
       }

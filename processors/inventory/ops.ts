@@ -12,9 +12,11 @@ import {
   formatSkuRecord,
   holdingCostUnits,
   orderCostUnits,
+  SKU_FLAGS,
   SKU_RECORD_FIELDS,
 } from './sku-record.js';
-import { skuStateFromRecord, type StockStore } from './store.js';
+import { orderLinesText, warehousePartsText, warehouseStock } from './warehouses.js';
+import { skuStateFromRecord, type ForecastView, type StockStore } from './store.js';
 
 /** Operator commands over the stock state: show, rebuild, reconcile. */
 
@@ -46,17 +48,24 @@ async function scanKeys(redis: RedisClient, pattern: string, onKeys: (keys: stri
   }
 }
 
-/** Every SKU record of every shard, by SKU. */
-async function readSkuRecords(store: StockStore): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+/** Every SKU record of every shard, by SKU, and the per-warehouse parts of those that have them. */
+async function readSkuRecords(
+  store: StockStore,
+): Promise<{ records: Map<string, string>; parts: Map<string, string> }> {
+  const records = new Map<string, string>();
+  const parts = new Map<string, string>();
   for (const shardKeys of store.shards.keys) {
     await scanKeys(store.redis, shardKeys.skuBucketPattern(), async (buckets) => {
       for (const bucket of buckets) {
-        for (const [sku, raw] of Object.entries(await store.redis.hgetall(bucket))) out.set(sku, raw);
+        for (const [field, raw] of Object.entries(await store.redis.hgetall(bucket))) {
+          // '@<sku>': the SKU's stock per warehouse (no SKU starts with '@')
+          if (field.startsWith('@')) parts.set(field.slice(1), raw);
+          else records.set(field, raw);
+        }
       }
     });
   }
-  return out;
+  return { records, parts };
 }
 
 /** The minute an event id was applied, as the stock script stores it. */
@@ -208,6 +217,8 @@ export async function rebuild(ctx: OpsContext, options: { force?: boolean } = {}
     const th = c?.lowStockThreshold ?? 0;
     // a SKU never stocked keeps level -1, as the scripts would have it
     const lv = l ? levelOf(on, rs, th) : -1;
+    const parts = warehousePartsText(l?.warehouses ?? [], store.warehouses.defaultWarehouse);
+    if (parts) pipelineOf(sku).hset(shards.keysOfSku(sku).sku(sku), `@${sku}`, parts);
     pipelineOf(sku).hset(
       shards.keysOfSku(sku).sku(sku),
       sku,
@@ -225,11 +236,17 @@ export async function rebuild(ctx: OpsContext, options: { force?: boolean } = {}
           ...(c?.holdingCostPerUnitDay !== undefined
             ? { hc: holdingCostUnits(c.holdingCostPerUnitDay) }
             : {}),
-          // the velocities as the changelog last published them; predictions and suggestions
-          // start afresh (each may be published once more)
+          // the velocities, the standing prediction and the last suggestion as the changelog
+          // last published them: nothing is alerted or suggested again
           rv: Math.round((l?.reservedPerHour ?? 0) * VELOCITY_UNIT),
           sv: Math.round((l?.soldPerHour ?? 0) * VELOCITY_UNIT),
           vt: Math.floor((l?.velocityAt ?? 0) / 1000),
+          fc:
+            (parts ? SKU_FLAGS.SPLIT : 0) |
+            (l?.stockoutPredicted ? SKU_FLAGS.PREDICTED : 0) |
+            (l?.reorderNow ? SKU_FLAGS.REORDER_DUE : 0),
+          ro: l?.reorderPoint ?? 0,
+          rq: l?.suggestedQuantity ?? 0,
         }),
       ),
     );
@@ -242,7 +259,7 @@ export async function rebuild(ctx: OpsContext, options: { force?: boolean } = {}
   for (const [orderId, o] of replay.orders) {
     for (const [shard, part] of shards.group(o.lines)) {
       const keys = shards.keys[shard] as (typeof shards.keys)[number];
-      const record = `${o.state}|${part.map((l) => `${l.sku}:${l.quantity}`).join(',')}`;
+      const record = `${o.state}|${orderLinesText(part, o.allocations, store.warehouses.defaultWarehouse)}`;
       const pipeline = pipelines[shard] as (typeof pipelines)[number];
       if (o.state === 'R') {
         pipeline.set(keys.order(orderId), record);
@@ -340,9 +357,19 @@ export async function reconcile(ctx: OpsContext, history?: InventoryHistory): Pr
   );
   for (const [sku, delta] of replay.onHandDelta) expectedOn.set(sku, (expectedOn.get(sku) ?? 0) + delta);
   const stateName = { R: 'RESERVED', X: 'REJECTED', C: 'COMMITTED', S: 'SHIPPED', L: 'RELEASED' } as const;
+  // reserved per SKU and warehouse: what the holds' results said they hold where
+  const expectedHeld = new Map<string, number>();
+  const defaultWarehouse = store.warehouses.defaultWarehouse;
   for (const [orderId, o] of replay.orders) {
     if (o.state === 'R') {
-      for (const l of o.lines) expectedRs.set(l.sku, (expectedRs.get(l.sku) ?? 0) + l.quantity);
+      for (const l of o.lines) {
+        expectedRs.set(l.sku, (expectedRs.get(l.sku) ?? 0) + l.quantity);
+        const held = o.allocations.filter((a) => a.sku === l.sku);
+        for (const a of held.length ? held : [{ warehouseId: defaultWarehouse, quantity: l.quantity }]) {
+          const k = `${l.sku} ${a.warehouseId}`;
+          expectedHeld.set(k, (expectedHeld.get(k) ?? 0) + a.quantity);
+        }
+      }
     }
     const order = await store.getOrder(orderId);
     diff(`order ${orderId}`, 'state', stateName[o.state], order?.state ?? '(missing)');
@@ -366,7 +393,7 @@ export async function reconcile(ctx: OpsContext, history?: InventoryHistory): Pr
     });
   }
 
-  const records = await readSkuRecords(store);
+  const { records, parts } = await readSkuRecords(store);
   const skus = new Set<string>([
     ...h.catalogue.keys(),
     ...expectedOn.keys(),
@@ -386,6 +413,27 @@ export async function reconcile(ctx: OpsContext, history?: InventoryHistory): Pr
     diff(subject, 'lowStockThreshold', c?.lowStockThreshold ?? 0, actual.lowStockThreshold);
     diff(subject, 'safetyStock', c?.safetyStock ?? 0, actual.safetyStock);
     diff(subject, 'reserved', expectedRs.get(sku) ?? 0, actual.reserved);
+    const warehouses = warehouseStock(actual.onHand, actual.reserved, parts.get(sku) ?? '', defaultWarehouse);
+    diff(
+      subject,
+      'on hand over its warehouses',
+      actual.onHand,
+      warehouses.reduce((n, w) => n + w.onHand, 0),
+    );
+    diff(
+      subject,
+      'reserved over its warehouses',
+      actual.reserved,
+      warehouses.reduce((n, w) => n + w.reserved, 0),
+    );
+    for (const w of warehouses) {
+      diff(
+        subject,
+        `reserved in ${w.warehouseId}`,
+        expectedHeld.get(`${sku} ${w.warehouseId}`) ?? 0,
+        w.reserved,
+      );
+    }
     if (counted.has(sku)) {
       const level = h.levels.get(sku);
       diff(subject, 'onHand (vs changelog, cycle-counted)', level?.onHand ?? 0, actual.onHand);
@@ -398,6 +446,8 @@ export async function reconcile(ctx: OpsContext, history?: InventoryHistory): Pr
 
 export interface SkuReport {
   state: ReturnType<typeof skuStateFromRecord> | null;
+  /** as of now: velocities decayed to the time of the report */
+  forecast: ForecastView | null;
   history: { version: number; onHand: number; reserved: number; sourceEventId: string; at: string }[];
   stockEvents: { type: string; quantity: number; eventId: string; at: string; reason: string | null }[];
 }
@@ -405,7 +455,8 @@ export interface SkuReport {
 /** A SKU's current state and its recent history from the changelog and the stock topic. */
 export async function showSku(ctx: OpsContext, sku: string, limit = 20): Promise<SkuReport> {
   const state = await ctx.store.getSku(sku);
-  const report: SkuReport = { state, history: [], stockEvents: [] };
+  const forecast = await ctx.store.forecastView(sku);
+  const report: SkuReport = { state, forecast, history: [], stockEvents: [] };
   await readTopicToEnd(ctx.kafka, topicName(ctx.prefix, 'stock-levels'), async (m) => {
     if (m.key?.toString() !== sku) return;
     const l = await ctx.codec.decode('stock-levels', m.value).catch(() => null);

@@ -7,7 +7,8 @@ import type {
   ReservationResult,
   StockLevel,
 } from '../../schemas/types.js';
-import type { ScriptOutput } from './script-results.js';
+import type { HeldUnits, ScriptOutput } from './script-results.js';
+import { DEFAULT_WAREHOUSES, warehouseStock } from './warehouses.js';
 import type { ClaimedLevel, PendingCatalogueAlert } from './store.js';
 
 export interface OutputTopics {
@@ -103,6 +104,7 @@ export class InventoryOutputs {
   constructor(
     private readonly codec: AvroCodec,
     private readonly topics: OutputTopics,
+    private readonly defaultWarehouse = DEFAULT_WAREHOUSES.defaultWarehouse,
   ) {}
 
   async init(): Promise<void> {
@@ -134,6 +136,7 @@ export class InventoryOutputs {
         outcome: output.outcome,
         lines: output.lines,
         shortages: output.shortages,
+        allocations: output.outcome === 'REJECTED' ? [] : this.allocations(output),
         reason: output.shortages.length
           ? `insufficient stock for ${output.shortages.map((s) => s.sku).join(', ')}`
           : output.reason
@@ -161,6 +164,15 @@ export class InventoryOutputs {
       now,
       output,
     );
+  }
+
+  /** Where each line is held: the script names the units outside the default warehouse. */
+  private allocations(output: Extract<ScriptOutput, { k: 'result' }>): HeldUnits[] {
+    const named = output.allocations ?? [];
+    return output.lines.flatMap((l) => {
+      const held = named.filter((h) => h.sku === l.sku);
+      return held.length ? held : [{ sku: l.sku, warehouseId: this.defaultWarehouse, quantity: l.quantity }];
+    });
   }
 
   private replenishment(
@@ -274,9 +286,14 @@ export class InventoryOutputs {
       available: l.onHand - l.reserved,
       version: l.version,
       sourceEventId: l.sourceEventId,
+      warehouses: warehouseStock(l.onHand, l.reserved, l.warehouseParts, this.defaultWarehouse),
       reservedPerHour: l.reservedPerHour,
       soldPerHour: l.soldPerHour,
       velocityAt: l.velocityAt,
+      stockoutPredicted: l.stockoutPredicted,
+      reorderPoint: l.reorderPoint,
+      suggestedQuantity: l.suggestedQuantity,
+      reorderNow: l.reorderNow,
       updatedAt: now,
     };
     return {

@@ -1,9 +1,16 @@
 /** What the stock script reports per event, as the TypeScript side reads it. */
 
 import { VELOCITY_UNIT } from './forecast.js';
+import { SKU_FLAGS } from './sku-record.js';
 
 export interface ScriptLine {
   sku: string;
+  quantity: number;
+}
+
+export interface HeldUnits {
+  sku: string;
+  warehouseId: string;
   quantity: number;
 }
 
@@ -21,6 +28,8 @@ export type ScriptOutput =
       reason?: string;
       /** the id of an earlier result for the same event that this one replaces (after lost writes) */
       corrects?: string;
+      /** units held outside the default warehouse; lines not named here are all in the default one */
+      allocations?: HeldUnits[];
     }
   | {
       k: 'alert';
@@ -89,6 +98,9 @@ export function toEventResult(raw: RawResult): EventResult {
         shortages: list<{ sku: string; requested: number; available: number }>(o.sh),
       };
       if (typeof o.r === 'string') result.reason = o.r;
+      const held = list<[string, string, number]>(o.al);
+      if (held.length)
+        result.allocations = held.map(([sku, warehouseId, quantity]) => ({ sku, warehouseId, quantity }));
       return result;
     }
     return o as unknown as ScriptOutput;
@@ -100,12 +112,33 @@ export function toEventResult(raw: RawResult): EventResult {
   return r;
 }
 
-/** An order record's lines: "sku:q,sku:q". */
+/** An order record's lines: "sku:q,sku:q", a line held outside the default warehouse "sku:q@<warehouse>=<n>+...". */
 export function parseLines(encoded: string): ScriptLine[] {
   if (!encoded) return [];
   return encoded.split(',').map((part) => {
-    const i = part.lastIndexOf(':');
-    return { sku: part.slice(0, i), quantity: Number(part.slice(i + 1)) };
+    const at = part.indexOf('@');
+    const line = at >= 0 ? part.slice(0, at) : part;
+    const i = line.lastIndexOf(':');
+    return { sku: line.slice(0, i), quantity: Number(line.slice(i + 1)) };
+  });
+}
+
+/** Where an order record holds its lines: [sku, warehouse, units], the default warehouse for plain lines. */
+export function parseHeldUnits(encoded: string, defaultWarehouse: string): HeldUnits[] {
+  if (!encoded) return [];
+  return encoded.split(',').flatMap((part) => {
+    const at = part.indexOf('@');
+    const line = at >= 0 ? part.slice(0, at) : part;
+    const i = line.lastIndexOf(':');
+    const sku = line.slice(0, i);
+    if (at < 0) return [{ sku, warehouseId: defaultWarehouse, quantity: Number(line.slice(i + 1)) }];
+    return part
+      .slice(at + 1)
+      .split('+')
+      .map((h) => {
+        const eq = h.lastIndexOf('=');
+        return { sku, warehouseId: h.slice(0, eq), quantity: Number(h.slice(eq + 1)) };
+      });
   });
 }
 
@@ -122,17 +155,37 @@ export interface LevelRecord {
   sourceEventId: string;
   /** topic:partition:offset of that event */
   src: string;
+  /** "<warehouse>:<on>:<reserved>,..." or '' (all in the default warehouse): see warehouses.ts */
+  warehouseParts: string;
   /** units per hour, as of velocityAt (ms; 0 = no sales yet) */
   reservedPerHour: number;
   soldPerHour: number;
   velocityAt: number;
+  /** the forecast's state: a stock-out predicted, the suggestion last published */
+  stockoutPredicted: boolean;
+  reorderNow: boolean;
+  reorderPoint: number;
+  suggestedQuantity: number;
 }
 
 /** A level as the scripts return it. */
-export type RawLevel = [string, number, number, number, string, number?, number?, number?];
+export type RawLevel = [
+  string,
+  number,
+  number,
+  number,
+  string,
+  number?,
+  number?,
+  number?,
+  string?,
+  number?,
+  number?,
+  number?,
+];
 
 /** A level as the scripts return it: [sku, on, rs, v, "<eventId>|<topic:partition:offset>", rv, sv, vt]. */
-export function toLevelRecord([sku, on, rs, v, src, rv, sv, vt]: RawLevel): LevelRecord {
+export function toLevelRecord([sku, on, rs, v, src, rv, sv, vt, parts, fc, ro, rq]: RawLevel): LevelRecord {
   const bar = src.indexOf('|');
   return {
     sku,
@@ -141,9 +194,14 @@ export function toLevelRecord([sku, on, rs, v, src, rv, sv, vt]: RawLevel): Leve
     version: v,
     sourceEventId: bar >= 0 ? src.slice(0, bar) : src,
     src: bar >= 0 ? src.slice(bar + 1) : '',
+    warehouseParts: parts ?? '',
     reservedPerHour: (rv ?? 0) / VELOCITY_UNIT,
     soldPerHour: (sv ?? 0) / VELOCITY_UNIT,
     velocityAt: (vt ?? 0) * 1000,
+    stockoutPredicted: ((fc ?? 0) & SKU_FLAGS.PREDICTED) !== 0,
+    reorderNow: ((fc ?? 0) & SKU_FLAGS.REORDER_DUE) !== 0,
+    reorderPoint: ro ?? 0,
+    suggestedQuantity: rq ?? 0,
   };
 }
 

@@ -12,7 +12,7 @@ import { AvroCodec } from '../../schemas/codec.js';
 import { topicName } from '../../topics/definitions.js';
 import { CatalogueTable } from './catalogue.js';
 import { ChangelogDrain } from './changelog.js';
-import type { InventoryConfig } from './config.js';
+import { stockStoreOptions, type InventoryConfig } from './config.js';
 import { ReplayCorrections } from './corrections.js';
 import { HoldSweeper } from './hold-sweeper.js';
 import { InventoryOutputs } from './outputs.js';
@@ -42,14 +42,7 @@ export class InventoryService {
       redis: this.redis,
     } = processorClients(config, config.KAFKA_CLIENT_ID, logger, { enableAutoPipelining: false }));
     this.store = new StockStore(this.redis, {
-      keyTag: config.INVENTORY_KEY_TAG,
-      shards: config.INVENTORY_SHARDS,
-      eventIdTtlSeconds: config.INVENTORY_EVENT_ID_TTL_SECONDS,
-      finalOrderTtlSeconds: config.INVENTORY_FINAL_ORDER_TTL_SECONDS,
-      forecast: {
-        halfLifeSeconds: config.INVENTORY_VELOCITY_HALF_LIFE_MINUTES * 60,
-        marginHours: config.INVENTORY_STOCKOUT_MARGIN_HOURS,
-      },
+      ...stockStoreOptions(config),
       durability: durabilityFromConfig(config),
     });
   }
@@ -65,12 +58,16 @@ export class InventoryService {
     );
     await this.store.checkLayout();
     const codec = AvroCodec.fromConfig(c, prefix);
-    const outputs = new InventoryOutputs(codec, {
-      reservationResults: topicName(prefix, 'reservation-results'),
-      stockLevels: topicName(prefix, 'stock-levels'),
-      replenishment: topicName(prefix, 'replenishment'),
-      alerts: topicName(prefix, 'alerts'),
-    });
+    const outputs = new InventoryOutputs(
+      codec,
+      {
+        reservationResults: topicName(prefix, 'reservation-results'),
+        stockLevels: topicName(prefix, 'stock-levels'),
+        replenishment: topicName(prefix, 'replenishment'),
+        alerts: topicName(prefix, 'alerts'),
+      },
+      c.INVENTORY_DEFAULT_WAREHOUSE,
+    );
     await outputs.init();
     await this.producer.connect();
     const alerts = kafkaAlertSink(this.producer, codec, topicName(prefix, 'alerts'), this.logger);

@@ -35,6 +35,16 @@ export const SKU_RECORD_FIELDS = [
 ] as const;
 
 export type SkuRecordField = (typeof SKU_RECORD_FIELDS)[number];
+
+/** Bits of the record's `fc` field. */
+export const SKU_FLAGS = {
+  /** a stock-out is predicted (STOCKOUT_PREDICTED was raised, not yet cleared) */
+  PREDICTED: 1,
+  /** available is at or below the reorder point last published */
+  REORDER_DUE: 2,
+  /** the SKU is stocked outside the default warehouse: its parts are in field '@<sku>' */
+  SPLIT: 4,
+} as const;
 export type SkuRecord = Record<SkuRecordField, number>;
 
 /** Records written before forecasting had only these; they still parse (the rest from LEGACY_DEFAULTS). */
@@ -159,6 +169,7 @@ export function luaSkuRecord(): string {
   const value = (f: SkuRecordField, i: number) =>
     i < LEGACY_FIELD_COUNT ? `tonumber(${vars[i]})` : `${LEGACY_DEFAULTS[f] ?? 0}`;
   return [
+    `local ${Object.keys(SKU_FLAGS).join(', ')} = ${Object.values(SKU_FLAGS).join(', ')}`,
     `local SKU_RECORD_PATTERN = '${pattern(n)}'`,
     `local SKU_LEGACY_PATTERN = '${pattern(LEGACY_FIELD_COUNT)}'`,
     `local SKU_VERSION_PATTERN = '${versionPattern(n)}'`,

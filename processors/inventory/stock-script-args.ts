@@ -1,6 +1,7 @@
 import { ScriptKeys } from '../../runtime/lua-scripts.js';
 import type { StockCommand } from './commands.js';
 import { DEFAULT_FORECAST, forecastArgument, type ForecastSettings } from './forecast.js';
+import { DEFAULT_WAREHOUSES, warehouseArgument, type WarehouseSettings } from './warehouses.js';
 import type { InventoryKeys } from './keys.js';
 import type { ScriptLine } from './script-results.js';
 import type { SettleKind } from './shard-merge.js';
@@ -10,6 +11,8 @@ export interface SettleCommand {
   kind: SettleKind;
   eventId: string;
   orderId: string;
+  /** the PLACE's event time */
+  at?: number;
 }
 
 export interface ShardItem {
@@ -45,6 +48,7 @@ export function applyScriptCall(
   eventIdTtlSeconds: number,
   finalOrderTtlSeconds: number,
   forecast: ForecastSettings = DEFAULT_FORECAST,
+  warehouses: WarehouseSettings = DEFAULT_WAREHOUSES,
 ): { keys: string[]; args: (string | number)[] } {
   const scriptKeys = new ScriptKeys();
   const ref = (key: string): number => scriptKeys.ref(key);
@@ -74,6 +78,7 @@ export function applyScriptCall(
             sku: c.sku,
             s: ref(keys.sku(c.sku)),
             e: ref(keys.eventIdBucket(c.eventId)),
+            ...(c.warehouse !== undefined ? { w: c.warehouse } : {}),
             ...at,
           };
         case 'PLACE':
@@ -106,7 +111,15 @@ export function applyScriptCall(
   return {
     keys: scriptKeys.keys,
     args: [
-      JSON.stringify({ hz, dz, pz, now, fx: forecastArgument(forecast), segs }),
+      JSON.stringify({
+        hz,
+        dz,
+        pz,
+        now,
+        fx: forecastArgument(forecast),
+        wh: warehouseArgument(warehouses),
+        segs,
+      }),
       eventIdTtlSeconds,
       finalOrderTtlSeconds,
     ],

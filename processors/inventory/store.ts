@@ -7,13 +7,16 @@ import type { AppliedPosition } from '../../runtime/processor-runner.js';
 import type { CatalogueCommand, StockCommand } from './commands.js';
 import type { InventoryKeys } from './keys.js';
 import { luaOrderRules } from './order-rules.js';
-import { DEFAULT_FORECAST, VELOCITY_UNIT, type ForecastSettings } from './forecast.js';
+import { DEFAULT_FORECAST, forecastArgument, VELOCITY_UNIT, type ForecastSettings } from './forecast.js';
+import type { WarehouseStock } from '../../schemas/types.js';
+import { DEFAULT_WAREHOUSES, warehouseStock, type WarehouseSettings } from './warehouses.js';
 import {
   CATALOGUE_DEFAULTS,
   holdingCostUnits,
   luaSkuRecord,
   orderCostUnits,
   parseSkuRecord,
+  SKU_FLAGS,
   STOCK_LAYOUT,
 } from './sku-record.js';
 import {
@@ -52,6 +55,7 @@ const SCRIPTS = [
   'ack-stock-levels',
   'claim-pending-alerts',
   'claim-abandoned-holds',
+  'forecast-view',
 ] as const;
 
 const DAY_SECONDS = 24 * 3600;
@@ -93,6 +97,8 @@ export interface SkuState {
   safetyStock: number;
   catalogueVersion: number | null;
   level: number;
+  /** on hand and reserved per warehouse (they add up to the totals) */
+  warehouses: WarehouseStock[];
   leadTimeHours: number;
   orderCost: number;
   holdingCostPerUnitDay: number;
@@ -105,6 +111,19 @@ export interface SkuState {
   /** the replenishment suggestion last published */
   reorderPoint: number;
   reorderQuantity: number;
+}
+
+/** What `forecast-view` reports: units per hour, hours, ms. */
+export interface ForecastView {
+  reserved: number;
+  sold: number;
+  demand: number;
+  cover?: number;
+  horizon: number;
+  predictedAt?: number;
+  reorderPoint: number;
+  quantity: number;
+  due: boolean;
 }
 
 export type HoldStateName = 'RESERVED' | 'REJECTED' | 'RELEASED' | 'COMMITTED' | 'SHIPPED';
@@ -138,6 +157,8 @@ export interface StockStoreOptions {
   luaSectionProfile?: boolean;
   /** Velocity half-life and stock-out warning margin (forecast.ts). */
   forecast?: ForecastSettings;
+  /** The default warehouse and the order orders are served in (warehouses.ts). */
+  warehouses?: WarehouseSettings;
 }
 
 /** A segment's items for every shard, before callShards splits them into one call per shard. */
@@ -163,6 +184,7 @@ export class StockStore {
   readonly finalOrderTtl: number;
   readonly durability: DurabilityPolicy;
   readonly forecast: ForecastSettings;
+  readonly warehouses: WarehouseSettings;
   /** levels owed to the changelog and queued catalogue alerts */
   readonly changelog: ChangelogStore;
   private readonly held: HeldOrders;
@@ -176,6 +198,7 @@ export class StockStore {
     this.finalOrderTtl = options.finalOrderTtlSeconds ?? 31 * DAY_SECONDS;
     this.durability = options.durability ?? { kind: 'none' };
     this.forecast = options.forecast ?? DEFAULT_FORECAST;
+    this.warehouses = options.warehouses ?? DEFAULT_WAREHOUSES;
     defineScripts(
       redis,
       luaDir,
@@ -316,6 +339,8 @@ export class StockStore {
               kind,
               eventId: event.command.eventId,
               orderId: (event.command as { orderId: string }).orderId,
+              // a confirmed hold counts as demand at its order's time
+              ...(event.command.at !== undefined ? { at: event.command.at } : {}),
             },
             lines: event.parts.get(shard) ?? [],
             tentative: false,
@@ -389,6 +414,7 @@ export class StockStore {
         this.eventIdTtl,
         this.finalOrderTtl,
         this.forecast,
+        this.warehouses,
       );
       const raw = (await callScriptDurably(
         this.redis,
@@ -476,8 +502,27 @@ export class StockStore {
   }
 
   async getSku(sku: string): Promise<SkuState | null> {
-    const raw = await this.redis.hget(this.shards.keysOfSku(sku).sku(sku), sku);
-    return raw === null ? null : skuStateFromRecord(sku, raw);
+    const [raw, parts] = await this.redis.hmget(this.shards.keysOfSku(sku).sku(sku), sku, `@${sku}`);
+    if (raw === null || raw === undefined) return null;
+    const state = skuStateFromRecord(sku, raw);
+    state.warehouses = warehouseStock(
+      state.onHand,
+      state.reserved,
+      parts ?? '',
+      this.warehouses.defaultWarehouse,
+    );
+    return state;
+  }
+
+  /** A SKU's forecast as of `now` (velocities decayed to it), by the stock script's own rules; null for an unknown SKU. */
+  async forecastView(sku: string, now = Date.now()): Promise<ForecastView | null> {
+    const raw = (await callScript(
+      this.redis,
+      'forecast-view',
+      [this.shards.keysOfSku(sku).sku(sku)],
+      [sku, now, JSON.stringify(forecastArgument(this.forecast))],
+    )) as string | null;
+    return raw ? (JSON.parse(raw) as ForecastView) : null;
   }
 
   /**
@@ -574,14 +619,15 @@ export function skuStateFromRecord(sku: string, raw: string): SkuState {
     safetyStock: r.sf,
     catalogueVersion: r.cv > 0 ? r.cv : null,
     level: r.lv,
+    warehouses: warehouseStock(r.on, r.rs, '', DEFAULT_WAREHOUSES.defaultWarehouse),
     leadTimeHours: r.lt,
     orderCost: r.oc / 100,
     holdingCostPerUnitDay: r.hc / 1_000_000,
     reservedPerHour: r.rv / VELOCITY_UNIT,
     soldPerHour: r.sv / VELOCITY_UNIT,
     velocityAt: r.vt * 1000,
-    stockoutPredicted: (r.fc & 1) === 1,
-    reorderDue: (r.fc & 2) === 2,
+    stockoutPredicted: (r.fc & SKU_FLAGS.PREDICTED) !== 0,
+    reorderDue: (r.fc & SKU_FLAGS.REORDER_DUE) !== 0,
     reorderPoint: r.ro,
     reorderQuantity: r.rq,
   };

@@ -64,8 +64,13 @@ describe('dashboard in a real browser, data from a real run', () => {
     // (a critical alert, listed first however many others the shared stack holds), and bad
     // events for the dead-letter counts
     await producer.send('catalogue', [{ key: sku, value: product(sku, 5) }]);
-    await producer.send('stock', [{ key: sku, value: stock(`${prefix}s-1`, sku, 'RECEIVED', 36) }]);
-    run.start();
+    // stocked in two warehouses; a one-minute velocity half-life makes the orders below a
+    // selling rate that predicts the stock-out at once (lead time 72 h by default)
+    await producer.send('stock', [
+      { key: sku, value: { ...stock(`${prefix}s-1`, sku, 'RECEIVED', 20), warehouseId: 'WH-EAST' } },
+      { key: sku, value: { ...stock(`${prefix}s-2`, sku, 'RECEIVED', 16), warehouseId: 'WH-WEST' } },
+    ]);
+    run.start({ INVENTORY_VELOCITY_HALF_LIFE_MINUTES: '1' });
     // the order processor publishes the order transitions the funnel counts
     run.startOrders(`${run.tag}-orders`);
     dashboard = spawnProcessor('observability/dashboard/main.ts', {
@@ -154,6 +159,7 @@ describe('dashboard in a real browser, data from a real run', () => {
                 activeAlerts: text('#active-alerts').includes(s),
                 dlqPanel: text('#dlq').includes(t),
                 funnel: lines('#chart-funnel', 'placed') > 0 && drawn('#chart-funnel'),
+                atRisk: text('#at-risk').includes(s),
               };
             },
             [topic, group, sku] as const,
@@ -244,6 +250,63 @@ describe('dashboard in a real browser, data from a real run', () => {
     });
 
     await page.screenshot({ path: join(artefacts, 'dashboard.png'), fullPage: true });
+
+    // the at-risk panel: the SKU with its predicted stock-out and the velocity behind it
+    const riskCells = await page
+      .locator('#at-risk tbody tr', { hasText: sku })
+      .first()
+      .locator('td')
+      .allTextContents();
+    expect(riskCells[1]).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2} \((in \d+[mhd]|passed)\)$/);
+    expect(Number(riskCells[3]?.replace(/,/g, ''))).toBeGreaterThan(0);
+    expect((await fetch(`${url}api/sku?sku=${encodeURIComponent("x' OR 1")}`)).status).toBe(400);
+
+    // its page, from the panel's link: stock per warehouse, velocity, history, alerts
+    await page.locator('#at-risk tbody tr', { hasText: sku }).first().locator('a').click();
+    await page.waitForSelector('#status[data-state="live"]', { timeout: 30_000 });
+    expect(page.url()).toContain(`/sku.html?sku=${encodeURIComponent(sku)}`);
+    let skuShown: Record<string, unknown> = {};
+    await waitFor(
+      'the SKU page showing the run',
+      async () => {
+        skuShown = await page.evaluate(() => {
+          const text = (sel: string) => document.querySelector(sel)?.textContent ?? '';
+          const points = (fig: string) =>
+            (
+              JSON.parse((document.querySelector(fig) as HTMLElement).dataset.series ?? '[]') as {
+                points: number;
+              }[]
+            ).reduce((n, l) => n + l.points, 0);
+          return {
+            warehouses: [...document.querySelectorAll('#warehouses tbody tr')].map((r) =>
+              [...r.querySelectorAll('td')].map((td) => td.textContent),
+            ),
+            velocityPoints: points('#chart-velocity'),
+            stockPoints: points('#chart-stock'),
+            historyRows: document.querySelectorAll('#history tbody tr td.num').length,
+            predicted: text('#sku-alerts').includes('STOCKOUT_PREDICTED'),
+            velocity: text('#tile-velocity'),
+          };
+        });
+        const w = skuShown.warehouses as string[][];
+        return (
+          w.length === 2 &&
+          w.every((r) => r[3] === '0') &&
+          (skuShown.velocityPoints as number) > 0 &&
+          (skuShown.historyRows as number) > 0 &&
+          skuShown.predicted === true
+        );
+      },
+      30_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; SKU page: ${JSON.stringify(skuShown)}`, { cause: err });
+    });
+    // all 36 units held: 20 in one warehouse, 16 in the other
+    expect(skuShown.warehouses).toEqual([
+      ['WH-EAST', '20', '20', '0'],
+      ['WH-WEST', '16', '16', '0'],
+    ]);
+    await page.screenshot({ path: join(artefacts, 'dashboard-sku.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
   }, 240_000);
 

@@ -26,10 +26,13 @@ afterAll(async () => {
 });
 
 describe('stock processor under contention, rebalances and crashes', () => {
-  it('two instances and a rebalance: a hot SKU sells exactly what was received, never more', async () => {
+  it('two instances and a rebalance: a hot SKU in two warehouses sells exactly what each received, never more', async () => {
     const s = await setup('hot');
     await s.producer.send('catalogue', [{ key: 'HOT', value: product('HOT', 10) }]);
-    await s.producer.send('stock', [{ key: 'HOT', value: stock('r-hot', 'HOT', 'RECEIVED', 100) }]);
+    await s.producer.send('stock', [
+      { key: 'HOT', value: { ...stock('r-hot-a', 'HOT', 'RECEIVED', 60), warehouseId: 'WH-A' } },
+      { key: 'HOT', value: { ...stock('r-hot-b', 'HOT', 'RECEIVED', 40), warehouseId: 'WH-B' } },
+    ]);
     const a = s.start({ INVENTORY_MAX_CHUNK: '20' });
     await s.caughtUp([`${s.prefix}stock`]);
 
@@ -60,6 +63,19 @@ describe('stock processor under contention, rebalances and crashes', () => {
     expect(reserved).toHaveLength(100);
     expect([...results.values()].every((rs) => rs.length === 1)).toBe(true);
     expect(results.size).toBe(2000);
+    // per warehouse, exactly what it received was promised: each unit held in one place
+    const heldIn = (outcome: string, rs: Map<string, ReservationResult[]>) => {
+      const by: Record<string, number> = {};
+      for (const r of [...rs.values()].flat().filter((x) => x.outcome === outcome)) {
+        for (const h of r.allocations ?? []) by[h.warehouseId] = (by[h.warehouseId] ?? 0) + h.quantity;
+      }
+      return by;
+    };
+    expect(heldIn('RESERVED', results)).toEqual({ 'WH-A': 60, 'WH-B': 40 });
+    expect((await s.store.getSku('HOT'))?.warehouses).toEqual([
+      { warehouseId: 'WH-A', onHand: 60, reserved: 60, available: 0 },
+      { warehouseId: 'WH-B', onHand: 40, reserved: 40, available: 0 },
+    ]);
     await s.producer.send(
       'orders',
       reserved.flatMap((id) => [
@@ -73,6 +89,11 @@ describe('stock processor under contention, rebalances and crashes', () => {
     const after = await s.results();
     const sold = [...after.values()].flat().filter((r) => r.outcome === 'COMMITTED');
     expect(sold.reduce((n, r) => n + (r.lines[0]?.quantity ?? 0), 0)).toBe(100);
+    expect(heldIn('COMMITTED', after)).toEqual({ 'WH-A': 60, 'WH-B': 40 });
+    expect((await s.store.getSku('HOT'))?.warehouses).toEqual([
+      { warehouseId: 'WH-A', onHand: 0, reserved: 0, available: 0 },
+      { warehouseId: 'WH-B', onHand: 0, reserved: 0, available: 0 },
+    ]);
     expect(await reconcile(s.ops())).toEqual([]);
     a.child.kill('SIGTERM');
     b.child.kill('SIGTERM');

@@ -26,6 +26,8 @@ const CATALOGUE: CatalogueCommand[] = [
   },
 ];
 const FORECAST = { halfLifeSeconds: 3600, marginHours: 2 };
+// two named warehouses besides the default one; W2 is preferred, W1 comes after it by name
+const WAREHOUSES = { defaultWarehouse: 'MAIN', preference: ['W2'] };
 const T0 = Date.UTC(2026, 0, 1);
 // what the scripts publish beside alerts, named as the model names it
 const FORECAST_KINDS = new Set(['STOCKOUT_PREDICTED', 'STOCKOUT_CLEARED', 'REPLENISH']);
@@ -34,7 +36,14 @@ const sortedLines = (lines: { sku: string; quantity: number }[]) =>
   [...lines].sort((a, b) => byText(a.sku, b.sku));
 
 type Step = (
-  | { op: 'stock'; kind: 'RECEIVED' | 'ADJUSTED' | 'COUNTED'; sku: string; q: number; resend: number | null }
+  | {
+      op: 'stock';
+      kind: 'RECEIVED' | 'ADJUSTED' | 'COUNTED';
+      sku: string;
+      q: number;
+      resend: number | null;
+      warehouse: string | null;
+    }
   | { op: 'place'; order: number; lines: { sku: string; quantity: number }[] }
   | { op: 'order'; kind: 'PAY' | 'SHIP' | 'DELIVER' | 'CANCEL' | 'EXPIRE'; order: number }
   | { op: 'redeliver'; partition: 'stock' | 'orders'; back: number; crashed: boolean }
@@ -52,11 +61,12 @@ const action = fc.oneof(
     sku,
     q: fc.integer({ min: 1, max: 12 }),
     resend: fc.option(fc.nat({ max: 20 }), { freq: 4 }),
+    warehouse: fc.constantFrom(null, 'W1', 'W2', 'MAIN'),
   }),
   fc.record({
     op: fc.constant('place' as const),
     order: fc.nat({ max: 4 }),
-    lines: fc.uniqueArray(fc.record({ sku, quantity: fc.integer({ min: 1, max: 6 }) }), {
+    lines: fc.uniqueArray(fc.record({ sku, quantity: fc.integer({ min: 1, max: 9 }) }), {
       minLength: 1,
       maxLength: 3,
       selector: (l) => l.sku,
@@ -111,8 +121,13 @@ describe('stock scripts against the reference model (real Redis)', () => {
         fc.constantFrom(1, 3),
         async (steps, batchSize, flushEvery, combine, shards) => {
           const tag = uniqueTag('prop');
-          const store = new StockStore(redis, { keyTag: tag, shards, forecast: FORECAST });
-          const model = new StockModel(FORECAST);
+          const store = new StockStore(redis, {
+            keyTag: tag,
+            shards,
+            forecast: FORECAST,
+            warehouses: WAREHOUSES,
+          });
+          const model = new StockModel(FORECAST, WAREHOUSES);
           let clock = T0;
           try {
             await store.applyCatalogue(CATALOGUE);
@@ -135,15 +150,27 @@ describe('stock scripts against the reference model (real Redis)', () => {
             let pending: { partition: 'stock' | 'orders'; from: number }[] = [];
             // opening stock, so that orders are reserved and live through payment, shipment,
             // cancellation and expiry instead of being rejected for want of stock
-            for (const c of CATALOGUE) {
+            // 15 units each: A all in the default warehouse (orders of it alone take the path
+            // without warehouses until a stock event names one), C and G over two warehouses, so
+            // that orders go whole to one, split over both or are rejected for the split alone
+            const opening: [string, number, string | undefined][] = [
+              ['A', 15, undefined],
+              ['C', 8, 'MAIN'],
+              ['C', 7, 'W1'],
+              ['G', 6, 'W2'],
+              ['G', 9, undefined],
+            ];
+            for (const [sku, quantity, warehouse] of opening) {
+              const eventId = `open-${sku}-${warehouse ?? ''}`;
               logs.stock.push({
                 kind: 'RECEIVED',
-                eventId: `open-${c.sku}`,
-                sku: c.sku,
-                quantity: 15,
+                eventId,
+                sku,
+                quantity,
                 at: clock,
+                ...(warehouse ? { warehouse } : {}),
               });
-              stockIds.push(`open-${c.sku}`);
+              stockIds.push(eventId);
             }
             pending.push({ partition: 'stock', from: 0 });
 
@@ -195,15 +222,26 @@ describe('stock scripts against the reference model (real Redis)', () => {
                     )
                     .filter((a) => a && compared(a.slice(0, a.indexOf(':'))))
                     .sort(byText);
+                  // where the units are held: the model's choice on one shard (several place
+                  // each shard's lines on their own)
+                  const held =
+                    shards === 1 && outcome?.k === 'result'
+                      ? (outcome.allocations ?? [])
+                          .map((h) => `${h.sku}@${h.warehouseId}=${h.quantity}`)
+                          .sort(byText)
+                      : undefined;
                   expect({
                     status: actual?.status ?? 'ok',
                     why: actual?.why,
                     outcome: outcome?.k === 'result' ? outcome.outcome : undefined,
+                    held,
                     alerts,
                   }).toEqual({
                     status: expected.status,
                     why: expected.status === 'dup' || expected.status === 'skip' ? actual?.why : expected.why,
                     outcome: expected.outcome,
+                    held:
+                      shards === 1 && expected.outcome ? [...(expected.held ?? [])].sort(byText) : undefined,
                     alerts: expected.alerts.filter((a) => compared(a.slice(0, a.indexOf(':')))).sort(byText),
                   });
                 }
@@ -270,7 +308,14 @@ describe('stock scripts against the reference model (real Redis)', () => {
                 logs.stock.push(
                   shards > 1 && original
                     ? original
-                    : { kind: s.kind, eventId, sku: s.sku, quantity, at: clock },
+                    : {
+                        kind: s.kind,
+                        eventId,
+                        sku: s.sku,
+                        quantity,
+                        at: clock,
+                        ...(s.warehouse ? { warehouse: s.warehouse } : {}),
+                      },
                 );
                 pending.push({ partition: 'stock', from: logs.stock.length - 1 });
               } else if (s.op === 'place') {
@@ -320,7 +365,19 @@ describe('stock scripts against the reference model (real Redis)', () => {
                 rs: expected.reserved,
                 lv: expected.level,
               });
+              // per warehouse: on one shard exactly the model's; on several the parts add up
+              const parts = (actual?.warehouses ?? []).map((w) => [w.warehouseId, w.onHand, w.reserved]);
+              expect(parts.reduce((n, p) => n + (p[1] as number), 0)).toBe(actual?.onHand);
+              expect(parts.reduce((n, p) => n + (p[2] as number), 0)).toBe(actual?.reserved);
               if (shards === 1) {
+                // a warehouse with nothing on hand or held reads the same listed or not
+                const held = (p: (string | number)[]) => p[1] !== 0 || p[2] !== 0;
+                expect(parts.filter(held).sort((a, b) => byText(a[0] as string, b[0] as string))).toEqual(
+                  [...expected.warehouses]
+                    .map(([w, p]) => [w, p.onHand, p.reserved])
+                    .filter(held)
+                    .sort((a, b) => byText(a[0] as string, b[0] as string)),
+                );
                 expect(
                   actual && {
                     reserved: actual.reservedPerHour,

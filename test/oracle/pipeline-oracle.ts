@@ -378,15 +378,24 @@ export async function checkAgainstInputs(
     }
     if (state.reserved !== reserved) diff('reserved', String(reserved), String(state.reserved));
     const orders = orderOnHand.get(sku) ?? { down: 0, up: 0, net: 0 };
-    const lastCount = list.map((e) => e.type).lastIndexOf('COUNTED');
-    if (lastCount < 0) {
+    const counted = list.some((e) => e.type === 'COUNTED');
+    if (!counted) {
       const expected = list.reduce((n, e) => n + e.quantity, 0) + orders.net;
       if (state.onHand !== expected) diff('onHand', String(expected), String(state.onHand));
     } else {
-      // some of the orders' movements came before the count, some after: any split is possible
-      const base =
-        (list[lastCount] as StockEvent).quantity +
-        list.slice(lastCount + 1).reduce((n, e) => n + e.quantity, 0);
+      // A count sets its warehouse's on hand: per warehouse, its last count and what came after
+      // (all of it where none was counted). Which warehouse an order took from, and whether
+      // before or after a count, is the processor's to know: any split is possible.
+      const byWarehouse = new Map<string, StockEvent[]>();
+      for (const e of list) {
+        const w = e.warehouseId ?? '';
+        byWarehouse.set(w, [...(byWarehouse.get(w) ?? []), e]);
+      }
+      let base = 0;
+      for (const events of byWarehouse.values()) {
+        const last = events.map((e) => e.type).lastIndexOf('COUNTED');
+        base += events.slice(Math.max(0, last)).reduce((n, e) => n + e.quantity, 0);
+      }
       if (state.onHand < base - orders.down || state.onHand > base + orders.up) {
         diff(
           'onHand (cycle-counted: range)',
@@ -396,9 +405,7 @@ export async function checkAgainstInputs(
       }
     }
     const shrinks =
-      lastCount >= 0 ||
-      list.some((e) => e.type === 'ADJUSTED' && e.quantity < 0) ||
-      physicallyRemoved.has(sku);
+      counted || list.some((e) => e.type === 'ADJUSTED' && e.quantity < 0) || physicallyRemoved.has(sku);
     if (!shrinks && state.onHand - state.reserved < 0) report.oversold.push(sku);
   }
 

@@ -55,6 +55,24 @@ function fillTable(id, rows, columns, emptyText) {
 
 const ALERTS_LISTED = 15;
 
+/** A link to the SKU's page. */
+function skuLink(sku) {
+  const a = document.createElement('a');
+  a.href = `/sku.html?sku=${encodeURIComponent(sku)}`;
+  a.textContent = sku;
+  return a;
+}
+
+/** "in 5h", "in 2d", or "passed" for a time (ISO) already behind. */
+function until(iso) {
+  const s = Math.round((Date.parse(iso) - Date.now()) / 1000);
+  if (Number.isNaN(s)) return '?';
+  if (s <= 0) return 'passed';
+  if (s < 3600) return `in ${Math.round(s / 60)}m`;
+  if (s < 172_800) return `in ${Math.round(s / 3600)}h`;
+  return `in ${Math.round(s / 86_400)}d`;
+}
+
 function note(list, text, className = 'empty') {
   const li = document.createElement('li');
   li.className = className;
@@ -249,6 +267,22 @@ function render(data) {
       ],
     ],
     'no consumer groups sampled in the last 10 minutes',
+  );
+
+  fillTable(
+    'at-risk',
+    data.atRisk ?? [],
+    [
+      [(r) => skuLink(r.sku)],
+      [(r) => `${r.predicted_at.replace('T', ' ').slice(0, 16)} (${until(r.predicted_at)})`],
+      [(r) => fmt(r.available), 'num'],
+      [(r) => fmt(r.velocity_per_hour, 2), 'num'],
+      [(r) => fmt(r.cover_hours, 1), 'num'],
+      [(r) => fmt(r.lead_time_hours), 'num'],
+      [(r) => (r.suggestion ? fmt(r.suggestion.reorder_point) : '–'), 'num'],
+      [(r) => (r.suggestion ? fmt(r.suggestion.suggested_quantity) : '–'), 'num'],
+    ],
+    'no stock-out predicted',
   );
 
   fillAlerts(

@@ -32,12 +32,14 @@
             {tag}:dirty-pending  hash: sku -> chunks that changed it and still owe its level record
 
   ARGV[1]   JSON { hz = <holds idx>, dz = <dirty idx>, pz = <dirty-pending idx>, now = <ms>,
-            fx = { h = <velocity half-life s>, m = <stock-out warning margin h> }, segs = [ { w = <watermark idx,
+            fx = { h = <velocity half-life s>, m = <stock-out warning margin h> },
+            wh = { def = <default warehouse>, pref = [ <warehouses in preference order> ] }, segs = [ { w = <watermark idx,
             0 = none>, b = <outbox idx>, up = <chunk's last offset or -1>, ex = <the caller's last
             applied offset of the partition, optional>, src = '<topic>:<partition>',
             trim = <offset or -1>, ev = [ event... ] (offsets ascending) }, ... ] }. Events:
             { o, t='RECEIVED'|'ADJUSTED'|'COUNTED', id, q, s=<sku key idx>, e=<event-id bucket idx>, sku }
-            Every event may carry at = <its event time, ms> (velocities and predictions; default now).
+            Every event may carry at = <its event time, ms> (velocities and predictions; default now);
+            a stock event w = <warehouse> (default: ARGV[1].wh.def).
             { o, t='PLACE', id, oid, ok=<order key idx>, l = { {s, q, sku}, ... } }
             { o, t='PAY'|'SHIP'|'DELIVER'|'CANCEL'|'EXPIRE', id, oid, ok, l = { {s, q, sku}, ... } as read
               beforehand; an order placed in the same call needs none: its PLACE declared the keys }
@@ -77,6 +79,13 @@ local order_ttl = tonumber(ARGV[3])
 local now = input.now
 local holds_key, dirty_key, pending_key = KEYS[input.hz], KEYS[input.dz], KEYS[input.pz]
 forecast_settings(input.fx)
+-- warehouses: the one events without a warehouse name, and the order in which an order's
+-- lines are looked for (listed ones first, the rest by name)
+local warehouse_rank = {}
+if input.wh then
+  DEFAULT_WAREHOUSE = input.wh.def
+  for i, w in ipairs(input.wh.pref) do warehouse_rank[w] = i end
+end
 
 -- Reads that also prove every key we will write has the type we expect: a wrong one fails
 -- here, before anything is written.
@@ -105,9 +114,20 @@ for _, seg in ipairs(segs) do
   end
 end
 
-local function lines_string(lines)
+-- An order record's lines: "sku:q" for a line held in the default warehouse, else
+-- "sku:q@<warehouse>=<n>+<warehouse>=<n>" (where each of its units is held).
+local function lines_string(lines, allocations)
   local parts = {}
-  for i, line in ipairs(lines) do parts[i] = line[3] .. ':' .. line[2] end
+  for i, line in ipairs(lines) do
+    local part = line[3] .. ':' .. line[2]
+    local a = allocations and allocations[i]
+    if a then
+      local held = {}
+      for j, h in ipairs(a) do held[j] = h[1] .. '=' .. h[2] end
+      part = part .. '@' .. table.concat(held, '+')
+    end
+    parts[i] = part
+  end
   return table.concat(parts, ',')
 end
 
@@ -118,8 +138,13 @@ local function stored_lines(str)
   local lines = parsed_lines[str]
   if lines then return lines end
   lines = {}
-  for sku, q in string.gmatch(str, '([^,:]+):(%d+)') do
-    lines[#lines + 1] = { sku_idx[sku], tonumber(q), sku }
+  for sku, q, held in string.gmatch(str, '([^,:]+):(%d+)([^,]*)') do
+    local a
+    if held ~= '' then
+      a = {}
+      for w, n in string.gmatch(held, '([^@=+]+)=(%d+)') do a[#a + 1] = { w, tonumber(n) } end
+    end
+    lines[#lines + 1] = { sku_idx[sku], tonumber(q), sku, a }
   end
   parsed_lines[str] = lines
   return lines
@@ -220,6 +245,87 @@ local function mark_touched(idx, sku)
     touched_order[#touched_order + 1] = sku
   end
 end
+-- Where an order's lines are held, when any of their SKUs is stocked outside the default
+-- warehouse (nil: all in the default warehouse, as before warehouses). One warehouse that can
+-- serve every line whole, the first in preference order; otherwise each line from the
+-- warehouses in that order, all or nothing: false and the first line that cannot be served.
+local function by_preference(a, b)
+  local ra, rb = warehouse_rank[a] or math.huge, warehouse_rank[b] or math.huge
+  if ra ~= rb then return ra < rb end
+  return a < b
+end
+local function allocate(lines)
+  local splits, any = {}, false
+  for _, line in ipairs(lines) do
+    local s = skus[line[3]]
+    if has_parts(s) then any = true end
+  end
+  if not any then return nil end
+  local candidates, seen = {}, {}
+  for i, line in ipairs(lines) do
+    local split = split_of(KEYS[line[1]], line[3], skus[line[3]])
+    splits[i] = split
+    for _, w in ipairs(split.names) do
+      if not seen[w] then
+        seen[w] = true
+        candidates[#candidates + 1] = w
+      end
+    end
+  end
+  table.sort(candidates, by_preference)
+  for _, w in ipairs(candidates) do
+    local whole = true
+    for i, line in ipairs(lines) do
+      local e = splits[i].by[w]
+      if not e or e.on - e.rs < line[2] then
+        whole = false
+        break
+      end
+    end
+    if whole then
+      local allocations = {}
+      for i, line in ipairs(lines) do allocations[i] = { { w, line[2] } } end
+      return allocations
+    end
+  end
+  local allocations = {}
+  for i, line in ipairs(lines) do
+    local left, a = line[2], {}
+    for _, w in ipairs(candidates) do
+      local e = splits[i].by[w]
+      local free = e and e.on - e.rs or 0
+      if free > 0 then
+        local take = free < left and free or left
+        a[#a + 1] = { w, take }
+        left = left - take
+        if left == 0 then break end
+      end
+    end
+    if left > 0 then return false, i end
+    allocations[i] = a
+  end
+  return allocations
+end
+
+-- Units a line holds per warehouse: its allocation, or all of it in the default warehouse.
+local function holds_of(line)
+  return line[4] or { { DEFAULT_WAREHOUSE, line[2] } }
+end
+
+-- What a result says of where its lines are held: [sku, warehouse, units] for lines held
+-- outside the default warehouse only (the caller fills in the default for the rest).
+local function allocation_output(lines, allocations)
+  local out = {}
+  for i, line in ipairs(lines) do
+    local a = allocations and allocations[i] or line[4]
+    if a then
+      for _, h in ipairs(a) do out[#out + 1] = { line[3], h[1], h[2] } end
+    end
+  end
+  if #out == 0 then return nil end
+  return out
+end
+
 -- on hand or reserved moved: a new version, and the changelog owes the SKU a record, which
 -- goes out with the outputs of the last segment that changed it
 local cur_seg = 0
@@ -264,10 +370,20 @@ for seg_no, seg in ipairs(segs) do
           st, why = 'dup', 'DUPLICATE_EVENT_ID'
         else
           mark_id_seen(e.e, e.id)
+          local w = e.w or DEFAULT_WAREHOUSE
+          local key = KEYS[e.s]
           if t == 'COUNTED' then
-            -- a count reports the physical truth: a shortage shows as negative available, never clamped
-            s.on = e.q
+            -- a count reports the physical truth of one warehouse: a shortage shows as
+            -- negative available, never clamped
+            local counted = s.on
+            if s.split or has_flag(s, SPLIT) or w ~= DEFAULT_WAREHOUSE then
+              local part = split_of(key, e.sku, s).by[w]
+              counted = part and part.on or 0
+            end
+            warehouse_move(key, e.sku, s, w, e.q - counted, 0)
+            s.on = s.on + e.q - counted
           else
+            warehouse_move(key, e.sku, s, w, e.q, 0)
             s.on = s.on + e.q
           end
           changed(e.s, s, e.sku, e.id, src)
@@ -291,6 +407,19 @@ for seg_no, seg in ipairs(segs) do
               shortages[#shortages + 1] = { sku = line[3], requested = line[2], available = reservable }
             end
           end
+          local allocations, unserved
+          if not unknown and #shortages == 0 then
+            allocations, unserved = allocate(e.l)
+            if allocations == false then
+              -- enough in all, not where it is: per warehouse, nothing can hold this line whole
+              local line = e.l[unserved]
+              local free = 0
+              for _, part in pairs(skus[line[3]].split.by) do
+                if part.on - part.rs > 0 then free = free + part.on - part.rs end
+              end
+              shortages[1] = { sku = line[3], requested = line[2], available = free }
+            end
+          end
           if unknown then
             st, why = 'dlq', 'UNKNOWN_SKU'
           elseif #shortages > 0 then
@@ -298,21 +427,26 @@ for seg_no, seg in ipairs(segs) do
             if e.tent then set_owner(e.tk, e.id) end
             out[#out + 1] = { k = 'result', outcome = 'REJECTED', oid = e.oid, l = e.l, sh = shortages }
           else
-            for _, line in ipairs(e.l) do
+            for i, line in ipairs(e.l) do
               local s = sku_state(line[1], line[3])
+              if allocations then
+                for _, h in ipairs(allocations[i]) do warehouse_move(KEYS[line[1]], line[3], s, h[1], 0, h[2]) end
+              end
               s.rs = s.rs + line[2]
-              count_demand(s, 'rv', line[2], at)
               changed(line[1], s, line[3], e.id, src)
-              -- a tentative hold's alerts wait for CONFIRM: an aborted order must not raise any
+              -- a tentative hold's alerts and demand wait for CONFIRM: an aborted order must
+              -- leave no trace
               if not e.tent then
+                count_demand(s, 'rv', line[2], at)
                 follow_level(s, line[3], out)
                 follow_forecast(s, line[3], at, out)
               end
             end
-            set_order(e.ok, (e.tent and 'T|' or 'R|') .. lines_string(e.l), false)
+            set_order(e.ok, (e.tent and 'T|' or 'R|') .. lines_string(e.l, allocations), false)
             if e.tent then set_owner(e.tk, e.id) end
             hold_made(e.oid)
-            table.insert(out, 1, { k = 'result', outcome = 'RESERVED', oid = e.oid, l = e.l, tent = e.tent })
+            table.insert(out, 1, { k = 'result', outcome = 'RESERVED', oid = e.oid, l = e.l, tent = e.tent,
+              al = allocations and allocation_output(e.l, allocations) or nil })
           end
         end
 
@@ -331,16 +465,22 @@ for seg_no, seg in ipairs(segs) do
           local next_state, outcome
           for _, line in ipairs(lines) do
             local s = sku_state(line[1], line[3])
+            local key = KEYS[line[1]]
             if action == 'commit' or action == 'ship' then
+              for _, h in ipairs(holds_of(line)) do warehouse_move(key, line[3], s, h[1], -h[2], -h[2]) end
               s.rs = s.rs - line[2]
               s.on = s.on - line[2]
               count_demand(s, 'sv', line[2], at)
             elseif action == 'ship-unheld' then
+              -- nothing held: the goods left from where the order was once held, if it was
+              for _, h in ipairs(holds_of(line)) do warehouse_move(key, line[3], s, h[1], -h[2], 0) end
               s.on = s.on - line[2]
               count_demand(s, 'sv', line[2], at)
             elseif action == 'release' then
+              for _, h in ipairs(holds_of(line)) do warehouse_move(key, line[3], s, h[1], 0, -h[2]) end
               s.rs = s.rs - line[2]
             elseif action == 'restock' then
+              for _, h in ipairs(holds_of(line)) do warehouse_move(key, line[3], s, h[1], h[2], 0) end
               s.on = s.on + line[2]
             end
             if action ~= 'ship-committed' then
@@ -367,7 +507,8 @@ for seg_no, seg in ipairs(segs) do
           set_order(e.ok, next_state .. '|' .. string.sub(rec, 3), order_ttl)
           hold_gone(e.oid)
           if outcome then
-            table.insert(out, 1, { k = 'result', outcome = outcome, oid = e.oid, l = lines, r = why })
+            table.insert(out, 1, { k = 'result', outcome = outcome, oid = e.oid, l = lines, r = why,
+              al = allocation_output(lines, nil) })
           end
         end
 
@@ -384,14 +525,19 @@ for seg_no, seg in ipairs(segs) do
             for _, line in ipairs(stored_lines(string.sub(rec, 3))) do
               local s = sku_state(line[1], line[3])
               if t ~= 'CONFIRM' then
+                for _, h in ipairs(holds_of(line)) do warehouse_move(KEYS[line[1]], line[3], s, h[1], 0, -h[2]) end
                 s.rs = s.rs - line[2]
                 changed(line[1], s, line[3], e.id, src)
               else
-                mark_touched(line[1], line[3])
+                -- its demand counts now: a change of the SKU the changelog must carry
+                changed(line[1], s, line[3], e.id, src)
               end
               follow_level(s, line[3], out)
-              -- settled later than it was placed: as of the SKU's last demand, not the clock
-              follow_forecast(s, line[3], s.vt, out)
+              if t == 'CONFIRM' then
+                -- demand at the order's time (carried from its PLACE), never moving time back
+                count_demand(s, 'rv', line[2], e.at and math.floor(e.at / 1000) or s.vt)
+                follow_forecast(s, line[3], s.vt, out)
+              end
             end
           end
           if t == 'CONFIRM' and state == 'T' then
@@ -446,13 +592,15 @@ for seg_no, seg in ipairs(segs) do
 end
 
 --- @section "decide-events"
--- the changelog records of the SKUs this call changed: [sku, on, rs, v, "<eventId>|<src>", rv, sv, vt]
+-- the changelog records of the SKUs this call changed:
+-- [sku, on, rs, v, "<eventId>|<src>", rv, sv, vt, "<warehouse>:<on>:<rs>,..." or '', fc, ro, rq]
 local seg_levels = {}
 for _, sku in ipairs(level_order) do
   local at = level_of[sku]
   local s = skus[sku]
   local list = seg_levels[at[2]] or {}
-  list[#list + 1] = { sku, s.on, s.rs, s.v, dirty[sku], s.rv, s.sv, s.vt }
+  if has_flag(s, SPLIT) then split_of(KEYS[at[1]], sku, s) end
+  list[#list + 1] = { sku, s.on, s.rs, s.v, dirty[sku], s.rv, s.sv, s.vt, split_text(s), s.fc, s.ro, s.rq }
   seg_levels[at[2]] = list
 end
 local seg_replies = {}

@@ -13,7 +13,8 @@
   ARGV[3]   JSON [ [ sku, <key idx> ], ... ]: candidates read from the hash beforehand
   ARGV[4]   grace (ms): a SKU changed more recently is left to the chunk that changed it, which
             publishes its level with its outputs and acknowledges it
-  Returns JSON [ [ sku, on, rs, v, src, rv, sv, vt ], ... ] for the SKUs leased now.
+  Returns JSON [ [ sku, on, rs, v, src, rv, sv, vt, "<warehouse>:<on>:<rs>,..." or '', fc, ro, rq ], ... ]
+  for the SKUs leased now.
 ]]
 
 --- @include "stock-level"
@@ -29,7 +30,8 @@ for _, c in ipairs(cjson.decode(ARGV[3])) do
   local leased = tonumber(redis.call('ZSCORE', KEYS[2], sku) or '0')
   if src and leased <= now and (not changed_at or changed_at <= settled_before) then
     local s = load_sku(KEYS[idx], sku)
-    out[#out + 1] = { sku, s.on, s.rs, s.v, src, s.rv, s.sv, s.vt }
+    if has_flag(s, SPLIT) then split_of(KEYS[idx], sku, s) end
+    out[#out + 1] = { sku, s.on, s.rs, s.v, src, s.rv, s.sv, s.vt, split_text(s), s.fc, s.ro, s.rq }
   end
 end
 for _, o in ipairs(out) do redis.call('ZADD', KEYS[2], now + lease, o[1]) end

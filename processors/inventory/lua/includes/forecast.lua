@@ -50,15 +50,6 @@ end
 -- A prediction clears only once the cover is this much above the horizon, so that a SKU
 -- hovering at the line does not alert on every event.
 local CLEAR_FACTOR = 1.1
-local PREDICTED, REORDER_DUE = 1, 2
-
-local function has_flag(s, flag)
-  return s.fc % (2 * flag) >= flag
-end
-
-local function set_flag(s, flag, on)
-  if has_flag(s, flag) ~= on then s.fc = on and s.fc + flag or s.fc - flag end
-end
 
 -- A suggestion is published again only when a figure moved by more than a tenth.
 local function moved(new, old)
@@ -66,21 +57,37 @@ local function moved(new, old)
   return math.abs(new - old) > math.max(1, old * 0.1)
 end
 
--- After a change at t (seconds): the predicted stock-out and the replenishment suggestion.
-local function follow_forecast(s, sku, t, outputs)
+-- The figures at t (seconds), with the velocities brought forward to t: demand per hour,
+-- cover in hours (nil without demand), the prediction's horizon, the reorder point, the
+-- suggested quantity and whether available is at or below the reorder point.
+local function forecast_figures(s, t)
   velocity_at(s, t)
   local v = demand_per_hour(s)
   local available = s.on - s.rs
-  local horizon = s.lt + FORECAST.margin_hours
-  local cover = v > 0 and available / v or nil
+  local f = { v = v, available = available, horizon = s.lt + FORECAST.margin_hours }
+  if v > 0 then f.cover = available / v end
+  f.reorder_point = math.ceil(v * s.lt + s.sf)
+  f.quantity = 0
+  if v > 0 and s.hc > 0 then
+    -- economic order quantity sqrt(2 C_o D / H), D per day
+    f.quantity = math.ceil(math.sqrt(2 * (s.oc / 100) * (v * 24) / (s.hc / 1000000)))
+  end
+  f.due = v > 0 and available <= f.reorder_point
+  return f
+end
+
+-- After a change at t (seconds): the predicted stock-out and the replenishment suggestion.
+local function follow_forecast(s, sku, t, outputs)
+  local f = forecast_figures(s, t)
+  local v, available, cover = f.v, f.available, f.cover
   if not has_flag(s, PREDICTED) then
     -- already out: the OUT_OF_STOCK alert says it; nothing to predict
-    if cover and available > 0 and cover < horizon then
+    if cover and available > 0 and cover < f.horizon then
       set_flag(s, PREDICTED, true)
       outputs[#outputs + 1] = { k = 'alert', sku = sku, kind = 'STOCKOUT_PREDICTED', on = s.on, rs = s.rs,
-        th = s.th, at = (t + cover * 3600) * 1000, vel = v, lt = s.lt }
+        th = s.th, at = math.floor((t + cover * 3600) * 1000), vel = v, lt = s.lt }
     end
-  elseif available > 0 and (not cover or cover >= horizon * CLEAR_FACTOR) then
+  elseif available > 0 and (not cover or cover >= f.horizon * CLEAR_FACTOR) then
     set_flag(s, PREDICTED, false)
     outputs[#outputs + 1] = { k = 'alert', sku = sku, kind = 'STOCKOUT_CLEARED', on = s.on, rs = s.rs,
       th = s.th, vel = v, lt = s.lt }
@@ -88,17 +95,10 @@ local function follow_forecast(s, sku, t, outputs)
 
   -- no sales ever and nothing suggested: nothing to say
   if v == 0 and s.ro == 0 and s.rq == 0 then return end
-  local reorder_point = math.ceil(v * s.lt + s.sf)
-  local quantity = 0
-  if v > 0 and s.hc > 0 then
-    -- economic order quantity sqrt(2 C_o D / H), D per day
-    quantity = math.ceil(math.sqrt(2 * (s.oc / 100) * (v * 24) / (s.hc / 1000000)))
-  end
-  local due = v > 0 and available <= reorder_point
-  if moved(reorder_point, s.ro) or moved(quantity, s.rq) or due ~= has_flag(s, REORDER_DUE) then
-    s.ro, s.rq = reorder_point, quantity
-    set_flag(s, REORDER_DUE, due)
-    outputs[#outputs + 1] = { k = 'repl', sku = sku, ro = reorder_point, rq = quantity, due = due,
+  if moved(f.reorder_point, s.ro) or moved(f.quantity, s.rq) or f.due ~= has_flag(s, REORDER_DUE) then
+    s.ro, s.rq = f.reorder_point, f.quantity
+    set_flag(s, REORDER_DUE, f.due)
+    outputs[#outputs + 1] = { k = 'repl', sku = sku, ro = f.reorder_point, rq = f.quantity, due = f.due,
       on = s.on, rs = s.rs, sf = s.sf, vel = v, lt = s.lt, oc = s.oc, hc = s.hc }
   end
 end

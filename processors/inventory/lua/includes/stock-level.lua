@@ -57,6 +57,91 @@ local function load_sku_version(key, sku)
   return v
 end
 
+-- Flags of the record's fc field (PREDICTED, REORDER_DUE, SPLIT: generated with the record).
+local function has_flag(s, flag)
+  return s.fc % (2 * flag) >= flag
+end
+
+local function set_flag(s, flag, on)
+  if has_flag(s, flag) ~= on then s.fc = on and s.fc + flag or s.fc - flag end
+end
+
+-- Stock per warehouse. A SKU whose stock is all in the default warehouse (every SKU of a shop
+-- that sends no warehouse) keeps only its record; one stocked in other warehouses too has the
+-- SPLIT flag and a second field of its bucket, '@<sku>' = "<warehouse>:<on>:<reserved>,..."
+-- (the parts add up to the record's on and reserved). '@' starts no SKU, so the two never meet.
+local DEFAULT_WAREHOUSE = 'default'
+
+-- The SKU's parts: { names = { warehouse, ... }, by = { [warehouse] = { on =, rs = } } },
+-- read once per call; without a split, the whole stock in the default warehouse.
+local function split_of(key, sku, s)
+  local split = s.split
+  if split then return split end
+  split = { names = {}, by = {} }
+  if has_flag(s, SPLIT) then
+    local raw = redis.call('HGET', key, '@' .. sku)
+    if not raw then error('corrupt SKU record ' .. key .. ' ' .. sku .. ': split flag without its parts') end
+    for w, on, rs in string.gmatch(raw, '([^,:]+):(%-?%d+):(%-?%d+)') do
+      split.names[#split.names + 1] = w
+      split.by[w] = { on = tonumber(on), rs = tonumber(rs) }
+    end
+  elseif s.on ~= 0 or s.rs ~= 0 then
+    split.names[1] = DEFAULT_WAREHOUSE
+    split.by[DEFAULT_WAREHOUSE] = { on = s.on, rs = s.rs }
+  end
+  s.split = split
+  return split
+end
+
+-- Whether any of the SKU's stock is (or was) in a warehouse other than the default one.
+local function has_parts(s)
+  local split = s.split
+  if not split then return has_flag(s, SPLIT) end
+  local names = split.names
+  return #names > 1 or (#names == 1 and names[1] ~= DEFAULT_WAREHOUSE)
+end
+
+-- "<warehouse>:<on>:<reserved>,..." in name order, or '' when all of it is in the default warehouse.
+local function split_text(s)
+  local split = s.split
+  if not split or not has_parts(s) then return '' end
+  local names = {}
+  for i, w in ipairs(split.names) do names[i] = w end
+  table.sort(names)
+  local parts = {}
+  for i, w in ipairs(names) do
+    local e = split.by[w]
+    parts[i] = w .. ':' .. string.format('%d:%d', e.on, e.rs)
+  end
+  return table.concat(parts, ',')
+end
+
+-- Moves a warehouse's part (the caller moves the totals). Stock only ever in the default
+-- warehouse stays without parts.
+local function warehouse_move(key, sku, s, w, d_on, d_rs)
+  if w == DEFAULT_WAREHOUSE and not s.split and not has_flag(s, SPLIT) then return end
+  local split = split_of(key, sku, s)
+  local e = split.by[w]
+  if not e then
+    e = { on = 0, rs = 0 }
+    split.by[w] = e
+    split.names[#split.names + 1] = w
+  end
+  e.on = e.on + d_on
+  e.rs = e.rs + d_rs
+  s.split_changed = true
+end
+
 local function save_sku(key, sku, s)
+  if s.split_changed then
+    local text = split_text(s)
+    if text == '' then
+      if has_flag(s, SPLIT) then redis.call('HDEL', key, '@' .. sku) end
+      set_flag(s, SPLIT, false)
+    else
+      redis.call('HSET', key, '@' .. sku, text)
+      set_flag(s, SPLIT, true)
+    end
+  end
   redis.call('HSET', key, sku, format_sku_record(s))
 end
