@@ -95,6 +95,8 @@ async function main() {
     const node0 = process.cpuUsage();
     const t0 = performance.now();
     let calls = 0;
+    // what the scripts decided to publish, by kind (results, alerts by kind, suggestions)
+    const outputs = new Map<string, number>();
     for (;;) {
       const segments = [];
       for (const [i, p] of parts.entries()) {
@@ -107,6 +109,12 @@ async function main() {
       if (!segments.length) break;
       const results = await store.applyBatches(segments);
       calls += 1;
+      for (const r of results)
+        for (const e of r.applied)
+          for (const o of e.outputs) {
+            const kind = o.k === 'alert' ? o.kind : o.k;
+            outputs.set(kind, (outputs.get(kind) ?? 0) + 1);
+          }
       if (!process.env.BENCH_NO_ACK)
         await store.changelog.ackPublishedLevels(results.flatMap((r) => r.levels));
     }
@@ -116,6 +124,12 @@ async function main() {
     const stats = await redis.info('commandstats');
     console.log(
       `${n} events in ${calls} calls of ${PARTITIONS} chunks of up to ${CHUNK}: ${Math.round((n / ms) * 1000)} events/s`,
+    );
+    console.log(
+      `outputs per 1,000 events: ${[...outputs]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, c]) => `${k} ${((c / n) * 1000).toFixed(1)}`)
+        .join(', ')}`,
     );
     console.log(
       `CPU per event: Redis ${((redisSeconds / n) * 1e6).toFixed(1)} µs, Node (store) ${(((node.user + node.system) / n) * 1).toFixed(1)} µs`,

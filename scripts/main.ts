@@ -29,6 +29,7 @@ const demoEnv = {
   // stock-outs and replenishment suggestions show on the dashboard within minutes
   INVENTORY_VELOCITY_HALF_LIFE_MINUTES: '5',
   INVENTORY_STOCKOUT_MARGIN_HOURS: '1',
+  INVENTORY_SUGGESTION_INTERVAL_MINUTES: '1',
   INVENTORY_WAREHOUSE_PREFERENCE: 'WH-NORTH',
   ORDER_SIGNING_SECRET: 'demo-signing-secret-local-only',
   ...process.env,

@@ -16,6 +16,10 @@ export interface PendingCatalogueAlert {
   on: number;
   rs: number;
   th: number;
+  /** who queued it when not a catalogue update ('forecast-sweep'), and a forecast's figures */
+  src?: string;
+  vel?: number;
+  lt?: number;
 }
 
 /**
@@ -47,8 +51,21 @@ export class ChangelogStore {
         on: number;
         rs: number;
         th: number;
+        src?: string;
+        vel?: number;
+        lt?: number;
       };
-      return { member, sku: a.sku, version: a.v, kind: a.kind, on: a.on, rs: a.rs, th: a.th };
+      return {
+        member,
+        sku: a.sku,
+        version: a.v,
+        kind: a.kind,
+        on: a.on,
+        rs: a.rs,
+        th: a.th,
+        ...(a.src !== undefined ? { src: a.src } : {}),
+        ...(a.vel !== undefined ? { vel: a.vel, lt: a.lt ?? 0 } : {}),
+      };
     });
   }
 

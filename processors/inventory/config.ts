@@ -99,6 +99,18 @@ export const inventoryEnv = {
     max: 24 * 365,
     doc: "STOCKOUT_PREDICTED fires when a SKU's cover (available / velocity) falls below its lead time plus this many hours.",
   },
+  INVENTORY_SUGGESTION_INTERVAL_MINUTES: {
+    kind: 'int',
+    default: 60,
+    min: 0,
+    doc: "A SKU's moved replenishment suggestion is published again no sooner than this after its last (event time); crossing the reorder point publishes at once.",
+  },
+  INVENTORY_FORECAST_SWEEP_INTERVAL_MS: {
+    kind: 'int',
+    default: 60_000,
+    min: 1_000,
+    doc: 'How often standing stock-out predictions are re-checked as of now (a SKU that stopped selling sends no event to clear its own).',
+  },
   INVENTORY_MAX_ORDER_LINES: { kind: 'int', default: 100, min: 1, doc: 'Most lines one order may have.' },
   INVENTORY_MAX_CLOCK_SKEW_MS: {
     kind: 'int',
@@ -124,6 +136,7 @@ export function stockStoreOptions(config: InventoryConfig): StockStoreOptions {
     forecast: {
       halfLifeSeconds: config.INVENTORY_VELOCITY_HALF_LIFE_MINUTES * 60,
       marginHours: config.INVENTORY_STOCKOUT_MARGIN_HOURS,
+      resuggestAfterSeconds: config.INVENTORY_SUGGESTION_INTERVAL_MINUTES * 60,
     },
   };
 }

@@ -69,6 +69,11 @@ export class InventoryKeys {
     return `${this.p}catalogue-alerts`;
   }
 
+  /** zset: SKUs with a standing stock-out prediction, by predicted stock-out time (ms): what the forecast sweep re-checks. */
+  atRisk(): string {
+    return `${this.p}at-risk`;
+  }
+
   /** Pattern matching every SKU bucket (for SCAN in operator commands). */
   skuBucketPattern(): string {
     return `${this.p}sb:*`;

@@ -26,9 +26,10 @@ export interface ModelSku {
   velocityAt: number;
   stockoutPredicted: boolean;
   reorderDue: boolean;
-  /** the suggestion last published */
+  /** the suggestion last published, and when (seconds) */
   reorderPoint: number;
   reorderQuantity: number;
+  suggestedAt: number;
   /** per warehouse: the parts of onHand and reserved, for every warehouse that ever held some */
   warehouses: Map<string, { onHand: number; reserved: number }>;
 }
@@ -70,18 +71,18 @@ const LEVEL_ALERT = ['', 'LOW_STOCK', 'OUT_OF_STOCK', 'SHORTAGE'];
 class Forecaster {
   constructor(private readonly f: ForecastSettings) {}
 
+  /** Rates move forward in time only while there are any: velocityAt is the time of the rates. */
   private decayTo(s: ModelSku, t: number): void {
-    if (t <= s.velocityAt) return;
-    if (s.reservedRate > 0 || s.soldRate > 0) {
-      const keep = 2 ** (-(t - s.velocityAt) / this.f.halfLifeSeconds);
-      s.reservedRate = Math.floor(s.reservedRate * keep + 0.5);
-      s.soldRate = Math.floor(s.soldRate * keep + 0.5);
-    }
+    if (t <= s.velocityAt || (s.reservedRate === 0 && s.soldRate === 0)) return;
+    const keep = 2 ** (-(t - s.velocityAt) / this.f.halfLifeSeconds);
+    s.reservedRate = Math.floor(s.reservedRate * keep + 0.5);
+    s.soldRate = Math.floor(s.soldRate * keep + 0.5);
     s.velocityAt = t;
   }
 
   demand(s: ModelSku, which: 'reserved' | 'sold', units: number, t: number): void {
     this.decayTo(s, t);
+    s.velocityAt = Math.max(s.velocityAt, t);
     const add = Math.floor((units * 1000 * 3600 * Math.LN2) / this.f.halfLifeSeconds + 0.5);
     if (which === 'reserved') s.reservedRate += add;
     else s.soldRate += add;
@@ -114,9 +115,14 @@ class Forecaster {
     const due = perHour > 0 && available <= point;
     const moved = (now: number, before: number) =>
       before === 0 ? now !== 0 : Math.abs(now - before) > Math.max(1, before * 0.1);
-    if (moved(point, s.reorderPoint) || moved(quantity, s.reorderQuantity) || due !== s.reorderDue) {
+    const stale = t - s.suggestedAt >= this.f.resuggestAfterSeconds;
+    if (
+      due !== s.reorderDue ||
+      (stale && (moved(point, s.reorderPoint) || moved(quantity, s.reorderQuantity)))
+    ) {
       s.reorderPoint = point;
       s.reorderQuantity = quantity;
+      s.suggestedAt = t;
       s.reorderDue = due;
       alerts.push(`REPLENISH:${sku}`);
     }
@@ -232,6 +238,7 @@ export class StockModel {
         reorderDue: false,
         reorderPoint: 0,
         reorderQuantity: 0,
+        suggestedAt: 0,
         warehouses: new Map(),
       });
       return alerts;

@@ -304,9 +304,13 @@ export class InventoryOutputs {
     };
   }
 
-  /** An alert a catalogue update caused (a new threshold put the SKU at another level). */
+  /**
+   * An alert queued in Redis: by a catalogue update (a new threshold put the SKU at another
+   * level) or by the forecast sweep (a prediction cleared by a slowdown).
+   */
   catalogueAlert(a: PendingCatalogueAlert, now: number): OutputMessage {
-    const eventId = `catalogue:${a.sku}:${a.version}`;
-    return this.stockAlert(a.kind, a.sku, a.on, a.rs, a.th, eventId, { 'event.id': eventId }, now);
+    const eventId = `${a.src ?? 'catalogue'}:${a.sku}:${a.version}`;
+    const forecast = a.vel !== undefined ? { vel: a.vel, lt: a.lt } : undefined;
+    return this.stockAlert(a.kind, a.sku, a.on, a.rs, a.th, eventId, { 'event.id': eventId }, now, forecast);
   }
 }

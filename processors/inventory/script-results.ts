@@ -168,25 +168,16 @@ export interface LevelRecord {
   suggestedQuantity: number;
 }
 
-/** A level as the scripts return it. */
-export type RawLevel = [
-  string,
-  number,
-  number,
-  number,
-  string,
-  number?,
-  number?,
-  number?,
-  string?,
-  number?,
-  number?,
-  number?,
-];
+/** A level as the scripts return it: [sku, on, rs, v, "<eventId>|<src>", tail?] (tail: see level_tail in stock-level.lua). */
+export type RawLevel = [string, number, number, number, string, string?];
 
-/** A level as the scripts return it: [sku, on, rs, v, "<eventId>|<topic:partition:offset>", rv, sv, vt]. */
-export function toLevelRecord([sku, on, rs, v, src, rv, sv, vt, parts, fc, ro, rq]: RawLevel): LevelRecord {
+export function toLevelRecord([sku, on, rs, v, src, tail]: RawLevel): LevelRecord {
   const bar = src.indexOf('|');
+  // "<rv>:<sv>:<vt>:<fc>:<ro>:<rq>|<parts>"; absent: no sales, no forecast, one warehouse
+  const cut = tail ? tail.indexOf('|') : -1;
+  const [rv = 0, sv = 0, vt = 0, fc = 0, ro = 0, rq = 0] = tail
+    ? tail.slice(0, cut).split(':').map(Number)
+    : [];
   return {
     sku,
     onHand: on,
@@ -194,14 +185,14 @@ export function toLevelRecord([sku, on, rs, v, src, rv, sv, vt, parts, fc, ro, r
     version: v,
     sourceEventId: bar >= 0 ? src.slice(0, bar) : src,
     src: bar >= 0 ? src.slice(bar + 1) : '',
-    warehouseParts: parts ?? '',
-    reservedPerHour: (rv ?? 0) / VELOCITY_UNIT,
-    soldPerHour: (sv ?? 0) / VELOCITY_UNIT,
-    velocityAt: (vt ?? 0) * 1000,
-    stockoutPredicted: ((fc ?? 0) & SKU_FLAGS.PREDICTED) !== 0,
-    reorderNow: ((fc ?? 0) & SKU_FLAGS.REORDER_DUE) !== 0,
-    reorderPoint: ro ?? 0,
-    suggestedQuantity: rq ?? 0,
+    warehouseParts: tail ? tail.slice(cut + 1) : '',
+    reservedPerHour: rv / VELOCITY_UNIT,
+    soldPerHour: sv / VELOCITY_UNIT,
+    velocityAt: vt * 1000,
+    stockoutPredicted: (fc & SKU_FLAGS.PREDICTED) !== 0,
+    reorderNow: (fc & SKU_FLAGS.REORDER_DUE) !== 0,
+    reorderPoint: ro,
+    suggestedQuantity: rq,
   };
 }
 

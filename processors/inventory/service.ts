@@ -14,6 +14,7 @@ import { CatalogueTable } from './catalogue.js';
 import { ChangelogDrain } from './changelog.js';
 import { stockStoreOptions, type InventoryConfig } from './config.js';
 import { ReplayCorrections } from './corrections.js';
+import { ForecastSweeper } from './forecast-sweeper.js';
 import { HoldSweeper } from './hold-sweeper.js';
 import { InventoryOutputs } from './outputs.js';
 import { inventoryProcessor } from './processor.js';
@@ -29,6 +30,7 @@ export class InventoryService {
   private catalogue: CatalogueTable | null = null;
   private changelog: ChangelogDrain | null = null;
   private holds: HoldSweeper | null = null;
+  private forecasts: ForecastSweeper | null = null;
   readonly store: StockStore;
 
   constructor(
@@ -112,6 +114,12 @@ export class InventoryService {
       ...(c.ORDER_SIGNING_SECRET ? { signingSecret: c.ORDER_SIGNING_SECRET } : {}),
     });
     this.holds.start();
+    this.forecasts = new ForecastSweeper(this.store, {
+      intervalMs: c.INVENTORY_FORECAST_SWEEP_INTERVAL_MS,
+      batch: 1_000,
+      logger: this.logger,
+    });
+    this.forecasts.start();
 
     const spec = inventoryProcessor({
       groupId: c.INVENTORY_GROUP_ID,
@@ -148,6 +156,7 @@ export class InventoryService {
     this.health?.close();
     await this.runner?.stop();
     await this.holds?.stop();
+    await this.forecasts?.stop();
     // a last round, so what the final chunks changed is on the changelog before we go
     await this.changelog?.stop();
     await this.changelog?.drainOnce().catch(() => undefined);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * How a SKU's state is stored: one field of a bucket hash, "on:rs:v:th:sf:cv:lv:lt:oc:hc:rv:sv:vt:fc:ro:rq"
+ * How a SKU's state is stored: one field of a bucket hash, "on:rs:v:th:sf:cv:lv:lt:oc:hc:rv:sv:vt:fc:ro:rq:rt"
  * in whole numbers. Many SKUs share a bucket, so Redis keeps each bucket as a compact listpack:
  * about 60 bytes per SKU at a million SKUs, where a key and hash per SKU took about 200. The
  * field order is defined here once; the Lua parser and formatter are generated from it.
@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
  * rv, sv      units reserved / sold per hour, exponentially weighted, in thousandths
  * vt          when rv and sv were last brought forward (seconds since the epoch, event time)
  * fc          forecast flags: 1 a stock-out is predicted, 2 the SKU is at or below its reorder point
- * ro, rq      the reorder point and quantity last published on `replenishment`
+ * ro, rq, rt  the reorder point and quantity last published on `replenishment`, and when (seconds)
  */
 export const SKU_RECORD_FIELDS = [
   'on',
@@ -32,6 +32,7 @@ export const SKU_RECORD_FIELDS = [
   'fc',
   'ro',
   'rq',
+  'rt',
 ] as const;
 
 export type SkuRecordField = (typeof SKU_RECORD_FIELDS)[number];
@@ -124,8 +125,15 @@ export function eventIdBucket(eventId: string): number {
   return bucketOf(eventId, EVENT_ID_BUCKETS);
 }
 
+/**
+ * The record as the scripts write it: its first seven fields alone while the rest hold their
+ * defaults (the catalogue's lead time and costs, no sales), which most of a catalogue does.
+ */
 export function formatSkuRecord(r: SkuRecord): string {
-  return SKU_RECORD_FIELDS.map((f) => String(Math.trunc(r[f]))).join(':');
+  const short = SKU_RECORD_FIELDS.slice(LEGACY_FIELD_COUNT).every((f) => r[f] === (LEGACY_DEFAULTS[f] ?? 0));
+  return SKU_RECORD_FIELDS.slice(0, short ? LEGACY_FIELD_COUNT : SKU_RECORD_FIELDS.length)
+    .map((f) => String(Math.trunc(r[f])))
+    .join(':');
 }
 
 /** A whole record from some of its fields: the catalogue's defaults for lead time and costs, 0 for the rest. */
@@ -188,7 +196,16 @@ export function luaSkuRecord(): string {
     `  if not ${vars[0]} then return nil end`,
     `  return { ${SKU_RECORD_FIELDS.map((f, i) => `${f} = ${value(f, i)}`).join(', ')} }`,
     'end',
+    `local SKU_SHORT_FORMAT = '${Array.from({ length: LEGACY_FIELD_COUNT }, () => '%d').join(':')}'`,
+    '-- a SKU with the default lead time and costs that never sold keeps the short form',
     'local function format_sku_record(s)',
+    `  if ${SKU_RECORD_FIELDS.slice(LEGACY_FIELD_COUNT)
+      .map((f) => `s.${f} == ${LEGACY_DEFAULTS[f] ?? 0}`)
+      .join(' and ')} then`,
+    `    return string.format(SKU_SHORT_FORMAT, ${SKU_RECORD_FIELDS.slice(0, LEGACY_FIELD_COUNT)
+      .map((f) => `s.${f} or 0`)
+      .join(', ')})`,
+    '  end',
     `  return string.format(SKU_RECORD_FORMAT, ${SKU_RECORD_FIELDS.map((f) => `s.${f} or 0`).join(', ')})`,
     'end',
   ].join('\n');

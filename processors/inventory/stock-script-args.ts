@@ -55,6 +55,7 @@ export function applyScriptCall(
   const hz = ref(keys.holds());
   const dz = ref(keys.dirty());
   const pz = ref(keys.dirtyPending());
+  const rz = ref(keys.atRisk());
   const lineRefs = (lines: readonly ScriptLine[]) =>
     lines.map((l) => [ref(keys.sku(l.sku)), l.quantity, l.sku]);
   const segs = segments.map(({ topic, partition, items, trimUpTo, settle, upTo, expectedApplied }) => ({
@@ -115,6 +116,7 @@ export function applyScriptCall(
         hz,
         dz,
         pz,
+        rz,
         now,
         fx: forecastArgument(forecast),
         wh: warehouseArgument(warehouses),

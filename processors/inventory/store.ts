@@ -56,6 +56,7 @@ const SCRIPTS = [
   'claim-pending-alerts',
   'claim-abandoned-holds',
   'forecast-view',
+  'sweep-predictions',
 ] as const;
 
 const DAY_SECONDS = 24 * 3600;
@@ -512,6 +513,38 @@ export class StockStore {
       this.warehouses.defaultWarehouse,
     );
     return state;
+  }
+
+  /**
+   * Re-checks up to `limit` SKUs of one shard's standing predictions as of `now` (from `offset`
+   * in the at-risk index, so that successive sweeps go round all of them); returns how many it
+   * cleared and where the next sweep starts.
+   */
+  async sweepPredictions(
+    shard: number,
+    offset: number,
+    limit: number,
+    now = Date.now(),
+  ): Promise<{ cleared: number; next: number }> {
+    const keys = this.shards.keys[shard] as InventoryKeys;
+    const total = await this.redis.zcard(keys.atRisk());
+    if (total === 0) return { cleared: 0, next: 0 };
+    const start = offset < total ? offset : 0;
+    const skus = await this.redis.zrange(keys.atRisk(), String(start), String(start + limit - 1));
+    const scriptKeys = new ScriptKeys();
+    scriptKeys.ref(keys.atRisk());
+    scriptKeys.ref(keys.catalogueAlerts());
+    scriptKeys.ref(keys.dirty());
+    const candidates = skus.map((sku) => [sku, scriptKeys.ref(keys.sku(sku))]);
+    const cleared = (await callScriptDurably(
+      this.redis,
+      this.durability,
+      'sweep-predictions',
+      scriptKeys.keys,
+      [now, JSON.stringify(forecastArgument(this.forecast)), JSON.stringify(candidates)],
+    )) as number;
+    const next = start + skus.length;
+    return { cleared, next: next >= total ? 0 : next - cleared };
   }
 
   /** A SKU's forecast as of `now` (velocities decayed to it), by the stock script's own rules; null for an unknown SKU. */

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { StockCommand } from '../../processors/inventory/commands.js';
+import { DEFAULT_FORECAST, type ForecastSettings } from '../../processors/inventory/forecast.js';
 import type { ScriptOutput } from '../../processors/inventory/script-results.js';
 import { StockStore } from '../../processors/inventory/store.js';
 import { deleteTag, testRedis, uniqueTag } from '../helpers/redis.js';
@@ -31,11 +32,11 @@ describe('forecasting in the stock scripts (real Redis)', () => {
 
   async function fresh(
     catalogue: { sku: string; leadTimeHours: number; safetyStock?: number }[],
-    forecast?: { halfLifeSeconds: number; marginHours: number },
+    forecast?: Partial<ForecastSettings>,
   ): Promise<void> {
     tag = uniqueTag('forecast');
     offsets.clear();
-    store = new StockStore(redis, { keyTag: tag, ...(forecast ? { forecast } : {}) });
+    store = new StockStore(redis, { keyTag: tag, forecast: { ...DEFAULT_FORECAST, ...forecast } });
     await store.applyCatalogue(
       catalogue.map((c) => ({
         sku: c.sku,
@@ -163,6 +164,37 @@ describe('forecasting in the stock scripts (real Redis)', () => {
     expect((await store.getSku('Q'))?.reservedPerHour).toBe(0);
   });
 
+  it('a SKU that stops selling is cleared by the sweep, without an event of its own', async () => {
+    await fresh([{ sku: 'F', leadTimeHours: 10 }]);
+    await apply('stock', [receive('f0', 'F', 100, T0)]);
+    const burst: StockCommand[] = [];
+    for (let n = 0; n < 60; n++) burst.push(...sale(n, 'F', 1, T0 + n * 180_000));
+    const during = await apply('orders', burst);
+    const predicted = alertsOf(during, 'STOCKOUT_PREDICTED')[0]?.output;
+    expect(predicted).toBeDefined();
+    // the index of standing predictions: the SKU, by its predicted time
+    const keys = store.shards.keys[0];
+    if (!keys || predicted?.k !== 'alert') throw new Error('no shard');
+    expect(await redis.zrange(keys.atRisk(), '0', '-1', 'WITHSCORES')).toEqual(['F', String(predicted.at)]);
+
+    // right after the burst the prediction stands; a week later the rate has decayed away
+    const end = T0 + 3 * HOUR;
+    expect((await store.sweepPredictions(0, 0, 100, end)).cleared).toBe(0);
+    const version = (await store.getSku('F'))?.version as number;
+    expect((await store.sweepPredictions(0, 0, 100, end + 7 * 24 * HOUR)).cleared).toBe(1);
+    const after = await store.getSku('F');
+    expect(after).toMatchObject({ stockoutPredicted: false, version: version + 1 });
+    expect(await redis.zcard(keys.atRisk())).toBe(0);
+    // the clearing goes out with the pending alerts, and the changelog owes the SKU a record
+    const queued = await store.changelog.claimPendingAlerts(0, 10, 1_000);
+    expect(queued).toMatchObject([
+      { sku: 'F', kind: 'STOCKOUT_CLEARED', version: version + 1, src: 'forecast-sweep' },
+    ]);
+    expect(await redis.hget(keys.dirty(), 'F')).toMatch(/^@\d+\|forecast-sweep:F:\d+\|$/);
+    // nothing left to clear: a second sweep is a no-op
+    expect((await store.sweepPredictions(0, 0, 100, end + 8 * 24 * HOUR)).cleared).toBe(0);
+  });
+
   it('a record written before forecasting is read with the catalogue defaults and written back whole', async () => {
     await fresh([]);
     const key = store.shards.keysOfSku('OLD').sku('OLD');
@@ -171,7 +203,7 @@ describe('forecasting in the stock scripts (real Redis)', () => {
     const emitted = await apply('orders', sale(1, 'OLD', 2, T0));
     expect(emitted.find((e) => e.output.k === 'result')?.output).toMatchObject({ outcome: 'RESERVED' });
     const raw = (await redis.hget(key, 'OLD')) as string;
-    expect(raw.split(':')).toHaveLength(16);
+    expect(raw.split(':')).toHaveLength(17);
     const sku = await store.getSku('OLD');
     expect(sku).toMatchObject({ onHand: 48, reserved: 0, version: 5, leadTimeHours: 72, orderCost: 50 });
     expect(sku?.soldPerHour).toBeGreaterThan(0);

@@ -25,7 +25,7 @@ const CATALOGUE: CatalogueCommand[] = [
     holdingCostPerUnitDay: 1.5,
   },
 ];
-const FORECAST = { halfLifeSeconds: 3600, marginHours: 2 };
+const FORECAST = { halfLifeSeconds: 3600, marginHours: 2, resuggestAfterSeconds: 1800 };
 // two named warehouses besides the default one; W2 is preferred, W1 comes after it by name
 const WAREHOUSES = { defaultWarehouse: 'MAIN', preference: ['W2'] };
 const T0 = Date.UTC(2026, 0, 1);

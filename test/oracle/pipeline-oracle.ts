@@ -262,19 +262,25 @@ export async function checkAgainstInputs(
     movements.set(v.sku, [...(movements.get(v.sku) ?? []), v]);
   }
 
-  // orders: the first valid placement per order id, and its later events once per event id
+  // orders: the first valid placement per order id, and its later events once per event id.
+  // An event read before its order's placement is refused (no such order) and not remembered:
+  // the same event id sent again once the order exists (an upstream re-send, logistics after a
+  // rollback) is applied then.
   const placeable = (v: OrderEvent) => validPlacement(v) && v.lines.every((l) => products.has(l.sku));
   const placed = new Map<string, Placed>();
   const seenOrderEvents = new Set<string>();
   for (const { v, m } of ordersIn) {
     if (seenOrderEvents.has(v.eventId)) continue;
-    seenOrderEvents.add(v.eventId);
     const known = placed.get(v.orderId);
     if (v.type === 'PLACED') {
+      seenOrderEvents.add(v.eventId);
       if (!known && placeable(v)) {
         placed.set(v.orderId, { event: v, events: [], at: { partition: m.partition, offset: m.offset } });
       }
-    } else if (known) known.events.push(v);
+    } else if (known) {
+      seenOrderEvents.add(v.eventId);
+      known.events.push(v);
+    }
   }
   report.inputs.orders = placed.size;
 

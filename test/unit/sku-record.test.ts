@@ -25,14 +25,14 @@ describe('packed SKU records', () => {
     );
   });
 
-  it('refuse anything that is not sixteen (or, written before forecasting, seven) whole numbers', () => {
-    const full = Array.from({ length: 16 }, (_, i) => String(i + 1));
+  it('refuse anything that is not seventeen (or, in the short form, seven) whole numbers', () => {
+    const full = Array.from({ length: 17 }, (_, i) => String(i + 1));
     expect(parseSkuRecord(full.join(':'))).not.toBeNull();
     for (const bad of [
       '',
       '1:2:3:4:5:6',
       '1:2:3:4:5:6:7:8',
-      full.slice(0, 15).join(':'),
+      full.slice(0, 16).join(':'),
       [...full, '17'].join(':'),
       '1:2:3:4:5:6:x',
       '1.5:2:3:4:5:6:7',
@@ -41,7 +41,7 @@ describe('packed SKU records', () => {
       expect(parseSkuRecord(bad), bad).toBeNull();
   });
 
-  it('read a record of the earlier layout with the catalogue defaults and no sales', () => {
+  it('read the short form (and records of the earlier layout) with the catalogue defaults and no sales', () => {
     expect(parseSkuRecord('9:2:5:3:1:4:0')).toEqual({
       on: 9,
       rs: 2,
@@ -59,6 +59,7 @@ describe('packed SKU records', () => {
       fc: 0,
       ro: 0,
       rq: 0,
+      rt: 0,
     });
   });
 

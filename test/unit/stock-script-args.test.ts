@@ -62,20 +62,27 @@ describe('apply-stock-batch call arguments', () => {
     hz: number;
     dz: number;
     pz: number;
+    rz: number;
     now: number;
+    fx: { h: number; m: number; r: number };
+    wh: { def: string; pref: string[] };
     segs: { w: number; b: number; up: number; src: string; trim: number; ev: Record<string, unknown>[] }[];
   };
   const key = (idx: unknown) => call.keys[(idx as number) - 1];
 
   it('declares every key once and references it by its 1-based index', () => {
     expect(new Set(call.keys).size).toBe(call.keys.length);
-    expect([key(input.hz), key(input.dz), key(input.pz)]).toEqual([
+    expect([key(input.hz), key(input.dz), key(input.pz), key(input.rz)]).toEqual([
       '{inv}:holds',
       '{inv}:dirty',
       '{inv}:dirty-pending',
+      '{inv}:at-risk',
     ]);
     expect(call.args.slice(1)).toEqual([60, 120]);
     expect(input.now).toBe(1_000);
+    // the defaults: a day's velocity half-life, 24 h margin, one default warehouse
+    expect(input.fx).toEqual({ h: 86_400, m: 24, r: 3_600 });
+    expect(input.wh).toEqual({ def: 'default', pref: [] });
   });
 
   it('gives SKUs of one bucket the same key and names the SKU beside it', () => {

@@ -30,8 +30,9 @@
             {tag}:dirty   hash: sku -> "@<ms>|<eventId>|<topic:partition:offset>" of SKUs whose level the
                           changelog has not published yet (changelog.ts drains it)
             {tag}:dirty-pending  hash: sku -> chunks that changed it and still owe its level record
+            {tag}:at-risk zset: SKUs with a standing stock-out prediction, by predicted time (ms)
 
-  ARGV[1]   JSON { hz = <holds idx>, dz = <dirty idx>, pz = <dirty-pending idx>, now = <ms>,
+  ARGV[1]   JSON { hz = <holds idx>, dz = <dirty idx>, pz = <dirty-pending idx>, rz = <at-risk idx>, now = <ms>,
             fx = { h = <velocity half-life s>, m = <stock-out warning margin h> },
             wh = { def = <default warehouse>, pref = [ <warehouses in preference order> ] }, segs = [ { w = <watermark idx,
             0 = none>, b = <outbox idx>, up = <chunk's last offset or -1>, ex = <the caller's last
@@ -78,6 +79,7 @@ local marker_ttl = tonumber(ARGV[2])
 local order_ttl = tonumber(ARGV[3])
 local now = input.now
 local holds_key, dirty_key, pending_key = KEYS[input.hz], KEYS[input.dz], KEYS[input.pz]
+local risk_key = KEYS[input.rz]
 forecast_settings(input.fx)
 -- warehouses: the one events without a warehouse name, and the order in which an order's
 -- lines are looked for (listed ones first, the rest by name)
@@ -92,6 +94,7 @@ end
 redis.call('ZCARD', holds_key)
 redis.call('HLEN', dirty_key)
 redis.call('HLEN', pending_key)
+redis.call('ZCARD', risk_key)
 local lost = {}
 for seg_no, seg in ipairs(segs) do
   seg.wm = seg.w > 0 and tonumber(redis.call('GET', KEYS[seg.w]) or '-1') or -1
@@ -593,14 +596,13 @@ end
 
 --- @section "decide-events"
 -- the changelog records of the SKUs this call changed:
--- [sku, on, rs, v, "<eventId>|<src>", rv, sv, vt, "<warehouse>:<on>:<rs>,..." or '', fc, ro, rq]
+-- [sku, on, rs, v, "<eventId>|<src>", level_tail (stock-level.lua) or absent]
 local seg_levels = {}
 for _, sku in ipairs(level_order) do
   local at = level_of[sku]
   local s = skus[sku]
   local list = seg_levels[at[2]] or {}
-  if has_flag(s, SPLIT) then split_of(KEYS[at[1]], sku, s) end
-  list[#list + 1] = { sku, s.on, s.rs, s.v, dirty[sku], s.rv, s.sv, s.vt, split_text(s), s.fc, s.ro, s.rq }
+  list[#list + 1] = { sku, s.on, s.rs, s.v, dirty[sku], level_tail(KEYS[at[1]], sku, s) }
   seg_levels[at[2]] = list
 end
 local seg_replies = {}
@@ -614,9 +616,19 @@ end
 for _, seg in ipairs(segs) do
   if seg.trim >= 0 then redis.call('ZREMRANGEBYSCORE', KEYS[seg.b], '-inf', seg.trim) end
 end
+local risk_args, risk_gone = {}, {}
 for _, sku in ipairs(touched_order) do
-  save_sku(KEYS[touched[sku]], sku, skus[sku])
+  local s = skus[sku]
+  save_sku(KEYS[touched[sku]], sku, s)
+  if s.risk then
+    risk_args[#risk_args + 1] = s.risk
+    risk_args[#risk_args + 1] = sku
+  elseif s.risk == false then
+    risk_gone[#risk_gone + 1] = sku
+  end
 end
+call_in_groups('ZADD', risk_key, risk_args)
+call_in_groups('ZREM', risk_key, risk_gone)
 --- @section "write-skus"
 for _, idx in ipairs(order_write_list) do
   local w = order_writes[idx]

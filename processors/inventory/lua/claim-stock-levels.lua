@@ -13,7 +13,7 @@
   ARGV[3]   JSON [ [ sku, <key idx> ], ... ]: candidates read from the hash beforehand
   ARGV[4]   grace (ms): a SKU changed more recently is left to the chunk that changed it, which
             publishes its level with its outputs and acknowledges it
-  Returns JSON [ [ sku, on, rs, v, src, rv, sv, vt, "<warehouse>:<on>:<rs>,..." or '', fc, ro, rq ], ... ]
+  Returns JSON [ [ sku, on, rs, v, src, level_tail (stock-level.lua) or absent ], ... ]
   for the SKUs leased now.
 ]]
 
@@ -30,8 +30,7 @@ for _, c in ipairs(cjson.decode(ARGV[3])) do
   local leased = tonumber(redis.call('ZSCORE', KEYS[2], sku) or '0')
   if src and leased <= now and (not changed_at or changed_at <= settled_before) then
     local s = load_sku(KEYS[idx], sku)
-    if has_flag(s, SPLIT) then split_of(KEYS[idx], sku, s) end
-    out[#out + 1] = { sku, s.on, s.rs, s.v, src, s.rv, s.sv, s.vt, split_text(s), s.fc, s.ro, s.rq }
+    out[#out + 1] = { sku, s.on, s.rs, s.v, src, level_tail(KEYS[idx], sku, s) }
   end
 end
 for _, o in ipairs(out) do redis.call('ZADD', KEYS[2], now + lease, o[1]) end

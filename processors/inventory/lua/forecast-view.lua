@@ -16,18 +16,19 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
 local s = load_sku(KEYS[1], ARGV[1])
 forecast_settings(cjson.decode(ARGV[3]))
 local now = math.floor(tonumber(ARGV[2]) / 1000)
-local f = forecast_figures(s, now)
+local v, available, cover, horizon = forecast_figures(s, now)
+local point, quantity, due = suggestion(s, v, available)
 local view = {
   reserved = s.rv / VELOCITY_UNIT,
   sold = s.sv / VELOCITY_UNIT,
-  demand = f.v,
-  horizon = f.horizon,
-  reorderPoint = f.reorder_point,
-  quantity = f.quantity,
-  due = f.due,
+  demand = v,
+  horizon = horizon,
+  reorderPoint = point,
+  quantity = quantity,
+  due = due,
 }
-if f.cover then
-  view.cover = f.cover
-  if f.available > 0 then view.predictedAt = math.floor((now + f.cover * 3600) * 1000) end
+if cover then
+  view.cover = cover
+  if available > 0 then view.predictedAt = math.floor((now + cover * 3600) * 1000) end
 end
 return cjson.encode(view)

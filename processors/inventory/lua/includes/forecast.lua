@@ -9,29 +9,27 @@
 -- stream that converges on the true rate. An event older than the last one counts as of the
 -- last one (time never goes back).
 
-local FORECAST = { half_life = 86400, margin_hours = 24 }
+local FORECAST = { half_life = 86400, margin_hours = 24, resuggest_after = 3600 }
 local VELOCITY_UNIT = 1000
 local LN2 = math.log(2)
+local floor, ceil, sqrt, abs = math.floor, math.ceil, math.sqrt, math.abs
 
 local function forecast_settings(fx)
   if fx then
     FORECAST.half_life = fx.h
     FORECAST.margin_hours = fx.m
+    FORECAST.resuggest_after = fx.r
   end
 end
 
-local function round(x)
-  return math.floor(x + 0.5)
-end
-
--- Brings the velocities forward to t (whole seconds of event time).
+-- Brings the velocities forward to t (whole seconds of event time). Without any, there is
+-- nothing to bring forward: vt stays as it is (0 until the first sale, which keeps the
+-- record of a SKU that never sold in its short form).
 local function velocity_at(s, t)
-  if t > s.vt then
-    if s.rv > 0 or s.sv > 0 then
-      local f = 2 ^ (-(t - s.vt) / FORECAST.half_life)
-      s.rv = round(s.rv * f)
-      s.sv = round(s.sv * f)
-    end
+  if t > s.vt and (s.rv > 0 or s.sv > 0) then
+    local f = 2 ^ (-(t - s.vt) / FORECAST.half_life)
+    s.rv = floor(s.rv * f + 0.5)
+    s.sv = floor(s.sv * f + 0.5)
     s.vt = t
   end
 end
@@ -39,12 +37,8 @@ end
 -- q units reserved ('rv') or sold ('sv') at t.
 local function count_demand(s, field, q, t)
   velocity_at(s, t)
-  s[field] = s[field] + round(q * VELOCITY_UNIT * 3600 * LN2 / FORECAST.half_life)
-end
-
--- What a prediction reads: the faster of the two rates, units per hour.
-local function demand_per_hour(s)
-  return (s.rv > s.sv and s.rv or s.sv) / VELOCITY_UNIT
+  if t > s.vt then s.vt = t end
+  s[field] = s[field] + floor(q * VELOCITY_UNIT * 3600 * LN2 / FORECAST.half_life + 0.5)
 end
 
 -- A prediction clears only once the cover is this much above the horizon, so that a SKU
@@ -54,51 +48,60 @@ local CLEAR_FACTOR = 1.1
 -- A suggestion is published again only when a figure moved by more than a tenth.
 local function moved(new, old)
   if old == 0 then return new ~= 0 end
-  return math.abs(new - old) > math.max(1, old * 0.1)
+  local d = new - old
+  if d < 0 then d = -d end
+  return d > 1 and d > old * 0.1
 end
 
 -- The figures at t (seconds), with the velocities brought forward to t: demand per hour,
--- cover in hours (nil without demand), the prediction's horizon, the reorder point, the
--- suggested quantity and whether available is at or below the reorder point.
+-- available, cover in hours (nil without demand) and the prediction's horizon (hours).
 local function forecast_figures(s, t)
   velocity_at(s, t)
-  local v = demand_per_hour(s)
+  local v = (s.rv > s.sv and s.rv or s.sv) / VELOCITY_UNIT
   local available = s.on - s.rs
-  local f = { v = v, available = available, horizon = s.lt + FORECAST.margin_hours }
-  if v > 0 then f.cover = available / v end
-  f.reorder_point = math.ceil(v * s.lt + s.sf)
-  f.quantity = 0
-  if v > 0 and s.hc > 0 then
-    -- economic order quantity sqrt(2 C_o D / H), D per day
-    f.quantity = math.ceil(math.sqrt(2 * (s.oc / 100) * (v * 24) / (s.hc / 1000000)))
-  end
-  f.due = v > 0 and available <= f.reorder_point
-  return f
+  return v, available, v > 0 and available / v or nil, s.lt + FORECAST.margin_hours
+end
+
+-- The suggestion for demand v (units/h): reorder point, economic order quantity
+-- sqrt(2 C_o D / H) with D per day (0 without demand), and whether available is at or below
+-- the reorder point.
+local function suggestion(s, v, available)
+  local point = ceil(v * s.lt + s.sf)
+  local quantity = 0
+  if v > 0 and s.hc > 0 then quantity = ceil(sqrt(2 * (s.oc / 100) * (v * 24) / (s.hc / 1000000))) end
+  return point, quantity, v > 0 and available <= point
 end
 
 -- After a change at t (seconds): the predicted stock-out and the replenishment suggestion.
+-- s.risk records a prediction made (its time, ms) or cleared (false) for the caller's index.
+-- A suggestion goes out when the SKU crosses its reorder point, or when a figure moved
+-- materially and the last one is FORECAST.resuggest_after seconds old (s.rt: its time).
 local function follow_forecast(s, sku, t, outputs)
-  local f = forecast_figures(s, t)
-  local v, available, cover = f.v, f.available, f.cover
+  local v, available, cover, horizon = forecast_figures(s, t)
   if not has_flag(s, PREDICTED) then
     -- already out: the OUT_OF_STOCK alert says it; nothing to predict
-    if cover and available > 0 and cover < f.horizon then
+    if cover and available > 0 and cover < horizon then
       set_flag(s, PREDICTED, true)
+      local at = floor((t + cover * 3600) * 1000)
+      s.risk = at
       outputs[#outputs + 1] = { k = 'alert', sku = sku, kind = 'STOCKOUT_PREDICTED', on = s.on, rs = s.rs,
-        th = s.th, at = math.floor((t + cover * 3600) * 1000), vel = v, lt = s.lt }
+        th = s.th, at = at, vel = v, lt = s.lt }
     end
-  elseif available > 0 and (not cover or cover >= f.horizon * CLEAR_FACTOR) then
+  elseif available > 0 and (not cover or cover >= horizon * CLEAR_FACTOR) then
     set_flag(s, PREDICTED, false)
+    s.risk = false
     outputs[#outputs + 1] = { k = 'alert', sku = sku, kind = 'STOCKOUT_CLEARED', on = s.on, rs = s.rs,
       th = s.th, vel = v, lt = s.lt }
   end
 
   -- no sales ever and nothing suggested: nothing to say
   if v == 0 and s.ro == 0 and s.rq == 0 then return end
-  if moved(f.reorder_point, s.ro) or moved(f.quantity, s.rq) or f.due ~= has_flag(s, REORDER_DUE) then
-    s.ro, s.rq = f.reorder_point, f.quantity
-    set_flag(s, REORDER_DUE, f.due)
-    outputs[#outputs + 1] = { k = 'repl', sku = sku, ro = f.reorder_point, rq = f.quantity, due = f.due,
+  local point, quantity, due = suggestion(s, v, available)
+  if due ~= has_flag(s, REORDER_DUE)
+    or ((moved(point, s.ro) or moved(quantity, s.rq)) and t - s.rt >= FORECAST.resuggest_after) then
+    s.ro, s.rq, s.rt = point, quantity, t
+    set_flag(s, REORDER_DUE, due)
+    outputs[#outputs + 1] = { k = 'repl', sku = sku, ro = point, rq = quantity, due = due,
       on = s.on, rs = s.rs, sf = s.sf, vel = v, lt = s.lt, oc = s.oc, hc = s.hc }
   end
 end
