@@ -16,6 +16,7 @@ const STATIC_FILES: Record<string, { file: string; type: string }> = {
   '/app.js': { file: publicDir + 'app.js', type: 'text/javascript; charset=utf-8' },
   '/sku.html': { file: publicDir + 'sku.html', type: 'text/html; charset=utf-8' },
   '/sku.js': { file: publicDir + 'sku.js', type: 'text/javascript; charset=utf-8' },
+  '/live.js': { file: publicDir + 'live.js', type: 'text/javascript; charset=utf-8' },
   '/charts.js': { file: publicDir + 'charts.js', type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: publicDir + 'style.css', type: 'text/css; charset=utf-8' },
   // the chart library, served from the installed package: no CDN, works offline

@@ -136,13 +136,41 @@ export class StockModel {
   private readonly defaultWarehouse: string;
   private readonly preference: readonly string[];
 
+  /**
+   * `placedTogether`: which lines of an order are placed together (the stock shard of their
+   * SKU: with several shards each one places its own lines, see warehouses.ts); all of them by
+   * default.
+   */
   constructor(
     forecast: ForecastSettings = DEFAULT_FORECAST,
     warehouses: WarehouseSettings = DEFAULT_WAREHOUSES,
+    private readonly placedTogether: (sku: string) => number = () => 0,
   ) {
     this.forecaster = new Forecaster(forecast);
     this.defaultWarehouse = warehouses.defaultWarehouse;
     this.preference = warehouses.preference;
+  }
+
+  /** allocate() for each group of lines placed together; false if any group cannot be served. */
+  private allocateGroups(lines: { sku: string; quantity: number }[]): [string, number][][] | null | false {
+    const groups = new Map<number, number[]>();
+    lines.forEach((l, i) => {
+      const g = this.placedTogether(l.sku);
+      groups.set(g, [...(groups.get(g) ?? []), i]);
+    });
+    const held: ([string, number][] | null)[] = lines.map(() => null);
+    let any = false;
+    for (const indexes of groups.values()) {
+      const part = this.allocate(indexes.map((i) => lines[i] as { sku: string; quantity: number }));
+      if (part === false) return false;
+      if (part === null) continue;
+      any = true;
+      indexes.forEach((line, k) => {
+        held[line] = part[k] ?? null;
+      });
+    }
+    if (!any) return null;
+    return held.map((h, i) => h ?? [[this.defaultWarehouse, (lines[i] as { quantity: number }).quantity]]);
   }
 
   private part(s: ModelSku, w: string): { onHand: number; reserved: number } {
@@ -289,7 +317,7 @@ export class StockModel {
           const s = this.skus.get(l.sku) as ModelSku;
           return l.quantity > s.onHand - s.reserved - s.safety;
         });
-        const held = short ? false : this.allocate(c.lines);
+        const held = short ? false : this.allocateGroups(c.lines);
         if (held === false) {
           this.orders.set(c.orderId, { state: 'REJECTED', lines: c.lines, held: null });
           return d('ok', undefined, 'REJECTED');

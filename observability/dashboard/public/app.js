@@ -1,4 +1,5 @@
 import { resizeCharts, timeChart } from './charts.js';
+import { keepLive } from './live.js';
 
 const $ = (id) => document.getElementById(id);
 const num = (v) => (v === null || v === undefined ? null : Number(v));
@@ -311,35 +312,17 @@ function render(data) {
   );
 }
 
-function setStatus(state, text) {
-  const status = $('status');
-  status.dataset.state = state;
-  status.textContent = text;
-}
-
 let last = null;
 
-async function refresh() {
-  const minutes = $('range').value;
-  try {
-    const res = await fetch(`/api/overview?minutes=${encodeURIComponent(minutes)}`);
-    const body = await res.json();
-    if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+const refresh = await keepLive(
+  () => `/api/overview?minutes=${encodeURIComponent($('range').value)}`,
+  (body) => {
     last = body;
     render(body);
-    document.body.dataset.loadedAt = String(body.generatedAt);
-    setStatus('live', `live · ${new Date(body.generatedAt).toLocaleTimeString()}`);
-  } catch (err) {
-    // keep the last figures on screen and say they are stale
-    setStatus('stale', `stale: ${err.message}`);
-  }
-}
-
-const { refreshMs } = await (await fetch('/api/config')).json();
+  },
+);
 $('range').addEventListener('change', refresh);
 // a filter or quantile change redraws what the page has; the next refresh brings new data
 for (const id of ['processor-filter', 'quantile'])
   $(id).addEventListener('change', () => last && render(last));
 window.addEventListener('resize', () => resizeCharts(document.querySelectorAll('figure.chart')));
-await refresh();
-setInterval(refresh, refreshMs);

@@ -1,6 +1,7 @@
 // One SKU: stock per warehouse, velocity over time, recent history and alerts, from what the
 // pipeline recorded in ClickHouse (the stock-levels changelog, alerts, suggestions).
 import { resizeCharts, timeChart } from './charts.js';
+import { keepLive } from './live.js';
 
 const $ = (id) => document.getElementById(id);
 const sku = new URLSearchParams(location.search).get('sku') ?? '';
@@ -116,25 +117,5 @@ function render(data) {
   );
 }
 
-function setStatus(state, text) {
-  $('status').dataset.state = state;
-  $('status').textContent = text;
-}
-
-async function refresh() {
-  try {
-    const res = await fetch(`/api/sku?sku=${encodeURIComponent(sku)}`);
-    const body = await res.json();
-    if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
-    render(body);
-    document.body.dataset.loadedAt = String(body.generatedAt);
-    setStatus('live', `live · ${new Date(body.generatedAt).toLocaleTimeString()}`);
-  } catch (err) {
-    setStatus('stale', `stale: ${err.message}`);
-  }
-}
-
-const { refreshMs } = await (await fetch('/api/config')).json();
 window.addEventListener('resize', () => resizeCharts(document.querySelectorAll('figure.chart')));
-await refresh();
-setInterval(refresh, refreshMs);
+await keepLive(() => `/api/sku?sku=${encodeURIComponent(sku)}`, render);

@@ -546,7 +546,9 @@ for seg_no, seg in ipairs(segs) do
           if t == 'CONFIRM' and state == 'T' then
             set_order(e.ok, 'R|' .. string.sub(rec, 3), false)
           elseif t == 'ABORT' then
-            set_order(e.ok, 'X|' .. string.sub(rec, 3), order_ttl)
+            -- rejected, as if rejected at once: it holds nothing anywhere (a shipment that comes
+            -- anyway is deducted from the default warehouse, as for any rejected order)
+            set_order(e.ok, 'X|' .. (string.gsub(string.sub(rec, 3), '@[^,]*', '')), order_ttl)
             hold_gone(e.oid)
             why = 'ABORTED'
           elseif t == 'DROP' then
