@@ -1,7 +1,7 @@
 import { callScriptDurably, type DurabilityPolicy } from '../../runtime/durability.js';
 import { callScript, type RedisClient, ScriptKeys } from '../../runtime/lua-scripts.js';
 import type { InventoryKeys } from './keys.js';
-import { list, toLevelRecord, type LevelRecord, type RawLevel } from './script-results.js';
+import { levelsFromReply, type LevelRecord } from './script-results.js';
 import type { StockShards } from './shards.js';
 
 /** A SKU whose level the changelog owes a record, as claimed. */
@@ -99,13 +99,15 @@ export class ChangelogStore {
       const sku = flat[i] as string;
       candidates.push([sku, scriptKeys.ref(keys.sku(sku))]);
     }
-    const raw = (await callScriptDurably(this.redis, this.durability, 'claim-stock-levels', scriptKeys.keys, [
-      Date.now(),
-      leaseMs,
-      JSON.stringify(candidates),
-      graceMs,
-    ])) as string;
-    for (const rawLevel of list<RawLevel>(JSON.parse(raw))) levels.push(toLevelRecord(rawLevel));
+    // as bytes: the levels carry SKU records as written (packed)
+    const claimed = (await callScriptDurably(
+      this.redis,
+      this.durability,
+      'claim-stock-levelsBuffer',
+      scriptKeys.keys,
+      [Date.now(), leaseMs, JSON.stringify(candidates), graceMs],
+    )) as Buffer[];
+    levels.push(...levelsFromReply(claimed));
     return { levels, cursor: next };
   }
 

@@ -51,15 +51,16 @@ async function scanKeys(redis: RedisClient, pattern: string, onKeys: (keys: stri
 /** Every SKU record of every shard, by SKU, and the per-warehouse parts of those that have them. */
 async function readSkuRecords(
   store: StockStore,
-): Promise<{ records: Map<string, string>; parts: Map<string, string> }> {
-  const records = new Map<string, string>();
+): Promise<{ records: Map<string, Buffer>; parts: Map<string, string> }> {
+  const records = new Map<string, Buffer>();
   const parts = new Map<string, string>();
   for (const shardKeys of store.shards.keys) {
     await scanKeys(store.redis, shardKeys.skuBucketPattern(), async (buckets) => {
       for (const bucket of buckets) {
-        for (const [field, raw] of Object.entries(await store.redis.hgetall(bucket))) {
+        // as bytes: records are packed (sku-record.ts)
+        for (const [field, raw] of Object.entries(await store.redis.hgetallBuffer(bucket))) {
           // '@<sku>': the SKU's stock per warehouse (no SKU starts with '@')
-          if (field.startsWith('@')) parts.set(field.slice(1), raw);
+          if (field.startsWith('@')) parts.set(field.slice(1), raw.toString());
           else records.set(field, raw);
         }
       }

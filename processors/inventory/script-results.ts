@@ -1,7 +1,7 @@
 /** What the stock script reports per event, as the TypeScript side reads it. */
 
 import { VELOCITY_UNIT } from './forecast.js';
-import { SKU_FLAGS } from './sku-record.js';
+import { parseSkuRecord, SKU_FLAGS, type SkuRecord } from './sku-record.js';
 
 export interface ScriptLine {
   sku: string;
@@ -168,32 +168,43 @@ export interface LevelRecord {
   suggestedQuantity: number;
 }
 
-/** A level as the scripts return it: [sku, on, rs, v, "<eventId>|<src>", tail?] (tail: see level_tail in stock-level.lua). */
-export type RawLevel = [string, number, number, number, string, string?];
-
-export function toLevelRecord([sku, on, rs, v, src, tail]: RawLevel): LevelRecord {
+/**
+ * A SKU's changelog record from what the scripts return for it: its name, "<eventId>|<src>",
+ * its SKU record as written (sku-record.ts) and its warehouse parts ('' when all is in the
+ * default warehouse).
+ */
+export function toLevelRecord(sku: string, src: string, record: SkuRecord, parts: string): LevelRecord {
   const bar = src.indexOf('|');
-  // "<rv>:<sv>:<vt>:<fc>:<ro>:<rq>|<parts>"; absent: no sales, no forecast, one warehouse
-  const cut = tail ? tail.indexOf('|') : -1;
-  const [rv = 0, sv = 0, vt = 0, fc = 0, ro = 0, rq = 0] = tail
-    ? tail.slice(0, cut).split(':').map(Number)
-    : [];
   return {
     sku,
-    onHand: on,
-    reserved: rs,
-    version: v,
+    onHand: record.on,
+    reserved: record.rs,
+    version: record.v,
     sourceEventId: bar >= 0 ? src.slice(0, bar) : src,
     src: bar >= 0 ? src.slice(bar + 1) : '',
-    warehouseParts: tail ? tail.slice(cut + 1) : '',
-    reservedPerHour: rv / VELOCITY_UNIT,
-    soldPerHour: sv / VELOCITY_UNIT,
-    velocityAt: vt * 1000,
-    stockoutPredicted: (fc & SKU_FLAGS.PREDICTED) !== 0,
-    reorderNow: (fc & SKU_FLAGS.REORDER_DUE) !== 0,
-    reorderPoint: ro,
-    suggestedQuantity: rq,
+    warehouseParts: parts,
+    reservedPerHour: record.rv / VELOCITY_UNIT,
+    soldPerHour: record.sv / VELOCITY_UNIT,
+    velocityAt: record.vt * 1000,
+    stockoutPredicted: (record.fc & SKU_FLAGS.PREDICTED) !== 0,
+    reorderNow: (record.fc & SKU_FLAGS.REORDER_DUE) !== 0,
+    reorderPoint: record.ro,
+    suggestedQuantity: record.rq,
   };
+}
+
+/** Levels as the scripts return them, flat: sku, src, record (bytes), parts; four per SKU. */
+export function levelsFromReply(flat: readonly Buffer[]): LevelRecord[] {
+  const levels: LevelRecord[] = [];
+  for (let i = 0; i + 3 < flat.length; i += 4) {
+    const sku = (flat[i] as Buffer).toString();
+    const record = parseSkuRecord(flat[i + 2] as Buffer);
+    if (!record) throw new Error(`corrupt SKU record of ${sku} in a script's reply`);
+    levels.push(
+      toLevelRecord(sku, (flat[i + 1] as Buffer).toString(), record, (flat[i + 3] as Buffer).toString()),
+    );
+  }
+  return levels;
 }
 
 /** The newest record of each SKU (several shard calls may each report one). */

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { packNumbers, unpackNumbers } from './packed-numbers.js';
 
 /**
  * How a SKU's state is stored: one field of a bucket hash, "on:rs:v:th:sf:cv:lv:lt:oc:hc:rv:sv:vt:fc:ro:rq:rt"
@@ -126,14 +127,21 @@ export function eventIdBucket(eventId: string): number {
 }
 
 /**
- * The record as the scripts write it: its first seven fields alone while the rest hold their
- * defaults (the catalogue's lead time and costs, no sales), which most of a catalogue does.
+ * The first byte of a packed record. MessagePack never uses it, and no UTF-8 text starts with
+ * it, so a packed record cannot be mistaken for one of the text records earlier releases wrote
+ * (nor text garbage for a packed record).
  */
-export function formatSkuRecord(r: SkuRecord): string {
+export const PACKED_RECORD_MARK = 0xc1;
+
+/**
+ * The record as the scripts write it: the mark, then its numbers packed (packed-numbers.ts);
+ * the first seven alone while the rest hold their defaults (the catalogue's lead time and
+ * costs, no sales), which most of a catalogue does.
+ */
+export function formatSkuRecord(r: SkuRecord): Buffer {
   const short = SKU_RECORD_FIELDS.slice(LEGACY_FIELD_COUNT).every((f) => r[f] === (LEGACY_DEFAULTS[f] ?? 0));
-  return SKU_RECORD_FIELDS.slice(0, short ? LEGACY_FIELD_COUNT : SKU_RECORD_FIELDS.length)
-    .map((f) => String(Math.trunc(r[f])))
-    .join(':');
+  const fields = SKU_RECORD_FIELDS.slice(0, short ? LEGACY_FIELD_COUNT : SKU_RECORD_FIELDS.length);
+  return Buffer.concat([Buffer.of(PACKED_RECORD_MARK), packNumbers(fields.map((f) => Math.trunc(r[f])))]);
 }
 
 /** A whole record from some of its fields: the catalogue's defaults for lead time and costs, 0 for the rest. */
@@ -147,26 +155,53 @@ const recordPattern = (n: number) => new RegExp(`^${Array.from({ length: n }, ()
 const RECORD = recordPattern(SKU_RECORD_FIELDS.length);
 const LEGACY_RECORD = recordPattern(LEGACY_FIELD_COUNT);
 
-/** The record's numbers, or null when it does not parse (a corrupt record). */
-export function parseSkuRecord(raw: string): SkuRecord | null {
-  const m = RECORD.exec(raw) ?? LEGACY_RECORD.exec(raw);
-  if (!m) return null;
+/** The fields a record lacks (the short form) read as their defaults. */
+const FIELD_DEFAULTS = SKU_RECORD_FIELDS.map((f) => LEGACY_DEFAULTS[f] ?? 0);
+function recordOf(values: readonly (number | undefined)[]): SkuRecord {
+  // one object shape for every record, filled in the fields' order (the changelog reads one
+  // per SKU changed: kept cheap)
   const r = {} as SkuRecord;
-  SKU_RECORD_FIELDS.forEach((f, i) => {
-    r[f] = m[i + 1] !== undefined ? Number(m[i + 1]) : (LEGACY_DEFAULTS[f] ?? 0);
-  });
+  for (let i = 0; i < SKU_RECORD_FIELDS.length; i++) {
+    r[SKU_RECORD_FIELDS[i] as SkuRecordField] = values[i] ?? (FIELD_DEFAULTS[i] as number);
+  }
   return r;
+}
+
+/**
+ * The record's numbers, or null when it does not parse (a corrupt record). Read it from Redis
+ * as bytes (a packed record is not text); the text form is what releases before packing wrote,
+ * "on:rs:v:th:sf:cv:lv[:lt:oc:hc:rv:sv:vt:fc:ro:rq:rt]".
+ */
+export function parseSkuRecord(raw: Buffer | string): SkuRecord | null {
+  if (typeof raw !== 'string' && raw[0] === PACKED_RECORD_MARK) {
+    const values = unpackNumbers(raw, 1);
+    if (!values || (values.length !== LEGACY_FIELD_COUNT && values.length !== SKU_RECORD_FIELDS.length))
+      return null;
+    return recordOf(values);
+  }
+  const text = typeof raw === 'string' ? raw : raw.toString('latin1');
+  const m = RECORD.exec(text) ?? LEGACY_RECORD.exec(text);
+  if (!m) return null;
+  return recordOf(m.slice(1).map((v) => (v === undefined ? undefined : Number(v))));
+}
+
+/** A record as an error message may quote it: text as it is, a packed one in hex. */
+export function printableSkuRecord(raw: Buffer | string): string {
+  if (typeof raw === 'string') return raw;
+  return raw[0] === PACKED_RECORD_MARK ? `packed ${raw.toString('hex')}` : raw.toString('latin1');
 }
 
 /**
  * Lua: `parse_sku_record(raw)` -> table or nil, `parse_sku_version(raw)` -> the version or nil
  * (the same check of the whole record, without building the table: what an acknowledgement
- * needs) and `format_sku_record(s)`. A record of the earlier, shorter layout parses with the
- * catalogue's defaults for the fields it lacks, and is written back in the current one.
+ * needs) and `format_sku_record(s)`, which writes the packed form. Text records of earlier
+ * releases still parse (the shorter layout with the catalogue's defaults for the fields it
+ * lacks) and are written back packed.
  */
 export function luaSkuRecord(): string {
   const n = SKU_RECORD_FIELDS.length;
   const vars = SKU_RECORD_FIELDS.map((f) => `f_${f}`);
+  const list = (names: readonly string[]) => names.join(', ');
   const pattern = (count: number) => `^${Array.from({ length: count }, () => '(-?%d+)').join(':')}$`;
   // '%-': a bare '-' after ':' would make the ':' optional (Lua's lazy repetition)
   const versionPattern = (count: number) =>
@@ -174,39 +209,64 @@ export function luaSkuRecord(): string {
       .map((f) => (f === 'v' ? '(%-?%d+)' : '%-?%d+'))
       .join(':')}$`;
   const legacyVars = vars.slice(0, LEGACY_FIELD_COUNT);
-  const value = (f: SkuRecordField, i: number) =>
-    i < LEGACY_FIELD_COUNT ? `tonumber(${vars[i]})` : `${LEGACY_DEFAULTS[f] ?? 0}`;
+  const defaulted = (f: SkuRecordField, i: number, read: (v: string) => string) =>
+    i < LEGACY_FIELD_COUNT ? read(vars[i] as string) : `${LEGACY_DEFAULTS[f] ?? 0}`;
+  const table = (read: (v: string) => string) =>
+    `{ ${SKU_RECORD_FIELDS.map((f, i) => `${f} = ${read(vars[i] as string)}`).join(', ')} }`;
+  const shortTable = (read: (v: string) => string) =>
+    `{ ${SKU_RECORD_FIELDS.map((f, i) => `${f} = ${defaulted(f, i, read)}`).join(', ')} }`;
+  const asIs = (v: string) => v;
+  const asNumber = (v: string) => `tonumber(${v})`;
+  const first = vars[0] as string;
+  const lastShort = vars[LEGACY_FIELD_COUNT - 1] as string;
+  const firstLong = vars[LEGACY_FIELD_COUNT] as string;
+  const last = vars[n - 1] as string;
+  // a packed record holds exactly n numbers, or exactly the short form's
+  const packedWhole = `(${last} ~= nil or (${lastShort} ~= nil and ${firstLong} == nil))`;
   return [
     `local ${Object.keys(SKU_FLAGS).join(', ')} = ${Object.values(SKU_FLAGS).join(', ')}`,
+    `local SKU_PACKED_MARK = ${PACKED_RECORD_MARK}`,
+    `local SKU_PACKED_PREFIX = string.char(${PACKED_RECORD_MARK})`,
+    'local sku_unpack, sku_pack, sku_byte = cmsgpack.unpack_limit, cmsgpack.pack, string.byte',
     `local SKU_RECORD_PATTERN = '${pattern(n)}'`,
     `local SKU_LEGACY_PATTERN = '${pattern(LEGACY_FIELD_COUNT)}'`,
     `local SKU_VERSION_PATTERN = '${versionPattern(n)}'`,
     `local SKU_LEGACY_VERSION_PATTERN = '${versionPattern(LEGACY_FIELD_COUNT)}'`,
+    '-- unpack_limit returns where it stopped (-1: at the end) and then the numbers; pcall: bytes',
+    '-- cut short are a corrupt record like any other, not a different error',
     'local function parse_sku_version(raw)',
+    '  if sku_byte(raw, 1) == SKU_PACKED_MARK then',
+    `    local ok, rest, ${list(vars)} = pcall(sku_unpack, raw, ${n}, 1)`,
+    `    if ok and rest == -1 and ${packedWhole} then return f_v end`,
+    '    return nil',
+    '  end',
     '  local v = string.match(raw, SKU_VERSION_PATTERN) or string.match(raw, SKU_LEGACY_VERSION_PATTERN)',
     '  return v and tonumber(v)',
     'end',
-    `local SKU_RECORD_FORMAT = '${Array.from({ length: n }, () => '%d').join(':')}'`,
     'local function parse_sku_record(raw)',
-    `  local ${vars.join(', ')} = string.match(raw, SKU_RECORD_PATTERN)`,
-    `  if ${vars[0]} then`,
-    `    return { ${SKU_RECORD_FIELDS.map((f, i) => `${f} = tonumber(${vars[i]})`).join(', ')} }`,
+    '  if sku_byte(raw, 1) == SKU_PACKED_MARK then',
+    `    local ok, rest, ${list(vars)} = pcall(sku_unpack, raw, ${n}, 1)`,
+    '    if not ok or rest ~= -1 then return nil end',
+    `    if ${last} ~= nil then return ${table(asIs)} end`,
+    `    if ${lastShort} ~= nil and ${firstLong} == nil then return ${shortTable(asIs)} end`,
+    '    return nil',
     '  end',
-    `  ${legacyVars.join(', ')} = string.match(raw, SKU_LEGACY_PATTERN)`,
-    `  if not ${vars[0]} then return nil end`,
-    `  return { ${SKU_RECORD_FIELDS.map((f, i) => `${f} = ${value(f, i)}`).join(', ')} }`,
+    `  local ${list(vars)} = string.match(raw, SKU_RECORD_PATTERN)`,
+    `  if ${first} then return ${table(asNumber)} end`,
+    `  ${list(legacyVars)} = string.match(raw, SKU_LEGACY_PATTERN)`,
+    `  if not ${first} then return nil end`,
+    `  return ${shortTable(asNumber)}`,
     'end',
-    `local SKU_SHORT_FORMAT = '${Array.from({ length: LEGACY_FIELD_COUNT }, () => '%d').join(':')}'`,
     '-- a SKU with the default lead time and costs that never sold keeps the short form',
     'local function format_sku_record(s)',
     `  if ${SKU_RECORD_FIELDS.slice(LEGACY_FIELD_COUNT)
       .map((f) => `s.${f} == ${LEGACY_DEFAULTS[f] ?? 0}`)
       .join(' and ')} then`,
-    `    return string.format(SKU_SHORT_FORMAT, ${SKU_RECORD_FIELDS.slice(0, LEGACY_FIELD_COUNT)
+    `    return SKU_PACKED_PREFIX .. sku_pack(${SKU_RECORD_FIELDS.slice(0, LEGACY_FIELD_COUNT)
       .map((f) => `s.${f} or 0`)
       .join(', ')})`,
     '  end',
-    `  return string.format(SKU_RECORD_FORMAT, ${SKU_RECORD_FIELDS.map((f) => `s.${f} or 0`).join(', ')})`,
+    `  return SKU_PACKED_PREFIX .. sku_pack(${SKU_RECORD_FIELDS.map((f) => `s.${f} or 0`).join(', ')})`,
     'end',
   ].join('\n');
 }

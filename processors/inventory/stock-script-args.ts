@@ -58,15 +58,16 @@ export function applyScriptCall(
   const rz = ref(keys.atRisk());
   const lineRefs = (lines: readonly ScriptLine[]) =>
     lines.map((l) => [ref(keys.sku(l.sku)), l.quantity, l.sku]);
+  // one shape per kind, optional fields undefined (JSON.stringify leaves them out): objects
+  // built by spreading optional parts took a slower path through the serializer
   const segs = segments.map(({ topic, partition, items, trimUpTo, settle, upTo, expectedApplied }) => ({
     w: settle ? 0 : ref(keys.watermark(topic, partition)),
     b: ref(keys.outbox(topic, partition)),
     up: settle ? -1 : upTo,
-    ...(!settle && expectedApplied !== undefined ? { ex: expectedApplied } : {}),
+    ex: settle ? undefined : expectedApplied,
     src: `${topic}:${partition}`,
     trim: trimUpTo,
     ev: items.map(({ offset, command: c, lines, tentative }) => {
-      const at = 'at' in c && c.at !== undefined ? { at: c.at } : {};
       switch (c.kind) {
         case 'RECEIVED':
         case 'ADJUSTED':
@@ -79,8 +80,8 @@ export function applyScriptCall(
             sku: c.sku,
             s: ref(keys.sku(c.sku)),
             e: ref(keys.eventIdBucket(c.eventId)),
-            ...(c.warehouse !== undefined ? { w: c.warehouse } : {}),
-            ...at,
+            w: c.warehouse,
+            at: c.at,
           };
         case 'PLACE':
           return {
@@ -90,8 +91,9 @@ export function applyScriptCall(
             oid: c.orderId,
             ok: ref(keys.order(c.orderId)),
             l: lineRefs(lines),
-            ...(tentative ? { tent: 1, tk: ref(keys.tentative(c.orderId)) } : {}),
-            ...at,
+            tent: tentative ? 1 : undefined,
+            tk: tentative ? ref(keys.tentative(c.orderId)) : undefined,
+            at: c.at,
           };
         default:
           return {
@@ -101,10 +103,11 @@ export function applyScriptCall(
             oid: c.orderId,
             ok: ref(keys.order(c.orderId)),
             l: lineRefs(lines),
-            ...(c.kind === 'CONFIRM' || c.kind === 'ABORT' || c.kind === 'DROP'
-              ? { tk: ref(keys.tentative(c.orderId)) }
-              : {}),
-            ...at,
+            tk:
+              c.kind === 'CONFIRM' || c.kind === 'ABORT' || c.kind === 'DROP'
+                ? ref(keys.tentative(c.orderId))
+                : undefined,
+            at: c.at,
           };
       }
     }),

@@ -16,6 +16,7 @@ import {
   luaSkuRecord,
   orderCostUnits,
   parseSkuRecord,
+  printableSkuRecord,
   SKU_FLAGS,
   STOCK_LAYOUT,
 } from './sku-record.js';
@@ -23,8 +24,7 @@ import {
   list,
   newestLevels,
   toEventResult,
-  toLevelRecord,
-  type RawLevel,
+  levelsFromReply,
   type EventResult,
   type LevelRecord,
   type RawResult,
@@ -417,16 +417,18 @@ export class StockStore {
         this.forecast,
         this.warehouses,
       );
-      const raw = (await callScriptDurably(
+      // as bytes: the levels carry SKU records as written (packed)
+      const reply = (await callScriptDurably(
         this.redis,
         this.durability,
-        'apply-stock-batch',
+        'apply-stock-batchBuffer',
         call.keys,
         call.args,
-      )) as string;
-      const parsed = JSON.parse(raw) as {
+      )) as Buffer | [Buffer, ...Buffer[][]];
+      const [head, ...segLevels] = Array.isArray(reply) ? reply : [reply];
+      const parsed = JSON.parse(head.toString()) as {
         stale: boolean;
-        segs: { r: unknown; replay: unknown; ok: number; redelivered: number; rm: number; lv: unknown }[];
+        segs: { r: unknown; replay: unknown; ok: number; redelivered: number; rm: number }[];
       };
       throwIfPositionsWentBack(parsed, current);
       if (parsed.stale) {
@@ -434,14 +436,14 @@ export class StockStore {
         current = await this.held.rereadHolds(shard, current);
         continue;
       }
-      return parsed.segs.map((reply) => ({
+      return parsed.segs.map((reply, i) => ({
         shard,
         redeliveredUpTo: reply.rm,
         applied: list<RawResult>(reply.r).map(toEventResult),
         replayed: list<RawResult>(reply.replay).map(toEventResult),
         ok: reply.ok,
         redelivered: reply.redelivered,
-        levels: list<RawLevel>(reply.lv).map(toLevelRecord),
+        levels: levelsFromReply(segLevels[i] ?? []),
       }));
     }
   }
@@ -503,13 +505,14 @@ export class StockStore {
   }
 
   async getSku(sku: string): Promise<SkuState | null> {
-    const [raw, parts] = await this.redis.hmget(this.shards.keysOfSku(sku).sku(sku), sku, `@${sku}`);
+    // as bytes: the record is packed (sku-record.ts)
+    const [raw, parts] = await this.redis.hmgetBuffer(this.shards.keysOfSku(sku).sku(sku), sku, `@${sku}`);
     if (raw === null || raw === undefined) return null;
     const state = skuStateFromRecord(sku, raw);
     state.warehouses = warehouseStock(
       state.onHand,
       state.reserved,
-      parts ?? '',
+      parts?.toString() ?? '',
       this.warehouses.defaultWarehouse,
     );
     return state;
@@ -639,9 +642,9 @@ function upToOf(seg: BatchSegment): number {
   return seg.items.length ? (seg.items[seg.items.length - 1] as { offset: number }).offset : -1;
 }
 
-export function skuStateFromRecord(sku: string, raw: string): SkuState {
+export function skuStateFromRecord(sku: string, raw: Buffer | string): SkuState {
   const r = parseSkuRecord(raw);
-  if (!r) throw new Error(`corrupt SKU record of ${sku}: "${raw}"`);
+  if (!r) throw new Error(`corrupt SKU record of ${sku}: "${printableSkuRecord(raw)}"`);
   return {
     sku,
     onHand: r.on,

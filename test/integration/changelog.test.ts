@@ -3,6 +3,7 @@ import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangelogDrain } from '../../processors/inventory/changelog.js';
 import { InventoryOutputs } from '../../processors/inventory/outputs.js';
+import { completeSkuRecord, formatSkuRecord } from '../../processors/inventory/sku-record.js';
 import { StockStore } from '../../processors/inventory/store.js';
 import { createLogger } from '../../runtime/logger.js';
 import { seededRandom } from '../../scripts/demo-traffic.js';
@@ -177,7 +178,7 @@ describe('the stock-levels changelog: last record per SKU is its state (real Red
     const store = new StockStore(redis, { keyTag: t });
     await store.applyCatalogue([{ sku: 'N', version: 1, lowStockThreshold: 0, safetyStock: 0 }]);
     let offset = -1;
-    const ack = async (record: (version: number) => string) => {
+    const ack = async (record: (version: number) => string | Buffer) => {
       // a well-formed record to apply on, whatever the previous round left
       await redis.hset(store.shards.keysOfSku('N').sku('N'), 'N', '0:0:1:0:0:1:0');
       offset += 1;
@@ -197,7 +198,13 @@ describe('the stock-levels changelog: last record per SKU is its state (real Red
     expect(await ack((v) => `-3:-2:${v}:0:0:1:3`)).toBe(0);
     // a newer version than the record published: it stays owed
     expect(await ack((v) => `-3:-2:${v + 1}:0:0:1:3`)).toBe(1);
+    // the packed form the scripts write, short and whole; cut short, it is corrupt
+    const packed = (v: number, rv = 0) => formatSkuRecord(completeSkuRecord({ on: -3, rs: 2, v, lv: 3, rv }));
+    expect(await ack((v) => packed(v))).toBe(0);
+    expect(await ack((v) => packed(v, 1234))).toBe(0);
+    expect(await ack((v) => packed(v + 1, 1234))).toBe(1);
     await expect(ack((v) => `-3:-2:${v}:0:0:1:x`)).rejects.toThrow(/corrupt SKU record/);
+    await expect(ack((v) => packed(v, 1234).subarray(0, 12))).rejects.toThrow(/corrupt SKU record/);
     await expect(ack((v) => `3:2:${v}:0:0:1`)).rejects.toThrow(/corrupt SKU record/);
     await deleteTag(redis, t);
   }, 30_000);

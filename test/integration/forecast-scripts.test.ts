@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { StockCommand } from '../../processors/inventory/commands.js';
 import { DEFAULT_FORECAST, type ForecastSettings } from '../../processors/inventory/forecast.js';
 import type { ScriptOutput } from '../../processors/inventory/script-results.js';
+import { PACKED_RECORD_MARK, parseSkuRecord } from '../../processors/inventory/sku-record.js';
 import { StockStore } from '../../processors/inventory/store.js';
 import { deleteTag, testRedis, uniqueTag } from '../helpers/redis.js';
 
@@ -202,8 +203,11 @@ describe('forecasting in the stock scripts (real Redis)', () => {
     await redis.hset(key, 'OLD', '50:0:3:2:1:1:0');
     const emitted = await apply('orders', sale(1, 'OLD', 2, T0));
     expect(emitted.find((e) => e.output.k === 'result')?.output).toMatchObject({ outcome: 'RESERVED' });
-    const raw = (await redis.hget(key, 'OLD')) as string;
-    expect(raw.split(':')).toHaveLength(17);
+    // written back packed, all seventeen fields: it has sold now
+    const raw = (await redis.hgetBuffer(key, 'OLD')) as Buffer;
+    expect(raw[0]).toBe(PACKED_RECORD_MARK);
+    expect(parseSkuRecord(raw)).toMatchObject({ on: 48, v: 5, lt: 72 });
+    expect(parseSkuRecord(raw)?.sv).toBeGreaterThan(0);
     const sku = await store.getSku('OLD');
     expect(sku).toMatchObject({ onHand: 48, reserved: 0, version: 5, leadTimeHours: 72, orderCost: 50 });
     expect(sku?.soldPerHour).toBeGreaterThan(0);

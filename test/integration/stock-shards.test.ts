@@ -282,10 +282,10 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
     // defining the scripts (in the constructor) replaces them on the client: patch after
     const crashing = new StockStore(redis, { keyTag: tag, shards: SHARDS });
     const client = redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-    const original = client['apply-stock-batch'] as (...a: unknown[]) => Promise<unknown>;
+    const original = client['apply-stock-batchBuffer'] as (...a: unknown[]) => Promise<unknown>;
     let calls = 0;
     // the process dies right after the first round's calls: no settling call gets through
-    client['apply-stock-batch'] = function (this: unknown, ...args: unknown[]) {
+    client['apply-stock-batchBuffer'] = function (this: unknown, ...args: unknown[]) {
       const settling = String(args[1 + Number(args[0])]).includes('"w":0');
       if (settling) return Promise.reject(new Error('killed before settling'));
       calls++;
@@ -294,7 +294,7 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
     try {
       await expect(crashing.applyBatch('orders', 0, batch, -1)).rejects.toThrow('killed before settling');
     } finally {
-      client['apply-stock-batch'] = original;
+      client['apply-stock-batchBuffer'] = original;
     }
     // o4 on shards 0 and 2, then o5 on shard 1; its call to shard 2 carries o4's settling and dies
     expect(calls).toBe(3);
@@ -344,8 +344,8 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
     // defining the scripts (in the constructor) replaces them on the client: patch after
     const crashing = new StockStore(redis, { keyTag: tag, shards: SHARDS });
     const client = redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-    const original = client['apply-stock-batch'] as (...a: unknown[]) => Promise<unknown>;
-    client['apply-stock-batch'] = function (this: unknown, ...args: unknown[]) {
+    const original = client['apply-stock-batchBuffer'] as (...a: unknown[]) => Promise<unknown>;
+    client['apply-stock-batchBuffer'] = function (this: unknown, ...args: unknown[]) {
       // shard 1's call never reaches Redis
       if ((args.slice(1, 1 + Number(args[0])) as string[]).some((k) => k.startsWith(`{${tag}.1}`)))
         return Promise.reject(new Error('killed'));
@@ -354,7 +354,7 @@ describe('sharded stock: orders spanning shards (real Redis)', () => {
     try {
       await expect(crashing.applyBatch('orders', 0, batch, -1)).rejects.toThrow('killed');
     } finally {
-      client['apply-stock-batch'] = original;
+      client['apply-stock-batchBuffer'] = original;
     }
     expect(await levels()).toEqual({ A: [5, 1], C: [2, 0], G: [9, 0] });
     const res = await store.applyBatch('orders', 0, batch, -1);

@@ -58,13 +58,15 @@
   ARGV[2]   seconds a stock event id is remembered (the re-send window)
   ARGV[3]   TTL seconds of an order record once final, of tentative-hold owners and of outboxes
 
-  Returns JSON { stale = <bool>, segs = [ { r = [ results ], replay = [ stored results ],
-  ok = <events applied now>, redelivered = <events at or below the watermark>, rm = <the highest
-  of those, or -1>, lv = [ [ sku, on, rs, v, "<eventId>|<src>" ] ]: the state of every SKU the
-  call changed, for the changelog, in the last segment that changed it } ] } where a result is
-  { o, id, st = 'ok'|'dup'|'skip'|'dlq', why, out = [ outputs ] }. `stale` means an order holds a SKU whose key was not declared: nothing
-  was written, read again and retry. { lost = [ [ segment number, watermark ] ] }: a watermark
-  is below the segment's `ex`; nothing was written.
+  Returns { JSON, levels of segment 1, levels of segment 2, ... }: JSON { stale = false, segs = [
+  { r = [ results ], replay = [ stored results ], ok = <events applied now>, redelivered =
+  <events at or below the watermark>, rm = <the highest of those, or -1> } ] } where a result is
+  { o, id, st = 'ok'|'dup'|'skip'|'dlq', why, out = [ outputs ] }; a segment's levels are flat
+  { sku, "<eventId>|<src>", SKU record as written (sku-record.ts: bytes), warehouse parts or '',
+  ... }: the state of every SKU the call changed, for the changelog, with the last segment that
+  changed it. Or JSON alone: { stale = true } means an order holds a SKU whose key was not
+  declared: nothing was written, read again and retry. { lost = [ [ segment number, watermark ]
+  ] }: a watermark is below the segment's `ex`; nothing was written.
 ]]
 
 --- @include "stock-level"
@@ -310,22 +312,28 @@ local function allocate(lines)
   return allocations
 end
 
--- Units a line holds per warehouse: its allocation, or all of it in the default warehouse.
-local function holds_of(line)
-  return line[4] or { { DEFAULT_WAREHOUSE, line[2] } }
+-- Moves the units a line holds where they are held (its allocation, or all of it in the
+-- default warehouse): d_on and d_rs are -1, 0 or 1 per unit.
+local function move_holds(key, s, line, d_on, d_rs)
+  local a = line[4]
+  if not a then
+    warehouse_move(key, line[3], s, DEFAULT_WAREHOUSE, d_on * line[2], d_rs * line[2])
+    return
+  end
+  for _, h in ipairs(a) do warehouse_move(key, line[3], s, h[1], d_on * h[2], d_rs * h[2]) end
 end
 
 -- What a result says of where its lines are held: [sku, warehouse, units] for lines held
 -- outside the default warehouse only (the caller fills in the default for the rest).
 local function allocation_output(lines, allocations)
-  local out = {}
+  local out
   for i, line in ipairs(lines) do
     local a = allocations and allocations[i] or line[4]
     if a then
+      out = out or {}
       for _, h in ipairs(a) do out[#out + 1] = { line[3], h[1], h[2] } end
     end
   end
-  if #out == 0 then return nil end
   return out
 end
 
@@ -470,20 +478,20 @@ for seg_no, seg in ipairs(segs) do
             local s = sku_state(line[1], line[3])
             local key = KEYS[line[1]]
             if action == 'commit' or action == 'ship' then
-              for _, h in ipairs(holds_of(line)) do warehouse_move(key, line[3], s, h[1], -h[2], -h[2]) end
+              move_holds(key, s, line, -1, -1)
               s.rs = s.rs - line[2]
               s.on = s.on - line[2]
               count_demand(s, 'sv', line[2], at)
             elseif action == 'ship-unheld' then
               -- nothing held: the goods left from where the order was once held, if it was
-              for _, h in ipairs(holds_of(line)) do warehouse_move(key, line[3], s, h[1], -h[2], 0) end
+              move_holds(key, s, line, -1, 0)
               s.on = s.on - line[2]
               count_demand(s, 'sv', line[2], at)
             elseif action == 'release' then
-              for _, h in ipairs(holds_of(line)) do warehouse_move(key, line[3], s, h[1], 0, -h[2]) end
+              move_holds(key, s, line, 0, -1)
               s.rs = s.rs - line[2]
             elseif action == 'restock' then
-              for _, h in ipairs(holds_of(line)) do warehouse_move(key, line[3], s, h[1], h[2], 0) end
+              move_holds(key, s, line, 1, 0)
               s.on = s.on + line[2]
             end
             if action ~= 'ship-committed' then
@@ -528,7 +536,7 @@ for seg_no, seg in ipairs(segs) do
             for _, line in ipairs(stored_lines(string.sub(rec, 3))) do
               local s = sku_state(line[1], line[3])
               if t ~= 'CONFIRM' then
-                for _, h in ipairs(holds_of(line)) do warehouse_move(KEYS[line[1]], line[3], s, h[1], 0, -h[2]) end
+                move_holds(KEYS[line[1]], s, line, 0, -1)
                 s.rs = s.rs - line[2]
                 changed(line[1], s, line[3], e.id, src)
               else
@@ -597,31 +605,18 @@ for seg_no, seg in ipairs(segs) do
 end
 
 --- @section "decide-events"
--- the changelog records of the SKUs this call changed:
--- [sku, on, rs, v, "<eventId>|<src>", level_tail (stock-level.lua) or absent]
-local seg_levels = {}
-for _, sku in ipairs(level_order) do
-  local at = level_of[sku]
-  local s = skus[sku]
-  local list = seg_levels[at[2]] or {}
-  list[#list + 1] = { sku, s.on, s.rs, s.v, dirty[sku], level_tail(KEYS[at[1]], sku, s) }
-  seg_levels[at[2]] = list
-end
 local seg_replies = {}
-for seg_no in ipairs(segs) do
-  local levels = seg_levels[seg_no]
-  seg_replies[seg_no] = seg_heads[seg_no] .. ',"lv":' .. (levels and cjson.encode(levels) or '[]') .. '}'
-end
+for seg_no in ipairs(segs) do seg_replies[seg_no] = seg_heads[seg_no] .. '}' end
 
---- @section "encode-levels"
+--- @section "encode-replies"
 -- Write phase: everything was decided without an error.
 for _, seg in ipairs(segs) do
   if seg.trim >= 0 then redis.call('ZREMRANGEBYSCORE', KEYS[seg.b], '-inf', seg.trim) end
 end
-local risk_args, risk_gone = {}, {}
+local risk_args, risk_gone, written = {}, {}, {}
 for _, sku in ipairs(touched_order) do
   local s = skus[sku]
-  save_sku(KEYS[touched[sku]], sku, s)
+  written[sku] = save_sku(KEYS[touched[sku]], sku, s)
   if s.risk then
     risk_args[#risk_args + 1] = s.risk
     risk_args[#risk_args + 1] = sku
@@ -700,6 +695,22 @@ for _, seg in ipairs(segs) do
     redis.call('SET', KEYS[seg.w], string.format('%d', seg.new_wm))
   end
 end
-local reply = '{"stale":false,"segs":[' .. table.concat(seg_replies, ',') .. ']}'
---- @section "write-outbox-and-reply"
+--- @section "write-outbox"
+-- The changelog records of the SKUs this call changed, each with the segment that changed it
+-- last: flat { sku, "<eventId>|<src>", the record as written, its parts or '', ... }. The packed
+-- record goes as it is (bytes, so beside the JSON, not in it): no figure formatted twice.
+local seg_levels = {}
+for _, sku in ipairs(level_order) do
+  local at = level_of[sku]
+  local list = seg_levels[at[2]]
+  if not list then
+    list = {}
+    seg_levels[at[2]] = list
+  end
+  local n = #list
+  list[n + 1], list[n + 2], list[n + 3], list[n + 4] = sku, dirty[sku], written[sku], level_parts(KEYS[at[1]], sku, skus[sku])
+end
+local reply = { '{"stale":false,"segs":[' .. table.concat(seg_replies, ',') .. ']}' }
+for seg_no in ipairs(segs) do reply[seg_no + 1] = seg_levels[seg_no] or {} end
+--- @section "encode-levels-and-reply"
 return reply

@@ -13,8 +13,8 @@
   ARGV[3]   JSON [ [ sku, <key idx> ], ... ]: candidates read from the hash beforehand
   ARGV[4]   grace (ms): a SKU changed more recently is left to the chunk that changed it, which
             publishes its level with its outputs and acknowledges it
-  Returns JSON [ [ sku, on, rs, v, src, level_tail (stock-level.lua) or absent ], ... ]
-  for the SKUs leased now.
+  Returns flat { sku, src, SKU record (sku-record.ts: bytes), warehouse parts or '', ... } for
+  the SKUs leased now (as apply-stock-batch returns levels).
 ]]
 
 --- @include "stock-level"
@@ -30,8 +30,9 @@ for _, c in ipairs(cjson.decode(ARGV[3])) do
   local leased = tonumber(redis.call('ZSCORE', KEYS[2], sku) or '0')
   if src and leased <= now and (not changed_at or changed_at <= settled_before) then
     local s = load_sku(KEYS[idx], sku)
-    out[#out + 1] = { sku, s.on, s.rs, s.v, src, level_tail(KEYS[idx], sku, s) }
+    local n = #out
+    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = sku, src, format_sku_record(s), level_parts(KEYS[idx], sku, s)
   end
 end
-for _, o in ipairs(out) do redis.call('ZADD', KEYS[2], now + lease, o[1]) end
-return cjson.encode(out)
+for i = 1, #out, 4 do redis.call('ZADD', KEYS[2], now + lease, out[i]) end
+return out

@@ -132,16 +132,14 @@ local function warehouse_move(key, sku, s, w, d_on, d_rs)
   s.split_changed = true
 end
 
--- What a changelog record carries beyond on hand and reserved, as one string:
--- "<rv>:<sv>:<vt>:<fc>:<ro>:<rq>|<parts>", or nil for a SKU that never sold, has no standing
--- forecast and is all in the default warehouse (most of a catalogue: nothing to encode).
-local function level_tail(key, sku, s)
+-- The SKU's parts for its changelog record, '' when all is in the default warehouse (read
+-- once the call's writes are decided: the record and its parts as written).
+local function level_parts(key, sku, s)
   if has_flag(s, SPLIT) then split_of(key, sku, s) end
-  local parts = split_text(s)
-  if s.rv == 0 and s.sv == 0 and s.fc == 0 and s.ro == 0 and s.rq == 0 and parts == '' then return nil end
-  return string.format('%d:%d:%d:%d:%d:%d|', s.rv, s.sv, s.vt, s.fc, s.ro, s.rq) .. parts
+  return split_text(s)
 end
 
+-- Writes the record and its parts; returns the record as written.
 local function save_sku(key, sku, s)
   if s.split_changed then
     local text = split_text(s)
@@ -153,5 +151,7 @@ local function save_sku(key, sku, s)
       set_flag(s, SPLIT, true)
     end
   end
-  redis.call('HSET', key, sku, format_sku_record(s))
+  local record = format_sku_record(s)
+  redis.call('HSET', key, sku, record)
+  return record
 end

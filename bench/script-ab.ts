@@ -1,0 +1,229 @@
+/**
+ * The stock scripts of this checkout against those of another one (the previous release), on
+ * the same workload, call by call in turn. On a shared host whose speed drifts (by a third
+ * within an hour here) two runs one after the other compare the host, not the code; taking
+ * turns call by call, each side meets the same host, so their ratio holds however it drifts.
+ *
+ *   git worktree add /tmp/base <previous release> && ln -s "$PWD/node_modules" /tmp/base/
+ *   BENCH_BASE=/tmp/base node --import tsx bench/script-ab.ts
+ *
+ * Each side runs its own StockStore and command validation (its own modules, scripts and record
+ * format) against a Redis of its own (AOF, fsync per write, as bench/script-cost.ts), fed the
+ * same events (bench/workload.ts of this checkout) in the same chunks. Prints, per side, Redis
+ * CPU, Node CPU and time per event, the changed side as ratios of the base, and the spread of
+ * the per-round ratios; writes bench/results/script-ab.json.
+ *
+ * Environment: BENCH_BASE (required), BENCH_EVENTS (200000), BENCH_SKUS (5000), BENCH_CHUNK
+ * (1000 events per chunk), BENCH_PARTITIONS (6 chunks per call), BENCH_AOF=no.
+ */
+import { resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import type { StockCommand } from '../processors/inventory/commands.js';
+import type { StockStore } from '../processors/inventory/store.js';
+import { PrivateRedis } from '../scripts/private-redis.js';
+import type { OrderEvent, StockEvent } from '../schemas/types.js';
+import { describeMachine, writeResults } from './machine.js';
+import { sku, SKUS, workload } from './workload.js';
+
+const BASE = process.env.BENCH_BASE;
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
+const CHUNK = Number(process.env.BENCH_CHUNK ?? 1_000);
+const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 6);
+
+type Validate = (e: never, now: number) => { ok: boolean; command?: StockCommand };
+interface Part {
+  topic: string;
+  partition: number;
+  items: { offset: number; command: StockCommand }[];
+}
+interface Side {
+  name: string;
+  dir: string;
+  server: PrivateRedis;
+  redis: Redis;
+  store: StockStore;
+  parts: Part[];
+  offsets: number[];
+  redisSeconds: number;
+  nodeMicros: number;
+  ms: number;
+  events: number;
+  /** Redis CPU µs per event of each round */
+  rounds: number[];
+}
+
+async function redisCpu(r: Redis): Promise<number> {
+  const info = await r.info('cpu');
+  const f = (n: string) => Number(new RegExp(`${n}:([\\d.]+)`).exec(info)?.[1]);
+  return f('used_cpu_user') + f('used_cpu_sys');
+}
+
+/** One side: its own modules, a Redis of its own, its catalogue and opening stock loaded. */
+async function openSide(name: string, dir: string, port: number): Promise<Side> {
+  const storeModule = (await import(resolve(dir, 'processors/inventory/store.ts'))) as {
+    StockStore: new (redis: Redis, options: Record<string, unknown>) => StockStore;
+  };
+  const commands = (await import(resolve(dir, 'processors/inventory/commands.ts'))) as {
+    validateStockEvent: Validate;
+    validateOrderEvent: Validate;
+  };
+  const server = await PrivateRedis.start(port, process.env.BENCH_AOF === 'no' ? ['--appendonly', 'no'] : []);
+  const redis = new Redis({ port });
+  const store = new storeModule.StockStore(redis, { keyTag: 'ab', durability: { kind: 'none' } });
+  for (let i = 0; i < SKUS; i += 1000) {
+    await store.applyCatalogue(
+      Array.from({ length: Math.min(1000, SKUS - i) }, (_, j) => ({
+        sku: sku(i + j),
+        version: 1,
+        lowStockThreshold: 5,
+        safetyStock: 0,
+      })),
+    );
+  }
+  await store.applyBatch(
+    'open',
+    0,
+    Array.from({ length: SKUS }, (_, i) => ({
+      offset: i,
+      command: { kind: 'RECEIVED' as const, eventId: `open-${i}`, sku: sku(i), quantity: 1000 },
+    })),
+    -1,
+  );
+  // the workload spread over partitions as Kafka would: stock by SKU, orders by order id
+  const now = Date.now();
+  const parts: Part[] = Array.from({ length: PARTITIONS }, (_, p) => ({
+    topic: p % 2 ? 'orders' : 'stock',
+    partition: p,
+    items: [],
+  }));
+  let events = 0;
+  for (const e of workload(EVENTS, 1)) {
+    const v =
+      e.topic === 'stock'
+        ? commands.validateStockEvent(e.value as StockEvent as never, now)
+        : commands.validateOrderEvent(e.value as OrderEvent as never, now);
+    if (!v.ok || !v.command) continue;
+    let h = 0;
+    for (let i = 0; i < e.key.length; i++) h = (h * 31 + e.key.charCodeAt(i)) >>> 0;
+    const part = parts[(e.topic === 'stock' ? 0 : 1) + 2 * (h % Math.floor(PARTITIONS / 2))] as Part;
+    part.items.push({ offset: part.items.length, command: v.command });
+    events += 1;
+  }
+  return {
+    name,
+    dir,
+    server,
+    redis,
+    store,
+    parts,
+    offsets: parts.map(() => 0),
+    redisSeconds: 0,
+    nodeMicros: 0,
+    ms: 0,
+    events,
+    rounds: [],
+  };
+}
+
+/** The side's next call (a chunk of every partition) and the acknowledgement of its levels; false when done. */
+async function step(side: Side): Promise<boolean> {
+  const segments = [];
+  let events = 0;
+  for (const [i, p] of side.parts.entries()) {
+    const from = side.offsets[i] as number;
+    const items = p.items.slice(from, from + CHUNK);
+    if (!items.length) continue;
+    side.offsets[i] = from + items.length;
+    events += items.length;
+    segments.push({ topic: p.topic, partition: p.partition, items, trimUpTo: from - 1 });
+  }
+  if (!segments.length) return false;
+  const cpu0 = await redisCpu(side.redis);
+  const node0 = process.cpuUsage();
+  const t0 = performance.now();
+  const results = await side.store.applyBatches(segments);
+  await side.store.changelog.ackPublishedLevels(results.flatMap((r) => r.levels));
+  side.ms += performance.now() - t0;
+  const node = process.cpuUsage(node0);
+  side.nodeMicros += node.user + node.system;
+  const seconds = (await redisCpu(side.redis)) - cpu0;
+  side.redisSeconds += seconds;
+  side.rounds.push((seconds / events) * 1e6);
+  return true;
+}
+
+const round1 = (n: number) => Math.round(n * 10) / 10;
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
+function figures(side: Side) {
+  return {
+    eventsPerSecond: Math.round((side.events / side.ms) * 1000),
+    redisMicrosPerEvent: round1((side.redisSeconds / side.events) * 1e6),
+    nodeMicrosPerEvent: round1(side.nodeMicros / side.events),
+  };
+}
+
+async function main() {
+  if (!BASE) throw new Error('BENCH_BASE: the path of the checkout to compare with (see the header)');
+  const sides = [await openSide('base', BASE, 26401), await openSide('this', process.cwd(), 26402)];
+  try {
+    // in turn, the order swapped every round: neither side always runs right after the other
+    let round = 0;
+    for (;;) {
+      const order = round % 2 ? [...sides].reverse() : sides;
+      const more = [];
+      for (const side of order) more.push(await step(side));
+      if (!more.some(Boolean)) break;
+      round += 1;
+    }
+    const [base, mine] = sides as [Side, Side];
+    const b = figures(base);
+    const m = figures(mine);
+    const perRound = mine.rounds.map((us, i) => us / (base.rounds[i] as number)).sort((x, y) => x - y);
+    const ratios = {
+      eventsPerSecond: round3(m.eventsPerSecond / b.eventsPerSecond),
+      redisCpu: round3(m.redisMicrosPerEvent / b.redisMicrosPerEvent),
+      nodeCpu: round3(m.nodeMicrosPerEvent / b.nodeMicrosPerEvent),
+      redisCpuPerRound: {
+        min: round3(perRound[0] as number),
+        median: round3(perRound[Math.floor(perRound.length / 2)] as number),
+        max: round3(perRound[perRound.length - 1] as number),
+      },
+    };
+    console.log(`${base.events} events each, ${round} rounds of ${PARTITIONS} chunks of up to ${CHUNK}`);
+    for (const [name, f] of [
+      [`base (${BASE})`, b],
+      ['this checkout', m],
+    ] as const)
+      console.log(
+        `${name.padEnd(40)} ${String(f.eventsPerSecond).padStart(7)} events/s  Redis ${f.redisMicrosPerEvent} µs/event  Node ${f.nodeMicrosPerEvent} µs/event`,
+      );
+    console.log(
+      `this / base: events/s ${ratios.eventsPerSecond}x, Redis CPU ${ratios.redisCpu}x (per round ${ratios.redisCpuPerRound.min}-${ratios.redisCpuPerRound.max}, median ${ratios.redisCpuPerRound.median}), Node CPU ${ratios.nodeCpu}x`,
+    );
+    const version = /redis_version:(\S+)/.exec(await mine.redis.info('server'))?.[1];
+    const file = writeResults('script-ab', {
+      at: new Date().toISOString(),
+      command: 'BENCH_BASE=<checkout> node --import tsx bench/script-ab.ts',
+      settings: { events: base.events, skus: SKUS, chunk: CHUNK, partitions: PARTITIONS, rounds: round },
+      base: { dir: BASE, ...b },
+      this: m,
+      ratios,
+      machine: describeMachine(version),
+    });
+    console.log(`results: ${file}`);
+  } finally {
+    for (const side of sides) {
+      side.redis.disconnect();
+      await side.server.remove();
+    }
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
