@@ -56,6 +56,12 @@ export function applyScriptCall(
   const dz = ref(keys.dirty());
   const pz = ref(keys.dirtyPending());
   const rz = ref(keys.atRisk());
+  // event time as whole seconds from now's (the script's unit; a short number, not 13 digits),
+  // left out when 0: the script reads absent as now
+  const nowSecond = Math.floor(now / 1000);
+  const fromNow = (at: number | undefined) =>
+    at === undefined ? undefined : Math.floor(at / 1000) - nowSecond;
+  const fromNowOrNone = (at: number | undefined) => fromNow(at) || undefined;
   const lineRefs = (lines: readonly ScriptLine[]) =>
     lines.map((l) => [ref(keys.sku(l.sku)), l.quantity, l.sku]);
   // one shape per kind, optional fields undefined (JSON.stringify leaves them out): objects
@@ -81,7 +87,7 @@ export function applyScriptCall(
             s: ref(keys.sku(c.sku)),
             e: ref(keys.eventIdBucket(c.eventId)),
             w: c.warehouse,
-            at: c.at,
+            ad: fromNowOrNone(c.at),
           };
         case 'PLACE':
           return {
@@ -93,7 +99,7 @@ export function applyScriptCall(
             l: lineRefs(lines),
             tent: tentative ? 1 : undefined,
             tk: tentative ? ref(keys.tentative(c.orderId)) : undefined,
-            at: c.at,
+            ad: fromNowOrNone(c.at),
           };
         default:
           return {
@@ -107,7 +113,8 @@ export function applyScriptCall(
               c.kind === 'CONFIRM' || c.kind === 'ABORT' || c.kind === 'DROP'
                 ? ref(keys.tentative(c.orderId))
                 : undefined,
-            at: c.at,
+            // a CONFIRM without a time counts its demand as of the SKU's last: keep an explicit 0
+            ad: c.kind === 'CONFIRM' ? fromNow(c.at) : fromNowOrNone(c.at),
           };
       }
     }),

@@ -39,7 +39,8 @@
             applied offset of the partition, optional>, src = '<topic>:<partition>',
             trim = <offset or -1>, ev = [ event... ] (offsets ascending) }, ... ] }. Events:
             { o, t='RECEIVED'|'ADJUSTED'|'COUNTED', id, q, s=<sku key idx>, e=<event-id bucket idx>, sku }
-            Every event may carry at = <its event time, ms> (velocities and predictions; default now);
+            Every event may carry ad = <its event time in whole seconds> - <now's> (velocities and
+            predictions; absent: 0, now; a CONFIRM without one counts as of the SKU's last);
             a stock event w = <warehouse> (default: ARGV[1].wh.def).
             { o, t='PLACE', id, oid, ok=<order key idx>, l = { {s, q, sku}, ... } }
             { o, t='PAY'|'SHIP'|'DELIVER'|'CANCEL'|'EXPIRE', id, oid, ok, l = { {s, q, sku}, ... } as read
@@ -175,6 +176,8 @@ end
 -- hashes, its value the minute it was applied; it counts as seen for marker_ttl seconds after.
 -- A few bytes per id where a key per id cost a hundred.
 local now_min = math.floor(now / 60000)
+-- event times come as whole seconds from this one (ad; absent: 0)
+local now_second = math.floor(now / 1000)
 local seen_since = now_min - math.floor(marker_ttl / 60)
 local id_writes, id_bucket_list = {}, {}
 local function id_seen(idx, id)
@@ -371,7 +374,7 @@ for seg_no, seg in ipairs(segs) do
       local t = e.t
       local src = seg.src .. ':' .. e.o
       -- event time, whole seconds: what velocities and predictions are measured in
-      local at = math.floor((e.at or now) / 1000)
+      local at = now_second + (e.ad or 0)
 
       if t == 'RECEIVED' or t == 'ADJUSTED' or t == 'COUNTED' then
         local s = sku_state(e.s, e.sku)
@@ -546,7 +549,7 @@ for seg_no, seg in ipairs(segs) do
               follow_level(s, line[3], out)
               if t == 'CONFIRM' then
                 -- demand at the order's time (carried from its PLACE), never moving time back
-                count_demand(s, 'rv', line[2], e.at and math.floor(e.at / 1000) or s.vt)
+                count_demand(s, 'rv', line[2], e.ad and now_second + e.ad or s.vt)
                 follow_forecast(s, line[3], s.vt, out)
               end
             end
