@@ -106,7 +106,7 @@ export class ChangelogStore {
       'claim-stock-levelsBuffer',
       scriptKeys.keys,
       [Date.now(), leaseMs, JSON.stringify(candidates), graceMs],
-    )) as Buffer[];
+    )) as Buffer;
     levels.push(...levelsFromReply(claimed));
     return { levels, cursor: next };
   }

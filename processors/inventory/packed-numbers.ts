@@ -57,13 +57,12 @@ export function packNumbers(values: readonly number[]): Buffer {
 }
 
 /**
- * The numbers from `start` to the end, or null when the bytes are not a sequence of MessagePack
- * numbers ending exactly at the end of the buffer. Reads bytes by hand: the changelog decodes a
+ * The numbers from `start` to `end`, or null when the bytes are not a sequence of MessagePack
+ * numbers ending exactly at `end`. Reads bytes by hand: the changelog decodes a
  * record per SKU changed, and Buffer's read methods cost several times more.
  */
-export function unpackNumbers(buf: Uint8Array, start = 0): number[] | null {
+export function unpackNumbers(buf: Uint8Array, start = 0, end = buf.length): number[] | null {
   const values: number[] = [];
-  const end = buf.length;
   let at = start;
   while (at < end) {
     const b = buf[at] as number;
@@ -136,4 +135,51 @@ function payloadSize(type: number): number {
     default:
       return 0;
   }
+}
+
+/**
+ * Where the strings of a MessagePack array of strings (as cmsgpack packs a Lua list of strings)
+ * lie in `buf`: flat [start, end, start, end, ...], or null when it is not one.
+ */
+export function stringRanges(buf: Uint8Array): number[] | null {
+  if (buf.length === 0) return null;
+  const b = buf[0] as number;
+  let count: number;
+  let at: number;
+  if (b >= 0x90 && b <= 0x9f) {
+    count = b - 0x90;
+    at = 1;
+  } else if (b === 0xdc && buf.length >= 3) {
+    count = ((buf[1] as number) << 8) | (buf[2] as number);
+    at = 3;
+  } else if (b === 0xdd && buf.length >= 5) {
+    count =
+      (buf[1] as number) * 0x1000000 +
+      (((buf[2] as number) << 16) | ((buf[3] as number) << 8) | (buf[4] as number));
+    at = 5;
+  } else return null;
+  const ranges: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t = buf[at] as number;
+    let length: number;
+    if (t >= 0xa0 && t <= 0xbf) {
+      length = t - 0xa0;
+      at += 1;
+    } else if (t === 0xd9) {
+      length = buf[at + 1] as number;
+      at += 2;
+    } else if (t === 0xda) {
+      length = ((buf[at + 1] as number) << 8) | (buf[at + 2] as number);
+      at += 3;
+    } else if (t === 0xdb) {
+      length =
+        (buf[at + 1] as number) * 0x1000000 +
+        (((buf[at + 2] as number) << 16) | ((buf[at + 3] as number) << 8) | (buf[at + 4] as number));
+      at += 5;
+    } else return null;
+    if (at + length > buf.length) return null;
+    ranges.push(at, at + length);
+    at += length;
+  }
+  return at === buf.length ? ranges : null;
 }

@@ -1,7 +1,8 @@
 /** What the stock script reports per event, as the TypeScript side reads it. */
 
 import { VELOCITY_UNIT } from './forecast.js';
-import { parseSkuRecord, SKU_FLAGS, type SkuRecord } from './sku-record.js';
+import { stringRanges } from './packed-numbers.js';
+import { parsePackedSkuRecord, SKU_FLAGS, type SkuRecord } from './sku-record.js';
 
 export interface ScriptLine {
   sku: string;
@@ -193,16 +194,23 @@ export function toLevelRecord(sku: string, src: string, record: SkuRecord, parts
   };
 }
 
-/** Levels as the scripts return them, flat: sku, src, record (bytes), parts; four per SKU. */
-export function levelsFromReply(flat: readonly Buffer[]): LevelRecord[] {
+/**
+ * Levels as the scripts return them: one MessagePack array of strings (empty: none), four per
+ * SKU: sku, src, its record as written (packed: sku-record.ts), parts. Read in place: no buffer
+ * per string.
+ */
+export function levelsFromReply(reply: Buffer): LevelRecord[] {
   const levels: LevelRecord[] = [];
-  for (let i = 0; i + 3 < flat.length; i += 4) {
-    const sku = (flat[i] as Buffer).toString();
-    const record = parseSkuRecord(flat[i + 2] as Buffer);
-    if (!record) throw new Error(`corrupt SKU record of ${sku} in a script's reply`);
-    levels.push(
-      toLevelRecord(sku, (flat[i + 1] as Buffer).toString(), record, (flat[i + 3] as Buffer).toString()),
-    );
+  if (reply.length === 0) return levels;
+  const at = stringRanges(reply);
+  if (!at || at.length % 8 !== 0) throw new Error('levels in a script reply do not parse');
+  const text = (k: number) => reply.toString('utf8', at[k] as number, at[k + 1] as number);
+  for (let k = 0; k < at.length; k += 8) {
+    const sku = text(k);
+    const record = at[k + 4] as number;
+    const parsed = parsePackedSkuRecord(reply, record, at[k + 5] as number);
+    if (!parsed) throw new Error(`corrupt SKU record of ${sku} in a script's reply`);
+    levels.push(toLevelRecord(sku, text(k + 2), parsed, text(k + 6)));
   }
   return levels;
 }

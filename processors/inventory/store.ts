@@ -424,7 +424,7 @@ export class StockStore {
         'apply-stock-batchBuffer',
         call.keys,
         call.args,
-      )) as Buffer | [Buffer, ...Buffer[][]];
+      )) as Buffer | [Buffer, ...Buffer[]];
       const [head, ...segLevels] = Array.isArray(reply) ? reply : [reply];
       const parsed = JSON.parse(head.toString()) as {
         stale: boolean;
@@ -443,7 +443,7 @@ export class StockStore {
         replayed: list<RawResult>(reply.replay).map(toEventResult),
         ok: reply.ok,
         redelivered: reply.redelivered,
-        levels: levelsFromReply(segLevels[i] ?? []),
+        levels: levelsFromReply(segLevels[i] ?? Buffer.alloc(0)),
       }));
     }
   }

@@ -62,9 +62,9 @@
   Returns { JSON, levels of segment 1, levels of segment 2, ... }: JSON { stale = false, segs = [
   { r = [ results ], replay = [ stored results ], ok = <events applied now>, redelivered =
   <events at or below the watermark>, rm = <the highest of those, or -1> } ] } where a result is
-  { o, id, st = 'ok'|'dup'|'skip'|'dlq', why, out = [ outputs ] }; a segment's levels are flat
-  { sku, "<eventId>|<src>", SKU record as written (sku-record.ts: bytes), warehouse parts or '',
-  ... }: the state of every SKU the call changed, for the changelog, with the last segment that
+  { o, id, st = 'ok'|'dup'|'skip'|'dlq', why, out = [ outputs ] }; a segment's levels are one
+  MessagePack array of strings ('' when none): sku, "<eventId>|<src>", SKU record as written
+  (sku-record.ts: bytes), warehouse parts or '', ...: the state of every SKU the call changed, for the changelog, with the last segment that
   changed it. Or JSON alone: { stale = true } means an order holds a SKU whose key was not
   declared: nothing was written, read again and retry. { lost = [ [ segment number, watermark ]
   ] }: a watermark is below the segment's `ex`; nothing was written.
@@ -714,6 +714,7 @@ for _, sku in ipairs(level_order) do
   list[n + 1], list[n + 2], list[n + 3], list[n + 4] = sku, dirty[sku], written[sku], level_parts(KEYS[at[1]], sku, skus[sku])
 end
 local reply = { '{"stale":false,"segs":[' .. table.concat(seg_replies, ',') .. ']}' }
-for seg_no in ipairs(segs) do reply[seg_no + 1] = seg_levels[seg_no] or {} end
+-- one MessagePack array of strings per segment: one reply string, not four per SKU
+for seg_no in ipairs(segs) do reply[seg_no + 1] = seg_levels[seg_no] and cmsgpack.pack(seg_levels[seg_no]) or '' end
 --- @section "encode-levels-and-reply"
 return reply

@@ -13,8 +13,8 @@
   ARGV[3]   JSON [ [ sku, <key idx> ], ... ]: candidates read from the hash beforehand
   ARGV[4]   grace (ms): a SKU changed more recently is left to the chunk that changed it, which
             publishes its level with its outputs and acknowledges it
-  Returns flat { sku, src, SKU record (sku-record.ts: bytes), warehouse parts or '', ... } for
-  the SKUs leased now (as apply-stock-batch returns levels).
+  Returns a MessagePack array of strings ('' when none): sku, src, SKU record (sku-record.ts:
+  bytes), warehouse parts or '', ... for the SKUs leased now (as apply-stock-batch returns levels).
 ]]
 
 --- @include "stock-level"
@@ -35,4 +35,5 @@ for _, c in ipairs(cjson.decode(ARGV[3])) do
   end
 end
 for i = 1, #out, 4 do redis.call('ZADD', KEYS[2], now + lease, out[i]) end
-return out
+if #out == 0 then return '' end
+return cmsgpack.pack(out)
