@@ -168,7 +168,14 @@ export class InventoryOutputs {
 
   /** Where each line is held: the script names the units outside the default warehouse. */
   private allocations(output: Extract<ScriptOutput, { k: 'result' }>): HeldUnits[] {
-    const named = output.allocations ?? [];
+    const named = output.allocations;
+    // most orders: everything in the default warehouse, and the script names none
+    if (!named?.length)
+      return output.lines.map((l) => ({
+        sku: l.sku,
+        warehouseId: this.defaultWarehouse,
+        quantity: l.quantity,
+      }));
     return output.lines.flatMap((l) => {
       const held = named.filter((h) => h.sku === l.sku);
       return held.length ? held : [{ sku: l.sku, warehouseId: this.defaultWarehouse, quantity: l.quantity }];

@@ -58,11 +58,17 @@ export function packNumbers(values: readonly number[]): Buffer {
 
 /**
  * The numbers from `start` to `end`, or null when the bytes are not a sequence of MessagePack
- * numbers ending exactly at `end`. Reads bytes by hand: the changelog decodes a
+ * numbers ending exactly at `end`. `values`, when given, is emptied and filled (a caller decoding
+ * many records reuses one array). Reads bytes by hand: the changelog decodes a
  * record per SKU changed, and Buffer's read methods cost several times more.
  */
-export function unpackNumbers(buf: Uint8Array, start = 0, end = buf.length): number[] | null {
-  const values: number[] = [];
+export function unpackNumbers(
+  buf: Uint8Array,
+  start = 0,
+  end = buf.length,
+  values: number[] = [],
+): number[] | null {
+  values.length = 0;
   let at = start;
   while (at < end) {
     const b = buf[at] as number;

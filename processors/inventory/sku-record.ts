@@ -188,11 +188,13 @@ export function parseSkuRecord(raw: Buffer | string): SkuRecord | null {
 /** A packed record lying in buf[start, end) (a script's reply carries several in one buffer). */
 export function parsePackedSkuRecord(buf: Uint8Array, start: number, end: number): SkuRecord | null {
   if (end <= start || buf[start] !== PACKED_RECORD_MARK) return null;
-  const values = unpackNumbers(buf, start + 1, end);
+  const values = unpackNumbers(buf, start + 1, end, scratch);
   if (!values || (values.length !== LEGACY_FIELD_COUNT && values.length !== SKU_RECORD_FIELDS.length))
     return null;
   return recordOf(values);
 }
+/** parsePackedSkuRecord's numbers before they become a record: one array for every call. */
+const scratch: number[] = [];
 
 /** A record as an error message may quote it: text as it is, a packed one in hex. */
 export function printableSkuRecord(raw: Buffer | string): string {

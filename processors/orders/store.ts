@@ -54,7 +54,11 @@ export interface OrderRecord {
   orderId: string;
   state: OrderState;
   paymentDeadline: number | null;
-  /** events that arrived before the reservation, applied once it is decided */
+  /**
+   * events that arrived before the reservation, applied once it is decided; for a rejected
+   * order, the payment, shipment, delivery or cancellation it had anyway, replayed should a
+   * correction reserve it after all
+   */
   waiting: { id: string; c: string }[];
   trackingNumber: string | null;
   carrier: string | null;

@@ -17,7 +17,9 @@
  * whatever the order's state (inventory/order-rules.ts); this side records such an event as
  * an anomaly and raises an alert that names it and says what to do: shipped unpaid (collect),
  * paid after a cancellation, rejection or expiry (refund), shipped after one (recall or bill),
- * a reservation withdrawn or granted by a correction. An event that would rewrite history (a
+ * a reservation withdrawn or granted by a correction (a rejected order keeps what happened to it
+ * meanwhile, and a correction that reserves it replays those events from RESERVED, so the order
+ * ends where the goods and the money are). An event that would rewrite history (a
  * cancellation after shipment, a second, different reservation result) is still refused.
  */
 

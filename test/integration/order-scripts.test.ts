@@ -200,6 +200,39 @@ describe('apply-order-events.lua: the order state machine in Redis', () => {
     expect(afterRejected?.alerts).toEqual([{ kind: 'PAID_REJECTED', src: 'o11-PAID-1' }]);
   });
 
+  it('a correction that grants a rejected order its reservation replays what happened meanwhile', async () => {
+    // rejected, then paid, shipped and delivered anyway (flagged); Redis lost writes and the
+    // stock, decided again, reserves it: the order ends delivered, where the goods are
+    await store.apply([ev('o12', 'PLACED', 1), ev('o12', 'REJECTED', 1)]);
+    const flagged = await store.apply([
+      ev('o12', 'PAID', 1),
+      ev('o12', 'SHIPPED', 1),
+      ev('o12', 'DELIVERED', 1),
+    ]);
+    expect(flagged.map((o) => o.status)).toEqual(['flag', 'flag', 'flag']);
+    expect((await store.get('o12'))?.state).toBe('REJECTED');
+    const [corrected] = await store.apply([ev('o12', 'RESERVED_CORRECTION', 1)]);
+    expect(corrected?.transitions.map((t) => [t.to, t.src])).toEqual([
+      ['RESERVED', 'o12-RESERVED_CORRECTION-1'],
+      ['PAID', 'o12-PAID-1'],
+      ['SHIPPED', 'o12-SHIPPED-1'],
+      ['DELIVERED', 'o12-DELIVERED-1'],
+    ]);
+    expect(corrected?.alerts.map((a) => a.kind)).toEqual(['RESERVED_AFTER_REJECTION']);
+    expect((await store.get('o12'))?.waiting).toEqual([]);
+    // a payment that waited for the decision, rejected, then corrected: paid after all; a
+    // cancellation while rejected cancels it once reserved
+    await store.apply([ev('o13', 'PLACED', 1), ev('o13', 'PAID', 1), ev('o13', 'REJECTED', 1)]);
+    await store.apply([ev('o13', 'CANCELLED', 1)]);
+    const [later] = await store.apply([ev('o13', 'RESERVED_CORRECTION', 1)]);
+    expect(later?.transitions.map((t) => t.to)).toEqual(['RESERVED', 'PAID', 'CANCELLED']);
+    // a correction that confirms the rejection changes nothing
+    await store.apply([ev('o14', 'PLACED', 1), ev('o14', 'REJECTED', 1), ev('o14', 'PAID', 1)]);
+    const [same] = await store.apply([ev('o14', 'REJECTED_CORRECTION', 1)]);
+    expect(same?.status).toBe('noop');
+    expect((await store.get('o14'))?.state).toBe('REJECTED');
+  });
+
   it('reservation sets a payment deadline that leaving RESERVED clears; due deadlines are claimed under a lease', async () => {
     const now = Date.now();
     await store.apply([ev('o4', 'PLACED', 1), ev('o4', 'RESERVED', 1)], now);

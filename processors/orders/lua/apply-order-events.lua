@@ -15,7 +15,7 @@
 
   KEYS      referenced from ARGV[1] by index; all share one {tag} (one Redis Cluster slot):
             {tag}:o:<orderId>   hash: st (state), n (transitions so far), dl (payment deadline ms),
-                                pq (events waiting for the reservation, JSON), trk, car
+                                pq (events waiting for the reservation, or kept while rejected, JSON), trk, car
             {tag}:h:<orderId>   list of transitions, JSON, oldest first (the CLI's history)
             {tag}:e:<orderId>   hash: event id -> stored outcome JSON (at most ARGV[6] per order)
             {tag}:deadlines     zset: orderId by payment deadline (ms)
@@ -148,6 +148,14 @@ for i, e in ipairs(input.ev) do
       rule = T.PLACED.PAID
     end
     local kind = rule[1]
+    -- A rejected order's payment, shipment, delivery or cancellation changes nothing now, but
+    -- it happened: it is kept, so that should a correction grant the reservation after all
+    -- (Redis lost writes and the stock was decided again), it replays from RESERVED and the
+    -- order ends where the goods and the money are. Bounded by the events an order may have.
+    if state == 'REJECTED' and (e.c == 'PAID' or e.c == 'SHIPPED' or e.c == 'DELIVERED' or e.c == 'CANCELLED') then
+      queue[#queue + 1] = { id = e.id, c = e.c, trk = e.trk, car = e.car, why = e.why }
+      hset(o, 'pq', cjson.encode(queue))
+    end
     if kind == 'n' then
       r.st = 'noop'
       r.why = state == 'NONE' and 'UNKNOWN' or ('ALREADY_' .. state)
@@ -173,7 +181,10 @@ for i, e in ipairs(input.ev) do
       local now_state = o.h.st
       if #queue > 0 and now_state ~= 'PLACED' then
         hdel(o, 'pq')
+        local kept = {}
         for _, q in ipairs(queue) do
+          -- met while rejected: kept again, as above
+          if now_state == 'REJECTED' then kept[#kept + 1] = q end
           local qrule = T[now_state][q.c]
           if qrule[1] == 'm' then
             apply(qrule[2], q.c, q.id, q.why, q.trk, q.car)
@@ -185,6 +196,7 @@ for i, e in ipairs(input.ev) do
             r.alerts[#r.alerts + 1] = { kind = q.c .. '_' .. now_state, src = q.id }
           end
         end
+        if #kept > 0 then hset(o, 'pq', cjson.encode(kept)) end
       end
     end
     if #r.alerts == 0 then r.alerts = nil end
