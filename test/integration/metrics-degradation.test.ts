@@ -84,6 +84,8 @@ describe('metrics never slow stock processing', () => {
     await migrate(admin);
     await admin.close();
 
+    // up, down, up again: the host's speed drifts (a third within minutes on a shared machine),
+    // so the run without ClickHouse is compared with the mean of one before and one after it
     const up = await measuredRun('chup');
     up.proc.child.kill('SIGTERM');
     await up.proc.exited;
@@ -92,12 +94,6 @@ describe('metrics never slow stock processing', () => {
     let down: Awaited<ReturnType<typeof measuredRun>>;
     try {
       down = await measuredRun('chdown');
-      const ratio = down.eventsPerSecond / up.eventsPerSecond;
-      console.log(
-        `ClickHouse up: ${Math.round(up.eventsPerSecond)} events/s, down: ${Math.round(down.eventsPerSecond)} events/s, ratio ${ratio.toFixed(2)}`,
-      );
-      // "does not fall": allow for run-to-run noise on a shared 2-core machine
-      expect(ratio).toBeGreaterThan(0.7);
       expect(rssMiB(down.proc.child.pid as number)).toBeLessThan(400);
       expect(down.proc.output()).toMatch(/metrics write failed; buffering/);
     } finally {
@@ -122,7 +118,17 @@ describe('metrics never slow stock processing', () => {
     expect(down.proc.output()).toMatch(/metrics writing resumed/);
     down.proc.child.kill('SIGTERM');
     expect((await down.proc.exited).code).toBe(0);
-    await deleteTag(up.redis, up.tag);
-    await deleteTag(down.redis, down.tag);
+
+    const upAgain = await measuredRun('chup2');
+    upAgain.proc.child.kill('SIGTERM');
+    await upAgain.proc.exited;
+    const ratio = down.eventsPerSecond / ((up.eventsPerSecond + upAgain.eventsPerSecond) / 2);
+    console.log(
+      `ClickHouse up: ${Math.round(up.eventsPerSecond)} events/s, down: ${Math.round(down.eventsPerSecond)} events/s, ` +
+        `up again: ${Math.round(upAgain.eventsPerSecond)} events/s; down / mean of up ${ratio.toFixed(2)}`,
+    );
+    // "does not fall": allow for run-to-run noise on a shared 2-core machine
+    expect(ratio).toBeGreaterThan(0.7);
+    for (const r of [up, down, upAgain]) await deleteTag(r.redis, r.tag);
   }, 600_000);
 });
