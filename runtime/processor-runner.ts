@@ -391,10 +391,13 @@ export class ProcessorRunner {
           // for a partition that only shared the call with a lost one)
           const resumeAt = err.resumeAt.get(tp) ?? (messages[0] as InputMessage).offset;
           if (err.resumeAt.has(tp)) {
+            const applied = this.lastApplied.get(tp);
             this.log.warn(
-              { topic, partition, resumeAt, applied: this.lastApplied.get(tp) },
+              { topic, partition, resumeAt, applied },
               'Redis lost writes this instance had applied (failover to a lagging replica?): applying them again',
             );
+            // what was published for those events may now be decided otherwise: as corrections
+            this.spec.replaying?.(topic, partition, resumeAt, applied ?? resumeAt - 1);
           }
           this.lastApplied.delete(tp);
           this.consumer?.seek({ topic, partition, offset: String(resumeAt) });

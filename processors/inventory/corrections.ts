@@ -32,7 +32,13 @@ export class ReplayCorrections {
   ) {}
 
   replaying(topic: string, partition: number, from: number, to: number): void {
-    this.ranges.set(`${topic}:${partition}`, { from, to });
+    const tp = `${topic}:${partition}`;
+    const known = this.ranges.get(tp);
+    // a partition lost twice before its replay ended replays from the earlier loss's start
+    this.ranges.set(
+      tp,
+      known ? { from: Math.min(known.from, from), to: Math.max(known.to, to) } : { from, to },
+    );
     this.loading = null;
   }
 
@@ -64,6 +70,7 @@ export class ReplayCorrections {
   }
 
   private async load(
+    /** the registered ranges themselves: a range's end moves to the last event with a result */
     ranges: ReadonlyMap<string, { from: number; to: number }>,
     since: number,
   ): Promise<Map<string, PriorDecision>> {
@@ -77,7 +84,10 @@ export class ReplayCorrections {
         const i = src.lastIndexOf(':');
         const range = ranges.get(src.slice(0, i));
         const offset = Number(src.slice(i + 1));
-        if (!range || offset < range.from || offset > range.to) return;
+        // past `to` too: events applied and published but not yet committed (or applied by an
+        // instance that died) are replayed as well; what the topic holds for them says how far
+        if (!range || offset < range.from) return;
+        if (offset > range.to) range.to = offset;
         try {
           const r = await this.codec.decode('reservation-results', m.value);
           if (r.outcome === 'RESERVED' || r.outcome === 'REJECTED') {
