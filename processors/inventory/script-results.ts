@@ -2,7 +2,7 @@
 
 import { VELOCITY_UNIT } from './forecast.js';
 import { stringRanges } from './packed-numbers.js';
-import { parsePackedSkuRecord, SKU_FLAGS, type SkuRecord } from './sku-record.js';
+import { FIELD_INDEX, packedSkuNumbers, SKU_FLAGS } from './sku-record.js';
 
 export interface ScriptLine {
   sku: string;
@@ -169,35 +169,13 @@ export interface LevelRecord {
   suggestedQuantity: number;
 }
 
-/**
- * A SKU's changelog record from what the scripts return for it: its name, "<eventId>|<src>",
- * its SKU record as written (sku-record.ts) and its warehouse parts ('' when all is in the
- * default warehouse).
- */
-export function toLevelRecord(sku: string, src: string, record: SkuRecord, parts: string): LevelRecord {
-  const bar = src.indexOf('|');
-  return {
-    sku,
-    onHand: record.on,
-    reserved: record.rs,
-    version: record.v,
-    sourceEventId: bar >= 0 ? src.slice(0, bar) : src,
-    src: bar >= 0 ? src.slice(bar + 1) : '',
-    warehouseParts: parts,
-    reservedPerHour: record.rv / VELOCITY_UNIT,
-    soldPerHour: record.sv / VELOCITY_UNIT,
-    velocityAt: record.vt * 1000,
-    stockoutPredicted: (record.fc & SKU_FLAGS.PREDICTED) !== 0,
-    reorderNow: (record.fc & SKU_FLAGS.REORDER_DUE) !== 0,
-    reorderPoint: record.ro,
-    suggestedQuantity: record.rq,
-  };
-}
+const F = FIELD_INDEX;
 
 /**
  * Levels as the scripts return them: one MessagePack array of strings (empty: none), four per
- * SKU: sku, src, its record as written (packed: sku-record.ts), parts. Read in place: no buffer
- * per string.
+ * SKU: sku, "<eventId>|<src>", its SKU record as written (packed: sku-record.ts), its warehouse
+ * parts ('' when all is in the default warehouse). Read in place: no buffer per string, no
+ * record object between the bytes and the level.
  */
 export function levelsFromReply(reply: Buffer): LevelRecord[] {
   const levels: LevelRecord[] = [];
@@ -207,10 +185,27 @@ export function levelsFromReply(reply: Buffer): LevelRecord[] {
   const text = (k: number) => reply.toString('utf8', at[k] as number, at[k + 1] as number);
   for (let k = 0; k < at.length; k += 8) {
     const sku = text(k);
-    const record = at[k + 4] as number;
-    const parsed = parsePackedSkuRecord(reply, record, at[k + 5] as number);
-    if (!parsed) throw new Error(`corrupt SKU record of ${sku} in a script's reply`);
-    levels.push(toLevelRecord(sku, text(k + 2), parsed, text(k + 6)));
+    const n = packedSkuNumbers(reply, at[k + 4] as number, at[k + 5] as number);
+    if (!n) throw new Error(`corrupt SKU record of ${sku} in a script's reply`);
+    const src = text(k + 2);
+    const bar = src.indexOf('|');
+    const flags = n[F.fc] as number;
+    levels.push({
+      sku,
+      onHand: n[F.on] as number,
+      reserved: n[F.rs] as number,
+      version: n[F.v] as number,
+      sourceEventId: bar >= 0 ? src.slice(0, bar) : src,
+      src: bar >= 0 ? src.slice(bar + 1) : '',
+      warehouseParts: at[k + 7] === at[k + 6] ? '' : text(k + 6),
+      reservedPerHour: (n[F.rv] as number) / VELOCITY_UNIT,
+      soldPerHour: (n[F.sv] as number) / VELOCITY_UNIT,
+      velocityAt: (n[F.vt] as number) * 1000,
+      stockoutPredicted: (flags & SKU_FLAGS.PREDICTED) !== 0,
+      reorderNow: (flags & SKU_FLAGS.REORDER_DUE) !== 0,
+      reorderPoint: n[F.ro] as number,
+      suggestedQuantity: n[F.rq] as number,
+    });
   }
   return levels;
 }

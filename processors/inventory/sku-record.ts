@@ -185,15 +185,27 @@ export function parseSkuRecord(raw: Buffer | string): SkuRecord | null {
   return recordOf(m.slice(1).map((v) => (v === undefined ? undefined : Number(v))));
 }
 
-/** A packed record lying in buf[start, end) (a script's reply carries several in one buffer). */
-export function parsePackedSkuRecord(buf: Uint8Array, start: number, end: number): SkuRecord | null {
+/** Each field's position among a record's numbers. */
+export const FIELD_INDEX = Object.fromEntries(SKU_RECORD_FIELDS.map((f, i) => [f, i])) as Record<
+  SkuRecordField,
+  number
+>;
+
+/**
+ * The numbers of a packed record lying in buf[start, end) (a script's reply carries several in
+ * one buffer), all of them in field order (the short form's defaults filled in), or null. One
+ * array serves every call: read it before the next (the changelog decodes one per SKU changed).
+ */
+export function packedSkuNumbers(buf: Uint8Array, start: number, end: number): readonly number[] | null {
   if (end <= start || buf[start] !== PACKED_RECORD_MARK) return null;
   const values = unpackNumbers(buf, start + 1, end, scratch);
-  if (!values || (values.length !== LEGACY_FIELD_COUNT && values.length !== SKU_RECORD_FIELDS.length))
-    return null;
-  return recordOf(values);
+  if (!values) return null;
+  if (values.length === LEGACY_FIELD_COUNT) {
+    for (let i = LEGACY_FIELD_COUNT; i < SKU_RECORD_FIELDS.length; i++)
+      values.push(FIELD_DEFAULTS[i] as number);
+  } else if (values.length !== SKU_RECORD_FIELDS.length) return null;
+  return values;
 }
-/** parsePackedSkuRecord's numbers before they become a record: one array for every call. */
 const scratch: number[] = [];
 
 /** A record as an error message may quote it: text as it is, a packed one in hex. */
