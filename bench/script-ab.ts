@@ -23,26 +23,22 @@ import type { StockStore } from '../processors/inventory/store.js';
 import { PrivateRedis } from '../scripts/private-redis.js';
 import type { OrderEvent, StockEvent } from '../schemas/types.js';
 import { describeMachine, writeResults } from './machine.js';
-import { sku, SKUS, workload } from './workload.js';
+import { partitionWorkload, seedStock, type ScriptPart } from './script-workload.js';
+import { SKUS } from './workload.js';
 
 const BASE = process.env.BENCH_BASE;
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const CHUNK = Number(process.env.BENCH_CHUNK ?? 1_000);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 6);
 
-type Validate = (e: never, now: number) => { ok: boolean; command?: StockCommand };
-interface Part {
-  topic: string;
-  partition: number;
-  items: { offset: number; command: StockCommand }[];
-}
+type Validate<E> = (e: E, now: number) => { ok: boolean; command?: StockCommand | null };
 interface Side {
   name: string;
   dir: string;
   server: PrivateRedis;
   redis: Redis;
   store: StockStore;
-  parts: Part[];
+  parts: ScriptPart[];
   offsets: number[];
   redisSeconds: number;
   nodeMicros: number;
@@ -64,51 +60,19 @@ async function openSide(name: string, dir: string, port: number): Promise<Side> 
     StockStore: new (redis: Redis, options: Record<string, unknown>) => StockStore;
   };
   const commands = (await import(resolve(dir, 'processors/inventory/commands.ts'))) as {
-    validateStockEvent: Validate;
-    validateOrderEvent: Validate;
+    validateStockEvent: Validate<StockEvent>;
+    validateOrderEvent: Validate<OrderEvent>;
   };
   const server = await PrivateRedis.start(port, process.env.BENCH_AOF === 'no' ? ['--appendonly', 'no'] : []);
   const redis = new Redis({ port });
   const store = new storeModule.StockStore(redis, { keyTag: 'ab', durability: { kind: 'none' } });
-  for (let i = 0; i < SKUS; i += 1000) {
-    await store.applyCatalogue(
-      Array.from({ length: Math.min(1000, SKUS - i) }, (_, j) => ({
-        sku: sku(i + j),
-        version: 1,
-        lowStockThreshold: 5,
-        safetyStock: 0,
-      })),
-    );
-  }
-  await store.applyBatch(
-    'open',
-    0,
-    Array.from({ length: SKUS }, (_, i) => ({
-      offset: i,
-      command: { kind: 'RECEIVED' as const, eventId: `open-${i}`, sku: sku(i), quantity: 1000 },
-    })),
-    -1,
+  await seedStock(store);
+  const { parts, count: events } = partitionWorkload(
+    EVENTS,
+    PARTITIONS,
+    commands.validateStockEvent,
+    commands.validateOrderEvent,
   );
-  // the workload spread over partitions as Kafka would: stock by SKU, orders by order id
-  const now = Date.now();
-  const parts: Part[] = Array.from({ length: PARTITIONS }, (_, p) => ({
-    topic: p % 2 ? 'orders' : 'stock',
-    partition: p,
-    items: [],
-  }));
-  let events = 0;
-  for (const e of workload(EVENTS, 1)) {
-    const v =
-      e.topic === 'stock'
-        ? commands.validateStockEvent(e.value as StockEvent as never, now)
-        : commands.validateOrderEvent(e.value as OrderEvent as never, now);
-    if (!v.ok || !v.command) continue;
-    let h = 0;
-    for (let i = 0; i < e.key.length; i++) h = (h * 31 + e.key.charCodeAt(i)) >>> 0;
-    const part = parts[(e.topic === 'stock' ? 0 : 1) + 2 * (h % Math.floor(PARTITIONS / 2))] as Part;
-    part.items.push({ offset: part.items.length, command: v.command });
-    events += 1;
-  }
   return {
     name,
     dir,

@@ -14,17 +14,13 @@
  * marker costs a TIME call, about 1.5 µs per call: noise at 1,000-event chunks, not at small ones).
  */
 import { Redis } from 'ioredis';
-import {
-  validateOrderEvent,
-  validateStockEvent,
-  type StockCommand,
-} from '../processors/inventory/commands.js';
+import { validateOrderEvent, validateStockEvent } from '../processors/inventory/commands.js';
 import { StockStore } from '../processors/inventory/store.js';
 import { SECTION_PROFILE_KEY } from '../runtime/lua-scripts.js';
 import { PrivateRedis } from '../scripts/private-redis.js';
-import type { OrderEvent, StockEvent } from '../schemas/types.js';
 import { floorRedisMicros } from './stock-floor.js';
-import { sku, SKUS, workload } from './workload.js';
+import { partitionWorkload, seedStock } from './script-workload.js';
+import { sku, SKUS } from './workload.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const CHUNK = Number(process.env.BENCH_CHUNK ?? 1_000);
@@ -47,47 +43,8 @@ async function main() {
       durability: { kind: 'none' },
       luaSectionProfile: sections,
     });
-    for (let i = 0; i < SKUS; i += 1000) {
-      await store.applyCatalogue(
-        Array.from({ length: Math.min(1000, SKUS - i) }, (_, j) => ({
-          sku: sku(i + j),
-          version: 1,
-          lowStockThreshold: 5,
-          safetyStock: 0,
-        })),
-      );
-    }
-    await store.applyBatch(
-      'open',
-      0,
-      Array.from({ length: SKUS }, (_, i) => ({
-        offset: i,
-        command: { kind: 'RECEIVED' as const, eventId: `open-${i}`, sku: sku(i), quantity: 1000 },
-      })),
-      -1,
-    );
-    // the workload spread over partitions as Kafka would: stock by SKU, orders by order id
-    const now = Date.now();
-    const parts: { topic: string; partition: number; items: { offset: number; command: StockCommand }[] }[] =
-      [];
-    for (let p = 0; p < PARTITIONS; p++) {
-      parts.push({ topic: p % 2 ? 'orders' : 'stock', partition: p, items: [] });
-    }
-    let n = 0;
-    for (const e of workload(EVENTS, 1)) {
-      const v =
-        e.topic === 'stock'
-          ? validateStockEvent(e.value as StockEvent, now)
-          : validateOrderEvent(e.value as OrderEvent, now);
-      if (!v.ok || !v.command) continue;
-      let h = 0;
-      for (let i = 0; i < e.key.length; i++) h = (h * 31 + e.key.charCodeAt(i)) >>> 0;
-      const half = Math.floor(PARTITIONS / 2);
-      const partIndex = (e.topic === 'stock' ? 0 : 1) + 2 * (h % half);
-      const part = parts[partIndex] as (typeof parts)[number];
-      part.items.push({ offset: part.items.length, command: v.command });
-      n += 1;
-    }
+    await seedStock(store);
+    const { parts, count: n } = partitionWorkload(EVENTS, PARTITIONS, validateStockEvent, validateOrderEvent);
     const offsets = parts.map(() => 0);
     const cpu0 = await redisCpu(redis);
     await redis.config('RESETSTAT');
