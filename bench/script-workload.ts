@@ -26,8 +26,8 @@ interface SeedableStore {
   ): Promise<unknown>;
 }
 
-/** Every SKU in the catalogue (threshold 5) with 1,000 units. */
-export async function seedStock(store: SeedableStore): Promise<void> {
+/** Every SKU in the catalogue (threshold 5, no safety stock). */
+export async function seedCatalogue(store: Pick<SeedableStore, 'applyCatalogue'>): Promise<void> {
   for (let i = 0; i < SKUS; i += 1000) {
     await store.applyCatalogue(
       Array.from({ length: Math.min(1000, SKUS - i) }, (_, j) => ({
@@ -38,6 +38,11 @@ export async function seedStock(store: SeedableStore): Promise<void> {
       })),
     );
   }
+}
+
+/** Every SKU in the catalogue (threshold 5) with 1,000 units. */
+export async function seedStock(store: SeedableStore): Promise<void> {
+  await seedCatalogue(store);
   await store.applyBatch(
     'open',
     0,

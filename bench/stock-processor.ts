@@ -31,8 +31,9 @@ import { AvroCodec } from '../schemas/codec.js';
 import { CollectingSink, deleteRunKeys, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
 import { microsPerEvent, sampleCpu } from './cpu-meter.js';
 import { orderAndLogisticsFigures } from './order-logistics.js';
+import { seedCatalogue } from './script-workload.js';
 import { describeMachine, writeResults } from './machine.js';
-import { produce, sku, SKUS } from './workload.js';
+import { produce, SKUS } from './workload.js';
 
 const env = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
 const EVENTS = env('BENCH_EVENTS', 200_000);
@@ -126,16 +127,7 @@ async function decodeAndForward(k: Kafka, topics: string[], total: number): Prom
 async function naiveProcessor(topics: string[], count: number): Promise<number> {
   const tag = `bench-naive-${run}`;
   const store = new StockStore(redis, { keyTag: tag });
-  for (let i = 0; i < SKUS; i += 1000) {
-    await store.applyCatalogue(
-      Array.from({ length: Math.min(1000, SKUS - i) }, (_, j) => ({
-        sku: sku(i + j),
-        version: 1,
-        lowStockThreshold: 5,
-        safetyStock: 0,
-      })),
-    );
-  }
+  await seedCatalogue(store);
   const outputs = new InventoryOutputs(codec, {
     reservationResults: `${prefix}reservation-results`,
     stockLevels: `${prefix}stock-levels`,
