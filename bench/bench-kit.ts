@@ -67,11 +67,40 @@ export class CollectingSink implements MetricsSink {
   last = 0;
   latencies: number[] = [];
   collectLatency = false;
+  /** while collecting: when (ms since collecting started) each batch applied and its slowest event */
+  batchTimes: {
+    atMs: number;
+    maxMs: number;
+    events: number;
+    processingMs: number;
+    redisMs: number;
+    publishMs: number;
+  }[] = [];
+  private collectingSince = 0;
+  startCollecting(): void {
+    this.latencies = [];
+    this.batchTimes = [];
+    this.collectingSince = performance.now();
+    this.collectLatency = true;
+  }
   record(m: BatchMetric): void {
     if (!this.first) this.first = performance.now() - m.processingMs;
     this.events += m.eventsIn;
     this.last = performance.now();
-    if (this.collectLatency) for (const l of m.latenciesMs) this.latencies.push(l);
+    if (!this.collectLatency) return;
+    let max = 0;
+    for (const l of m.latenciesMs) {
+      this.latencies.push(l);
+      if (l > max) max = l;
+    }
+    this.batchTimes.push({
+      atMs: Math.round(this.last - this.collectingSince),
+      maxMs: max,
+      events: m.latenciesMs.length,
+      processingMs: Math.round(m.processingMs),
+      redisMs: Math.round(m.redisMs),
+      publishMs: Math.round(m.publishMs ?? 0),
+    });
   }
   async close(): Promise<void> {}
 }

@@ -46,6 +46,8 @@ interface Side {
   events: number;
   /** Redis CPU µs per event of each round */
   rounds: number[];
+  /** the AOF's size once seeded: what the events add to it drives how often Redis rewrites it */
+  aofAtStart: number;
 }
 
 async function redisCpu(r: Redis): Promise<number> {
@@ -63,10 +65,15 @@ async function openSide(name: string, dir: string, port: number): Promise<Side> 
     validateStockEvent: Validate<StockEvent>;
     validateOrderEvent: Validate<OrderEvent>;
   };
-  const server = await PrivateRedis.start(port, process.env.BENCH_AOF === 'no' ? ['--appendonly', 'no'] : []);
+  // no automatic AOF rewrites: one would land in one side's turn, and the AOF's growth is a figure
+  const server = await PrivateRedis.start(
+    port,
+    process.env.BENCH_AOF === 'no' ? ['--appendonly', 'no'] : ['--auto-aof-rewrite-percentage', '0'],
+  );
   const redis = new Redis({ port });
   const store = new storeModule.StockStore(redis, { keyTag: 'ab', durability: { kind: 'none' } });
   await seedStock(store);
+  const aofAtStart = await aofSize(redis);
   const { parts, count: events } = partitionWorkload(
     EVENTS,
     PARTITIONS,
@@ -86,7 +93,12 @@ async function openSide(name: string, dir: string, port: number): Promise<Side> 
     ms: 0,
     events,
     rounds: [],
+    aofAtStart,
   };
+}
+
+async function aofSize(r: Redis): Promise<number> {
+  return Number(/aof_current_size:(\d+)/.exec(await r.info('persistence'))?.[1] ?? 0);
 }
 
 /** The side's next call (a chunk of every partition) and the acknowledgement of its levels; false when done. */
@@ -119,8 +131,9 @@ async function step(side: Side): Promise<boolean> {
 const round1 = (n: number) => Math.round(n * 10) / 10;
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
-function figures(side: Side) {
+async function figures(side: Side) {
   return {
+    aofBytesPerEvent: Math.round(((await aofSize(side.redis)) - side.aofAtStart) / side.events),
     eventsPerSecond: Math.round((side.events / side.ms) * 1000),
     redisMicrosPerEvent: round1((side.redisSeconds / side.events) * 1e6),
     nodeMicrosPerEvent: round1(side.nodeMicros / side.events),
@@ -141,13 +154,14 @@ async function main() {
       round += 1;
     }
     const [base, mine] = sides as [Side, Side];
-    const b = figures(base);
-    const m = figures(mine);
+    const b = await figures(base);
+    const m = await figures(mine);
     const perRound = mine.rounds.map((us, i) => us / (base.rounds[i] as number)).sort((x, y) => x - y);
     const ratios = {
       eventsPerSecond: round3(m.eventsPerSecond / b.eventsPerSecond),
       redisCpu: round3(m.redisMicrosPerEvent / b.redisMicrosPerEvent),
       nodeCpu: round3(m.nodeMicrosPerEvent / b.nodeMicrosPerEvent),
+      aofBytes: round3(m.aofBytesPerEvent / Math.max(1, b.aofBytesPerEvent)),
       redisCpuPerRound: {
         min: round3(perRound[0] as number),
         median: round3(perRound[Math.floor(perRound.length / 2)] as number),
@@ -160,10 +174,10 @@ async function main() {
       ['this checkout', m],
     ] as const)
       console.log(
-        `${name.padEnd(40)} ${String(f.eventsPerSecond).padStart(7)} events/s  Redis ${f.redisMicrosPerEvent} µs/event  Node ${f.nodeMicrosPerEvent} µs/event`,
+        `${name.padEnd(40)} ${String(f.eventsPerSecond).padStart(7)} events/s  Redis ${f.redisMicrosPerEvent} µs/event  Node ${f.nodeMicrosPerEvent} µs/event  AOF ${f.aofBytesPerEvent} B/event`,
       );
     console.log(
-      `this / base: events/s ${ratios.eventsPerSecond}x, Redis CPU ${ratios.redisCpu}x (per round ${ratios.redisCpuPerRound.min}-${ratios.redisCpuPerRound.max}, median ${ratios.redisCpuPerRound.median}), Node CPU ${ratios.nodeCpu}x`,
+      `this / base: events/s ${ratios.eventsPerSecond}x, Redis CPU ${ratios.redisCpu}x (per round ${ratios.redisCpuPerRound.min}-${ratios.redisCpuPerRound.max}, median ${ratios.redisCpuPerRound.median}), Node CPU ${ratios.nodeCpu}x, AOF bytes ${ratios.aofBytes}x`,
     );
     const version = /redis_version:(\S+)/.exec(await mine.redis.info('server'))?.[1];
     const file = writeResults('script-ab', {

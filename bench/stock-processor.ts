@@ -251,8 +251,7 @@ async function memoryPerSku(): Promise<Record<string, number>> {
  * applied, beside a do-nothing consumer in its own process that sees the same messages.
  */
 async function latencyAt(sink: CollectingSink, rate: number) {
-  sink.collectLatency = true;
-  sink.latencies = [];
+  sink.startCollecting();
   const steadyEvents = rate * STEADY_SECONDS;
   const before = sink.events;
   const noop = spawn(
@@ -264,7 +263,8 @@ async function latencyAt(sink: CollectingSink, rate: number) {
   );
   let noopOut = '';
   noop.stdout.on('data', (d: Buffer) => (noopOut += d.toString()));
-  const noopExited = new Promise((resolve) => noop.once('exit', resolve));
+  // 'close', not 'exit': a child's last stdout lines can arrive after its exit event
+  const noopExited = new Promise((resolve) => noop.once('close', resolve));
   await new Promise<void>((resolve) => {
     const check = () => (noopOut.includes('ready') ? resolve() : setTimeout(check, 100));
     check();
@@ -290,6 +290,14 @@ async function latencyAt(sink: CollectingSink, rate: number) {
   while (sink.events < before + steadyEvents) await new Promise((r) => setTimeout(r, 20));
   sink.collectLatency = false;
   const sorted = sink.latencies.sort((a, b) => a - b);
+  // where in the phase the tail is: a start-up backlog, a periodic stall or spread evenly
+  const maxMsBySecond: number[] = [];
+  for (const b of sink.batchTimes) {
+    const second = Math.floor(b.atMs / 1000);
+    maxMsBySecond[second] = Math.max(maxMsBySecond[second] ?? 0, b.maxMs);
+  }
+  // the slowest batches: slow inside the chunk (Redis, publication) or waiting before it
+  const slowestBatches = [...sink.batchTimes].sort((a, b) => b.maxMs - a.maxMs).slice(0, 5);
   const latency = {
     targetRate: rate,
     achievedRate: Math.round(achievedRate),
@@ -298,6 +306,8 @@ async function latencyAt(sink: CollectingSink, rate: number) {
     p95Ms: percentile(sorted, 95),
     p99Ms: percentile(sorted, 99),
     maxMs: sorted[sorted.length - 1] ?? 0,
+    maxMsBySecond: Array.from(maxMsBySecond, (m) => m ?? 0),
+    slowestBatches,
     doNothingConsumerBaseline: noopLatency,
     // no ratio without a baseline (its consumer saw nothing in time or failed): said, not invented
     p99VsDoNothing:
@@ -309,7 +319,14 @@ async function latencyAt(sink: CollectingSink, rate: number) {
     `latency at ${latency.achievedRate}/s: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms ` +
       (noopLatency.p99Ms === undefined
         ? `(do-nothing consumer: no figure, its output was ${JSON.stringify(noopOut.slice(-300))})`
-        : `(do-nothing consumer, same messages: p50 ${noopLatency.p50Ms} ms, p99 ${noopLatency.p99Ms} ms; ${latency.p99VsDoNothing}x)`),
+        : `(do-nothing consumer, same messages: p50 ${noopLatency.p50Ms} ms, p99 ${noopLatency.p99Ms} ms; ${latency.p99VsDoNothing}x)`) +
+      `; slowest event by second: ${latency.maxMsBySecond.join(' ')}; slowest batches ` +
+      slowestBatches
+        .map(
+          (b) =>
+            `${b.maxMs} ms at ${b.atMs} (chunk ${b.processingMs}, Redis ${b.redisMs}, publish ${b.publishMs})`,
+        )
+        .join(', '),
   );
   return latency;
 }
