@@ -21,6 +21,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describeMachine, writeResults } from './machine.js';
+import { median, round2 } from './stats.js';
 
 const BASE = process.env.BENCH_BASE;
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 4);
@@ -46,13 +47,6 @@ interface RunFigures {
   cpuMicrosPerEvent: number;
   byRate: RateFigures[];
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
-const round2 = (x: number) => Math.round(x * 100) / 100;
 
 async function runOnce(side: string, dir: string): Promise<RunFigures> {
   const startedAt = new Date().toISOString();

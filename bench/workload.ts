@@ -80,9 +80,35 @@ export async function produce(
   seed: number,
   rate = 0,
 ): Promise<number> {
+  return produceTo(kafka, [{ prefix: topicsPrefix, codec }], count, seed, rate);
+}
+
+/** Where produceTo writes: a topic prefix and the codec of the release that reads it. */
+export interface ProduceTarget {
+  prefix: string;
+  codec: Pick<AvroCodec, 'writerId' | 'encodeWithId'>;
+}
+
+/**
+ * The stream to every target at once: each event, encoded by each target's codec, goes to each
+ * target's topic in the same request with the same timestamp, so that two releases reading their
+ * own copies see the same input at the same moments. `rate` is events per second per target.
+ */
+export async function produceTo(
+  kafka: Kafka,
+  targets: ProduceTarget[],
+  count: number,
+  seed: number,
+  rate = 0,
+): Promise<number> {
   const producer = createProducer(kafka);
   await producer.connect();
-  const ids = { stock: await codec.writerId('stock'), orders: await codec.writerId('orders') };
+  const ids = await Promise.all(
+    targets.map(async (t) => ({
+      stock: await t.codec.writerId('stock'),
+      orders: await t.codec.writerId('orders'),
+    })),
+  );
   const tickMs = 10;
   const perTick = rate > 0 ? Math.max(1, Math.round((rate * tickMs) / 1000)) : 2000;
   let batch: { topic: string; messages: Message[] }[] = [];
@@ -102,14 +128,17 @@ export async function produce(
     }
   };
   for (const e of workload(count, seed)) {
-    const value =
-      e.topic === 'stock'
-        ? codec.encodeWithId('stock', ids.stock, e.value as StockEvent)
-        : codec.encodeWithId('orders', ids.orders, e.value as OrderEvent);
-    const topic = topicsPrefix + e.topic;
-    let entry = batch.find((b) => b.topic === topic);
-    if (!entry) batch.push((entry = { topic, messages: [] }));
-    entry.messages.push({ key: e.key, value, timestamp: String(Date.now()) });
+    const timestamp = String(Date.now());
+    targets.forEach((target, t) => {
+      const value =
+        e.topic === 'stock'
+          ? target.codec.encodeWithId('stock', ids[t]!.stock, e.value as StockEvent)
+          : target.codec.encodeWithId('orders', ids[t]!.orders, e.value as OrderEvent);
+      const topic = target.prefix + e.topic;
+      let entry = batch.find((b) => b.topic === topic);
+      if (!entry) batch.push((entry = { topic, messages: [] }));
+      entry.messages.push({ key: e.key, value, timestamp });
+    });
     if (++inBatch >= perTick) await flush();
   }
   await flush();

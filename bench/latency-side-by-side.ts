@@ -1,0 +1,252 @@
+/**
+ * Steady-rate latency of this checkout's stock processor and another checkout's (the previous
+ * release), both running at the same time on the same host, each reading its own copy of one
+ * stream. Runs in turn (bench/latency-ab.ts) meet the host in different moods: on two shared cores
+ * a single run's p99 swings by an order of magnitude with whatever else ran in that second. Here
+ * every event reaches both releases in the same produce request with the same timestamp, so a
+ * stall of the broker, of Redis or of the host lands on both, and the ratio of the two p99s of one
+ * phase is a comparison of the code under the same conditions.
+ *
+ *   git worktree add /tmp/base <previous release> && (cd /tmp/base && npm ci)
+ *   npm run stack -- up && BENCH_BASE=/tmp/base node --import tsx bench/latency-side-by-side.ts
+ *
+ * Each release runs in a process of its own (bench/side-processor.ts, loading the processor from
+ * its checkout) with its own topics, consumer group and Redis key tag, on the same broker and
+ * Redis. After a warm-up burst and a pause (the drainers finish the burst's work), each round runs
+ * a phase per rate: the load producer writes `rate` events per second to each release for
+ * BENCH_STEADY_SECONDS, then both report the phase's latencies. Two releases share the host,
+ * so each rate here loads it like twice that rate in the single-release benchmark.
+ *
+ * The statistic: per rate, the geometric mean of the per-phase ratios this/base with a 90 %
+ * bootstrap interval; "within 15 %" when the interval's upper end is at most 1.15.
+ * Writes bench/results/latency-side-by-side.json.
+ *
+ * Environment: BENCH_BASE (required), BENCH_ROUNDS (8), BENCH_RATES (2500,5000,10000 per release),
+ * BENCH_STEADY_SECONDS (20), BENCH_WARMUP_EVENTS (100000), BENCH_SKUS (5000).
+ */
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Redis } from 'ioredis';
+import type { Kafka } from 'kafkajs';
+import { loadCommonConfig } from '../runtime/config.js';
+import { createKafka } from '../runtime/kafka.js';
+import { createLogger } from '../runtime/logger.js';
+import type { AvroCodec } from '../schemas/codec.js';
+import { deleteRunKeys } from './bench-kit.js';
+import { describeMachine, writeResults } from './machine.js';
+import { bootstrapGeometricMean, geometricMean, median, round2 } from './stats.js';
+import { SKUS } from './workload.js';
+
+const env = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
+const BASE = process.env.BENCH_BASE;
+const ROUNDS = env('BENCH_ROUNDS', 8);
+const RATES = (process.env.BENCH_RATES ?? '2500,5000,10000').split(',').map(Number);
+const STEADY_SECONDS = env('BENCH_STEADY_SECONDS', 20);
+const WARMUP_EVENTS = env('BENCH_WARMUP_EVENTS', 100_000);
+/** after the warm-up burst: the changelog drainer and sweeps finish what the burst left */
+const SETTLE_MS = 10_000;
+const BETWEEN_PHASES_MS = 3_000;
+
+const common = loadCommonConfig();
+const run = Date.now().toString(36);
+const log = (msg: string) => console.log(`[side-by-side] ${msg}`);
+
+interface PhaseFigures {
+  events: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  maxMsBySecond: number[];
+  slowestChunks: unknown[];
+}
+
+class Side {
+  readonly prefix: string;
+  readonly keyTag: string;
+  private child?: ChildProcess;
+  private waiting?: { answer: (message: Record<string, unknown>) => void; fail: (err: Error) => void };
+  constructor(
+    readonly name: string,
+    readonly dir: string,
+  ) {
+    this.prefix = `sbs-${run}-${name}-`;
+    this.keyTag = `sbs-${run}-${name}`;
+  }
+
+  /** topics, schemas, catalogue and opening stock, each by the checkout's own bench code */
+  async prepare(kafka: Kafka): Promise<void> {
+    const from = async <T>(path: string) => (await import(pathToFileURL(resolve(this.dir, path)).href)) as T;
+    const kit = await from<{
+      setupTopics: (k: Kafka, url: string, p: string) => Promise<void>;
+      seedCatalogueAndStock: (k: Kafka, codec: AvroCodec, p: string) => Promise<void>;
+    }>('bench/bench-kit.ts');
+    const { AvroCodec: Codec } = await from<{ AvroCodec: typeof AvroCodec }>('schemas/codec.ts');
+    await kit.setupTopics(kafka, common.SCHEMA_REGISTRY_URL, this.prefix);
+    await kit.seedCatalogueAndStock(
+      kafka,
+      Codec.connect(common.SCHEMA_REGISTRY_URL, this.prefix),
+      this.prefix,
+    );
+  }
+
+  async start(): Promise<void> {
+    this.child = fork(resolve('bench/side-processor.ts'), [this.dir, this.prefix, this.keyTag], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (m) => this.waiting?.answer(m as Record<string, unknown>));
+    this.child.once('exit', (code) =>
+      this.waiting?.fail(new Error(`${this.name}: side processor exited (${code})`)),
+    );
+    await this.ask({});
+  }
+
+  /** sends a command (none: waits for the next message) and resolves with the answer */
+  ask(command: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return new Promise((answer, fail) => {
+      this.waiting = {
+        answer: (m) => {
+          this.waiting = undefined;
+          answer(m);
+        },
+        fail,
+      };
+      if ('cmd' in command) this.child?.send(command);
+    });
+  }
+
+  async events(): Promise<number> {
+    return (await this.ask({ cmd: 'events' })).events as number;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.send({ cmd: 'stop' });
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
+async function load(sides: Side[], events: number, rate: number): Promise<number> {
+  const targets = sides.map((s) => `${s.prefix}=${s.dir}`).join(',');
+  const started = Date.now();
+  const loader = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'bench/load-producer.ts', targets, String(events), String(rate)],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  const code: unknown = await new Promise((r) => loader.once('exit', r));
+  if (code !== 0) throw new Error(`load producer failed (${code})`);
+  return Math.round(events / ((Date.now() - started) / 1000));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main() {
+  if (!BASE) throw new Error('BENCH_BASE: the path of the checkout to compare with (see the header)');
+  const sides = [new Side('this', process.cwd()), new Side('base', resolve(BASE))];
+  const kafka = createKafka({
+    brokers: common.KAFKA_BROKERS,
+    clientId: 'bench-sbs',
+    logger: createLogger('bench-sbs', 'warn'),
+  });
+  const redis = new Redis(common.REDIS_URL);
+  const phases: {
+    round: number;
+    rate: number;
+    achievedRate: number;
+    this: PhaseFigures;
+    base: PhaseFigures;
+  }[] = [];
+  try {
+    for (const side of sides) await side.prepare(kafka);
+    for (const side of sides) await side.start();
+    log(`warm-up: ${WARMUP_EVENTS} events to each release as fast as they go`);
+    await load(sides, WARMUP_EVENTS, 0);
+    for (const side of sides) while ((await side.events()) < WARMUP_EVENTS + SKUS) await sleep(200);
+    await sleep(SETTLE_MS);
+
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const rate of RATES) {
+        await Promise.all(sides.map((s) => s.ask({ cmd: 'collect' })));
+        // which release's copy is first in each produce request alternates with the round
+        const achievedRate = await load(
+          round % 2 ? sides : [...sides].reverse(),
+          rate * STEADY_SECONDS,
+          rate,
+        );
+        const [mine, base] = (await Promise.all(
+          sides.map((s) => s.ask({ cmd: 'report', events: rate * STEADY_SECONDS })),
+        )) as unknown as [PhaseFigures, PhaseFigures];
+        phases.push({ round, rate, achievedRate, this: mine, base });
+        log(
+          `round ${round}, ${achievedRate}/s each: p99 this ${mine.p99Ms} ms, base ${base.p99Ms} ms ` +
+            `(${round2(mine.p99Ms / Math.max(1, base.p99Ms))}x); p50 ${mine.p50Ms} vs ${base.p50Ms} ms`,
+        );
+        await sleep(BETWEEN_PHASES_MS);
+      }
+    }
+  } finally {
+    await Promise.all(sides.map((s) => s.stop()));
+    log(`removed the run's ${await deleteRunKeys(redis, run)} Redis keys`);
+    redis.disconnect();
+  }
+
+  const byRate = RATES.map((rate) => {
+    const at = phases.filter((p) => p.rate === rate);
+    const ratios = at.map((p) => p.this.p99Ms / Math.max(1, p.base.p99Ms));
+    const interval = bootstrapGeometricMean(ratios);
+    return {
+      ratePerRelease: rate,
+      phases: at.length,
+      thisP99Ms: at.map((p) => p.this.p99Ms),
+      baseP99Ms: at.map((p) => p.base.p99Ms),
+      p99RatioPerPhase: ratios.map(round2),
+      p99RatioGeometricMean: round2(geometricMean(ratios)),
+      p99RatioInterval90: { low: round2(interval.low), high: round2(interval.high) },
+      p99RatioMedian: round2(median(ratios)),
+      p99RatioOfMedians: round2(
+        median(at.map((p) => p.this.p99Ms)) / Math.max(1, median(at.map((p) => p.base.p99Ms))),
+      ),
+      p50RatioGeometricMean: round2(geometricMean(at.map((p) => p.this.p50Ms / Math.max(1, p.base.p50Ms)))),
+      phasesThisLower: ratios.filter((r) => r < 1).length,
+      withinFifteenPercent: interval.high <= 1.15,
+    };
+  });
+  console.log(`\n${ROUNDS} rounds, both releases at once; this checkout / base (${BASE})`);
+  for (const r of byRate)
+    console.log(
+      `${String(r.ratePerRelease).padStart(6)}/s each: p99 ratio geometric mean ${r.p99RatioGeometricMean}x ` +
+        `(90 % interval ${r.p99RatioInterval90.low}-${r.p99RatioInterval90.high}), median ${r.p99RatioMedian}x, ` +
+        `ratio of medians ${r.p99RatioOfMedians}x; this lower in ${r.phasesThisLower}/${r.phases}; ` +
+        `p50 ratio ${r.p50RatioGeometricMean}x; within 15 %: ${r.withinFifteenPercent ? 'yes' : 'not shown'}`,
+    );
+  const file = writeResults('latency-side-by-side', {
+    at: new Date().toISOString(),
+    command: 'BENCH_BASE=<checkout> node --import tsx bench/latency-side-by-side.ts',
+    settings: {
+      base: BASE,
+      rounds: ROUNDS,
+      ratesPerRelease: RATES,
+      steadySeconds: STEADY_SECONDS,
+      warmupEvents: WARMUP_EVENTS,
+      skus: SKUS,
+    },
+    byRate,
+    phases,
+    machine: describeMachine(),
+  });
+  console.log(`results: ${file}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
