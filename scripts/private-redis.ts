@@ -25,6 +25,8 @@ export class PrivateRedis {
   }
 
   async restart(): Promise<void> {
+    if (this.child && this.child.exitCode === null)
+      throw new Error(`redis-server on ${this.port} still runs`);
     this.child = spawn(
       'redis-server',
       [
@@ -44,16 +46,32 @@ export class PrivateRedis {
       ],
       { stdio: 'ignore' },
     );
+    const ours = this.child.pid;
     const client = new Redis({ port: this.port, lazyConnect: true, maxRetriesPerRequest: 1 });
     client.on('error', () => undefined);
     try {
       for (let i = 0; ; i++) {
+        let info: string | undefined;
         try {
-          if ((await client.ping()) === 'PONG') return;
+          info = await client.info();
         } catch {
           if (i > 100) throw new Error(`redis-server on ${this.port} did not start`);
           await new Promise((r) => setTimeout(r, 100));
+          continue;
         }
+        // a server already on the port answers too: measuring or killing it would be wrong
+        const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+        if (pid !== ours) {
+          await this.stop('SIGKILL');
+          throw new Error(
+            `port ${this.port} is taken by another Redis (pid ${pid}); stop it or pick another port`,
+          );
+        }
+        if (/loading:1/.test(info)) {
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
+        }
+        return;
       }
     } finally {
       client.disconnect();
