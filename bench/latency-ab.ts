@@ -5,7 +5,7 @@
  * whether the processor kept up, second by second, beside the load and a second consumer on two
  * cores); only medians over runs taken in turn compare the code.
  *
- *   git worktree add /tmp/base <previous release> && ln -s "$PWD/node_modules" /tmp/base/
+ *   git worktree add /tmp/base <previous release> && (cd /tmp/base && npm ci)
  *   npm run stack -- up && BENCH_BASE=/tmp/base node --import tsx bench/latency-ab.ts
  *
  * Each run is the checkout's own bench/stock-processor.ts on the running stack, with the phases

@@ -4,7 +4,7 @@
  * within an hour here) two runs one after the other compare the host, not the code; taking
  * turns call by call, each side meets the same host, so their ratio holds however it drifts.
  *
- *   git worktree add /tmp/base <previous release> && ln -s "$PWD/node_modules" /tmp/base/
+ *   git worktree add /tmp/base <previous release> && (cd /tmp/base && npm ci)
  *   BENCH_BASE=/tmp/base node --import tsx bench/script-ab.ts
  *
  * Each side runs its own StockStore and command validation (its own modules, scripts and record
