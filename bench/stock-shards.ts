@@ -104,6 +104,8 @@ async function main() {
     await Promise.all(services.map((s) => s.stop()));
     // the run's keys go: the next configuration starts from the same empty state
     const redis = createRedis({ REDIS_URL: cfg.REDIS_URL, REDIS_CLUSTER_NODES: cfg.REDIS_CLUSTER_NODES });
+    // a cluster client knows its nodes only once it has connected
+    if ('nodes' in redis && redis.status !== 'ready') await new Promise((r) => redis.once('ready', r));
     const servers = 'nodes' in redis ? redis.nodes('master') : [redis];
     const keysPerServer: number[] = [];
     for (const server of servers) {
