@@ -5,7 +5,8 @@
  * keeps the latencies of a measured phase. Driven over the IPC channel:
  *   { cmd: 'events' }            → { events }
  *   { cmd: 'collect' }           → { collecting: true }, latencies from now on
- *   { cmd: 'report', events: n } → once n events were applied since 'collect': the phase's figures
+ *   { cmd: 'report', events: n } → once n events were applied since 'collect': the phase's figures,
+ *                                  with this process' CPU and when (wall clock) each chunk applied
  *   { cmd: 'stop' }              → the processor stops and the process ends
  */
 import { resolve } from 'node:path';
@@ -34,9 +35,14 @@ class PhaseSink implements MetricsSink {
   maxBySecond: number[] = [];
   slowestChunks: { atMs: number; maxMs: number; processingMs: number; redisMs: number; publishMs: number }[] =
     [];
+  /** wall-clock ms and events applied since 'collect', per chunk: how fast, compared across processes */
+  progress: [number, number][] = [];
+  cpuAtCollect = process.cpuUsage();
   private since = 0;
   collect(): void {
     this.collecting = true;
+    this.progress = [];
+    this.cpuAtCollect = process.cpuUsage();
     this.eventsAtCollect = this.events;
     this.latencies = [];
     this.maxBySecond = [];
@@ -51,6 +57,7 @@ class PhaseSink implements MetricsSink {
       this.latencies.push(l);
       if (l > max) max = l;
     }
+    this.progress.push([Date.now(), this.events - this.eventsAtCollect]);
     const atMs = Math.round(performance.now() - this.since);
     const second = Math.floor(atMs / 1000);
     this.maxBySecond[second] = Math.max(this.maxBySecond[second] ?? 0, max);
@@ -97,7 +104,10 @@ process.on('message', (raw) => {
       if (sink.events < target) return void setTimeout(check, 20);
       sink.collecting = false;
       const sorted = sink.latencies.sort((a, b) => a - b);
+      const cpu = process.cpuUsage(sink.cpuAtCollect);
       send({
+        cpuMicros: cpu.user + cpu.system,
+        progress: sink.progress,
         events: sorted.length,
         p50Ms: percentile(sorted, 50),
         p95Ms: percentile(sorted, 95),

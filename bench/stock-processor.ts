@@ -274,7 +274,16 @@ async function latencyAt(sink: CollectingSink, rate: number) {
   // the load comes from a process of its own: sharing this event loop would add its work to the latency
   const loader = spawn(
     process.execPath,
-    ['--import', 'tsx', 'bench/load-producer.ts', prefix, String(steadyEvents), String(rate)],
+    // a seed per rate: phases replaying the first one's events would measure the duplicate check
+    [
+      '--import',
+      'tsx',
+      'bench/load-producer.ts',
+      prefix,
+      String(steadyEvents),
+      String(rate),
+      String(10 + rate),
+    ],
     {
       stdio: ['ignore', 'inherit', 'inherit'],
     },
