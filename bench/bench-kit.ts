@@ -2,7 +2,7 @@
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import { createProducer } from '../runtime/kafka.js';
-import type { BatchMetric, MetricsSink } from '../runtime/metrics.js';
+import { type BatchMetric, type MetricsSink, percentile } from '../runtime/metrics.js';
 import { AvroCodec } from '../schemas/codec.js';
 import { registerAllSchemas } from '../schemas/register.js';
 import type { TopicValues } from '../schemas/types.js';
@@ -103,6 +103,29 @@ export class CollectingSink implements MetricsSink {
     });
   }
   async close(): Promise<void> {}
+}
+
+/**
+ * The latencies collected since `startCollecting`, and where in the phase the tail is: the slowest
+ * event of each second (a start-up backlog, a periodic stall or spread evenly) and the five
+ * slowest batches (slow inside the chunk, in Redis or in publication, or waiting before it).
+ */
+export function phaseLatency(sink: CollectingSink) {
+  const sorted = sink.latencies.sort((a, b) => a - b);
+  const maxMsBySecond: number[] = [];
+  for (const b of sink.batchTimes) {
+    const second = Math.floor(b.atMs / 1000);
+    maxMsBySecond[second] = Math.max(maxMsBySecond[second] ?? 0, b.maxMs);
+  }
+  return {
+    events: sorted.length,
+    p50Ms: percentile(sorted, 50),
+    p95Ms: percentile(sorted, 95),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted[sorted.length - 1] ?? 0,
+    maxMsBySecond: Array.from(maxMsBySecond, (m) => m ?? 0),
+    slowestBatches: [...sink.batchTimes].sort((a, b) => b.maxMs - a.maxMs).slice(0, 5),
+  };
 }
 
 /**

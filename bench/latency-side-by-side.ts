@@ -73,7 +73,7 @@ interface PhaseFigures {
   p99Ms: number;
   maxMs: number;
   maxMsBySecond: number[];
-  slowestChunks: unknown[];
+  slowestBatches: unknown[];
 }
 
 class Side {

@@ -14,7 +14,8 @@ import { pathToFileURL } from 'node:url';
 import type { loadInventoryConfig as LoadInventoryConfig } from '../processors/inventory/config.js';
 import type { InventoryService as InventoryServiceClass } from '../processors/inventory/service.js';
 import type { createLogger as CreateLogger } from '../runtime/logger.js';
-import { type BatchMetric, type MetricsSink, percentile } from '../runtime/metrics.js';
+import type { BatchMetric } from '../runtime/metrics.js';
+import { CollectingSink, phaseLatency } from './bench-kit.js';
 
 const [checkout = '.', prefix = '', keyTag = ''] = process.argv.slice(2);
 const from = async <T>(path: string) => (await import(pathToFileURL(resolve(checkout, path)).href)) as T;
@@ -26,54 +27,22 @@ const { InventoryService } = await from<{ InventoryService: typeof InventoryServ
 );
 const { createLogger } = await from<{ createLogger: typeof CreateLogger }>('runtime/logger.ts');
 
-class PhaseSink implements MetricsSink {
-  events = 0;
-  collecting = false;
+/** CollectingSink, plus how far it got when (compared across processes) and this process' CPU */
+class PhaseSink extends CollectingSink {
   eventsAtCollect = 0;
-  latencies: number[] = [];
-  /** the slowest event of each second of the phase: a start-up backlog, a stall or spread */
-  maxBySecond: number[] = [];
-  slowestChunks: { atMs: number; maxMs: number; processingMs: number; redisMs: number; publishMs: number }[] =
-    [];
-  /** wall-clock ms and events applied since 'collect', per chunk: how fast, compared across processes */
+  /** wall-clock ms and events applied since collecting started, per chunk */
   progress: [number, number][] = [];
   cpuAtCollect = process.cpuUsage();
-  private since = 0;
-  collect(): void {
-    this.collecting = true;
+  override startCollecting(): void {
+    super.startCollecting();
+    this.eventsAtCollect = this.events;
     this.progress = [];
     this.cpuAtCollect = process.cpuUsage();
-    this.eventsAtCollect = this.events;
-    this.latencies = [];
-    this.maxBySecond = [];
-    this.slowestChunks = [];
-    this.since = performance.now();
   }
-  record(m: BatchMetric): void {
-    this.events += m.eventsIn;
-    if (!this.collecting) return;
-    let max = 0;
-    for (const l of m.latenciesMs) {
-      this.latencies.push(l);
-      if (l > max) max = l;
-    }
-    this.progress.push([Date.now(), this.events - this.eventsAtCollect]);
-    const atMs = Math.round(performance.now() - this.since);
-    const second = Math.floor(atMs / 1000);
-    this.maxBySecond[second] = Math.max(this.maxBySecond[second] ?? 0, max);
-    this.slowestChunks.push({
-      atMs,
-      maxMs: max,
-      processingMs: Math.round(m.processingMs),
-      redisMs: Math.round(m.redisMs),
-      publishMs: Math.round(m.publishMs ?? 0),
-    });
-    if (this.slowestChunks.length > 20) {
-      this.slowestChunks.sort((a, b) => b.maxMs - a.maxMs);
-      this.slowestChunks.length = 5;
-    }
+  override record(m: BatchMetric): void {
+    super.record(m);
+    if (this.collectLatency) this.progress.push([Date.now(), this.events - this.eventsAtCollect]);
   }
-  async close(): Promise<void> {}
 }
 
 const sink = new PhaseSink();
@@ -96,26 +65,15 @@ process.on('message', (raw) => {
   const message = raw as { cmd: string; events?: number };
   if (message.cmd === 'events') send({ events: sink.events });
   else if (message.cmd === 'collect') {
-    sink.collect();
+    sink.startCollecting();
     send({ collecting: true });
   } else if (message.cmd === 'report') {
     const target = sink.eventsAtCollect + (message.events ?? 0);
     const check = () => {
       if (sink.events < target) return void setTimeout(check, 20);
-      sink.collecting = false;
-      const sorted = sink.latencies.sort((a, b) => a - b);
+      sink.collectLatency = false;
       const cpu = process.cpuUsage(sink.cpuAtCollect);
-      send({
-        cpuMicros: cpu.user + cpu.system,
-        progress: sink.progress,
-        events: sorted.length,
-        p50Ms: percentile(sorted, 50),
-        p95Ms: percentile(sorted, 95),
-        p99Ms: percentile(sorted, 99),
-        maxMs: sorted[sorted.length - 1] ?? 0,
-        maxMsBySecond: Array.from(sink.maxBySecond, (m) => m ?? 0),
-        slowestChunks: sink.slowestChunks.sort((a, b) => b.maxMs - a.maxMs).slice(0, 5),
-      });
+      send({ ...phaseLatency(sink), cpuMicros: cpu.user + cpu.system, progress: sink.progress });
     };
     check();
   } else if (message.cmd === 'stop') {

@@ -26,9 +26,14 @@ import { StockStore } from '../processors/inventory/store.js';
 import { loadCommonConfig } from '../runtime/config.js';
 import { createKafka, createProducer } from '../runtime/kafka.js';
 import { createLogger } from '../runtime/logger.js';
-import { percentile } from '../runtime/metrics.js';
 import { AvroCodec } from '../schemas/codec.js';
-import { CollectingSink, deleteRunKeys, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
+import {
+  CollectingSink,
+  deleteRunKeys,
+  phaseLatency,
+  seedCatalogueAndStock,
+  setupTopics,
+} from './bench-kit.js';
 import { microsPerEvent, sampleCpu } from './cpu-meter.js';
 import { orderAndLogisticsFigures } from './order-logistics.js';
 import { seedCatalogue } from './script-workload.js';
@@ -298,31 +303,17 @@ async function latencyAt(sink: CollectingSink, rate: number) {
   >;
   while (sink.events < before + steadyEvents) await new Promise((r) => setTimeout(r, 20));
   sink.collectLatency = false;
-  const sorted = sink.latencies.sort((a, b) => a - b);
-  // where in the phase the tail is: a start-up backlog, a periodic stall or spread evenly
-  const maxMsBySecond: number[] = [];
-  for (const b of sink.batchTimes) {
-    const second = Math.floor(b.atMs / 1000);
-    maxMsBySecond[second] = Math.max(maxMsBySecond[second] ?? 0, b.maxMs);
-  }
-  // the slowest batches: slow inside the chunk (Redis, publication) or waiting before it
-  const slowestBatches = [...sink.batchTimes].sort((a, b) => b.maxMs - a.maxMs).slice(0, 5);
+  const phase = phaseLatency(sink);
   const latency = {
     targetRate: rate,
     achievedRate: Math.round(achievedRate),
-    events: sorted.length,
-    p50Ms: percentile(sorted, 50),
-    p95Ms: percentile(sorted, 95),
-    p99Ms: percentile(sorted, 99),
-    maxMs: sorted[sorted.length - 1] ?? 0,
-    maxMsBySecond: Array.from(maxMsBySecond, (m) => m ?? 0),
-    slowestBatches,
+    ...phase,
     doNothingConsumerBaseline: noopLatency,
     // no ratio without a baseline (its consumer saw nothing in time or failed): said, not invented
     p99VsDoNothing:
       noopLatency.p99Ms === undefined
         ? null
-        : Math.round((percentile(sorted, 99) / Math.max(1, noopLatency.p99Ms)) * 10) / 10,
+        : Math.round((phase.p99Ms / Math.max(1, noopLatency.p99Ms)) * 10) / 10,
   };
   log(
     `latency at ${latency.achievedRate}/s: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms ` +
@@ -330,7 +321,7 @@ async function latencyAt(sink: CollectingSink, rate: number) {
         ? `(do-nothing consumer: no figure, its output was ${JSON.stringify(noopOut.slice(-300))})`
         : `(do-nothing consumer, same messages: p50 ${noopLatency.p50Ms} ms, p99 ${noopLatency.p99Ms} ms; ${latency.p99VsDoNothing}x)`) +
       `; slowest event by second: ${latency.maxMsBySecond.join(' ')}; slowest batches ` +
-      slowestBatches
+      phase.slowestBatches
         .map(
           (b) =>
             `${b.maxMs} ms at ${b.atMs} (chunk ${b.processingMs}, Redis ${b.redisMs}, publish ${b.publishMs})`,
