@@ -115,6 +115,13 @@ describe('metrics never slow stock processing', () => {
       60_000,
     );
     await reader.close();
+    // the rows are visible as soon as ClickHouse has them, a moment before the processor reads
+    // ClickHouse's answer and logs; a missing line still fails here after the wait
+    await waitFor(
+      'recovery logged',
+      async () => /metrics writing resumed/.test(down.proc.output()),
+      15_000,
+    ).catch(() => undefined);
     expect(down.proc.output()).toMatch(/metrics writing resumed/);
     down.proc.child.kill('SIGTERM');
     expect((await down.proc.exited).code).toBe(0);
