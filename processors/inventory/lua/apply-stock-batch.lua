@@ -109,11 +109,17 @@ end
 if #lost > 0 then return cjson.encode({ lost = lost }) end
 
 --- @section "read-positions"
+-- Whether this call meets stock outside the default warehouse: an event naming another
+-- warehouse, a SKU split across warehouses or an order held in one. Until it does, the
+-- per-warehouse bookkeeping has nothing to do, and most shops never name a warehouse: its
+-- hooks are skipped rather than called to return at once, several times per event.
+local warehouses_used = false
 -- Every SKU key the caller declared, by SKU: a held order's stored lines are resolved here.
 local sku_idx = {}
 for _, seg in ipairs(segs) do
   for _, e in ipairs(seg.ev) do
     if e.s then sku_idx[e.sku] = e.s end
+    if e.w and e.w ~= DEFAULT_WAREHOUSE then warehouses_used = true end
     if e.l then
       for _, line in ipairs(e.l) do sku_idx[line[3]] = line[1] end
     end
@@ -147,6 +153,7 @@ local function stored_lines(str)
   for sku, q, held in string.gmatch(str, '([^,:]+):(%d+)([^,]*)') do
     local a
     if held ~= '' then
+      warehouses_used = true
       a = {}
       for w, n in string.gmatch(held, '([^@=+]+)=(%d+)') do a[#a + 1] = { w, tonumber(n) } end
     end
@@ -244,6 +251,7 @@ local function sku_state(idx, sku)
   if not s then
     s = load_sku(KEYS[idx], sku)
     skus[sku] = s
+    if not warehouses_used and s.fc and has_flag(s, SPLIT) then warehouses_used = true end
   end
   return s
 end
@@ -390,14 +398,14 @@ for seg_no, seg in ipairs(segs) do
             -- a count reports the physical truth of one warehouse: a shortage shows as
             -- negative available, never clamped
             local counted = s.on
-            if s.split or has_flag(s, SPLIT) or w ~= DEFAULT_WAREHOUSE then
+            if warehouses_used and (s.split or has_flag(s, SPLIT) or w ~= DEFAULT_WAREHOUSE) then
               local part = split_of(key, e.sku, s).by[w]
               counted = part and part.on or 0
             end
-            warehouse_move(key, e.sku, s, w, e.q - counted, 0)
+            if warehouses_used then warehouse_move(key, e.sku, s, w, e.q - counted, 0) end
             s.on = s.on + e.q - counted
           else
-            warehouse_move(key, e.sku, s, w, e.q, 0)
+            if warehouses_used then warehouse_move(key, e.sku, s, w, e.q, 0) end
             s.on = s.on + e.q
           end
           changed(e.s, s, e.sku, e.id, src)
@@ -422,7 +430,7 @@ for seg_no, seg in ipairs(segs) do
             end
           end
           local allocations, unserved
-          if not unknown and #shortages == 0 then
+          if warehouses_used and not unknown and #shortages == 0 then
             allocations, unserved = allocate(e.l)
             if allocations == false then
               -- enough in all, not where it is: per warehouse, nothing can hold this line whole
@@ -481,20 +489,20 @@ for seg_no, seg in ipairs(segs) do
             local s = sku_state(line[1], line[3])
             local key = KEYS[line[1]]
             if action == 'commit' or action == 'ship' then
-              move_holds(key, s, line, -1, -1)
+              if warehouses_used then move_holds(key, s, line, -1, -1) end
               s.rs = s.rs - line[2]
               s.on = s.on - line[2]
               count_demand(s, 'sv', line[2], at)
             elseif action == 'ship-unheld' then
               -- nothing held: the goods left from where the order was once held, if it was
-              move_holds(key, s, line, -1, 0)
+              if warehouses_used then move_holds(key, s, line, -1, 0) end
               s.on = s.on - line[2]
               count_demand(s, 'sv', line[2], at)
             elseif action == 'release' then
-              move_holds(key, s, line, 0, -1)
+              if warehouses_used then move_holds(key, s, line, 0, -1) end
               s.rs = s.rs - line[2]
             elseif action == 'restock' then
-              move_holds(key, s, line, 1, 0)
+              if warehouses_used then move_holds(key, s, line, 1, 0) end
               s.on = s.on + line[2]
             end
             if action ~= 'ship-committed' then
@@ -522,7 +530,7 @@ for seg_no, seg in ipairs(segs) do
           hold_gone(e.oid)
           if outcome then
             table.insert(out, 1, { k = 'result', outcome = outcome, oid = e.oid, l = lines, r = why,
-              al = allocation_output(lines, nil) })
+              al = warehouses_used and allocation_output(lines, nil) or nil })
           end
         end
 
@@ -539,7 +547,7 @@ for seg_no, seg in ipairs(segs) do
             for _, line in ipairs(stored_lines(string.sub(rec, 3))) do
               local s = sku_state(line[1], line[3])
               if t ~= 'CONFIRM' then
-                move_holds(KEYS[line[1]], s, line, 0, -1)
+                if warehouses_used then move_holds(KEYS[line[1]], s, line, 0, -1) end
                 s.rs = s.rs - line[2]
                 changed(line[1], s, line[3], e.id, src)
               else
@@ -711,7 +719,8 @@ for _, sku in ipairs(level_order) do
     seg_levels[at[2]] = list
   end
   local n = #list
-  list[n + 1], list[n + 2], list[n + 3], list[n + 4] = sku, dirty[sku], written[sku], level_parts(KEYS[at[1]], sku, skus[sku])
+  list[n + 1], list[n + 2], list[n + 3], list[n + 4] = sku, dirty[sku], written[sku],
+    warehouses_used and level_parts(KEYS[at[1]], sku, skus[sku]) or ''
 end
 local reply = { '{"stale":false,"segs":[' .. table.concat(seg_replies, ',') .. ']}' }
 -- one MessagePack array of strings per segment: one reply string, not four per SKU

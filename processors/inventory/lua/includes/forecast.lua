@@ -65,11 +65,18 @@ end
 -- The suggestion for demand v (units/h): reorder point, economic order quantity
 -- sqrt(2 C_o D / H) with D per day (0 without demand), and whether available is at or below
 -- the reorder point.
+local function reorder_point(s, v)
+  return ceil(v * s.lt + s.sf)
+end
+
+local function order_quantity(s, v)
+  if v > 0 and s.hc > 0 then return ceil(sqrt(2 * (s.oc / 100) * (v * 24) / (s.hc / 1000000))) end
+  return 0
+end
+
 local function suggestion(s, v, available)
-  local point = ceil(v * s.lt + s.sf)
-  local quantity = 0
-  if v > 0 and s.hc > 0 then quantity = ceil(sqrt(2 * (s.oc / 100) * (v * 24) / (s.hc / 1000000))) end
-  return point, quantity, v > 0 and available <= point
+  local point = reorder_point(s, v)
+  return point, order_quantity(s, v), v > 0 and available <= point
 end
 
 -- After a change at t (seconds): the predicted stock-out and the replenishment suggestion.
@@ -96,9 +103,14 @@ local function follow_forecast(s, sku, t, outputs)
 
   -- no sales ever and nothing suggested: nothing to say
   if v == 0 and s.ro == 0 and s.rq == 0 then return end
-  local point, quantity, due = suggestion(s, v, available)
-  if due ~= has_flag(s, REORDER_DUE)
-    or ((moved(point, s.ro) or moved(quantity, s.rq)) and t - s.rt >= FORECAST.resuggest_after) then
+  -- this runs after every change of a selling SKU: the crossing is decided by the reorder point
+  -- alone, and the square root is only worth taking once a re-suggestion is allowed
+  local point = reorder_point(s, v)
+  local due = v > 0 and available <= point
+  local was_due = has_flag(s, REORDER_DUE)
+  if due == was_due and t - s.rt < FORECAST.resuggest_after then return end
+  local quantity = order_quantity(s, v)
+  if due ~= was_due or moved(point, s.ro) or moved(quantity, s.rq) then
     s.ro, s.rq, s.rt = point, quantity, t
     set_flag(s, REORDER_DUE, due)
     outputs[#outputs + 1] = { k = 'repl', sku = sku, ro = point, rq = quantity, due = due,
