@@ -44,3 +44,24 @@ export function microsPerEvent(from: CpuSample, to: CpuSample, events: number): 
     kafka: per(from.kafka, to.kafka),
   };
 }
+
+/** Calls and microseconds per Redis command so far (INFO commandstats; commands run by scripts included). */
+export async function commandStats(redis: Redis): Promise<Map<string, { calls: number; usec: number }>> {
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const m of (await redis.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g))
+    stats.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
+  return stats;
+}
+
+/** `total` plus what each command did between two commandstats samples. */
+export function addCommandStats(
+  total: Map<string, { calls: number; usec: number }>,
+  from: Map<string, { calls: number; usec: number }>,
+  to: Map<string, { calls: number; usec: number }>,
+): void {
+  for (const [name, t] of to) {
+    const f = from.get(name) ?? { calls: 0, usec: 0 };
+    const sum = total.get(name) ?? { calls: 0, usec: 0 };
+    total.set(name, { calls: sum.calls + t.calls - f.calls, usec: sum.usec + t.usec - f.usec });
+  }
+}

@@ -41,7 +41,7 @@ import { createLogger } from '../runtime/logger.js';
 import type { AvroCodec } from '../schemas/codec.js';
 import { PrivateRedis } from '../scripts/private-redis.js';
 import { deleteRunKeys } from './bench-kit.js';
-import { sampleCpu } from './cpu-meter.js';
+import { addCommandStats, commandStats, sampleCpu } from './cpu-meter.js';
 import { describeMachine, writeResults } from './machine.js';
 import { bootstrapGeometricMean, geometricMean, median, round2 } from './stats.js';
 import { SKUS } from './workload.js';
@@ -152,6 +152,41 @@ class Side {
     await this.ownRedis?.remove();
   }
 
+  /** its own Redis' commandstats (empty on the shared one: not this release's alone) */
+  async commandStats(): Promise<Map<string, { calls: number; usec: number }>> {
+    if (!this.ownRedis) return new Map();
+    const client = new Redis(this.redisUrl);
+    try {
+      return await commandStats(client);
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  /** what its own Redis did besides commands: AOF rewrites and forks, memory, user/system CPU */
+  async redisState(): Promise<Record<string, number>> {
+    if (!this.ownRedis) return {};
+    const client = new Redis(this.redisUrl);
+    try {
+      const info = await client.info();
+      const fields = [
+        'aof_rewrites',
+        'total_forks',
+        'used_memory',
+        'aof_current_size',
+        'used_cpu_sys',
+        'used_cpu_user',
+        'used_cpu_sys_children',
+        'used_cpu_user_children',
+      ];
+      return Object.fromEntries(
+        fields.map((f) => [f, Number(new RegExp(`^${f}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN)]),
+      );
+    } finally {
+      client.disconnect();
+    }
+  }
+
   /** seconds of CPU its own Redis has used (NaN on the shared one: not this release's alone) */
   async redisCpuSeconds(): Promise<number> {
     if (!this.ownRedis) return Number.NaN;
@@ -227,6 +262,8 @@ async function main() {
     round: number;
     rate: number;
     achievedRate: number;
+    thisRedisMicrosPerEvent: number;
+    baseRedisMicrosPerEvent: number;
     this: Omit<PhaseFigures, 'progress'>;
     base: Omit<PhaseFigures, 'progress'>;
   }[] = [];
@@ -235,6 +272,9 @@ async function main() {
     thisRedisMicrosPerEvent: number;
     baseRedisMicrosPerEvent: number;
   } & ReturnType<typeof compareBurst>)[] = [];
+  // where each Redis' time went over all bursts: which command (or script call) costs more
+  const burstCommands = sides.map(() => new Map<string, { calls: number; usec: number }>());
+  let redisAtEnd: Record<string, Record<string, number>> | undefined;
   try {
     for (const [i, side] of sides.entries()) await side.prepare(kafka, i);
     for (const side of sides) await side.start();
@@ -245,6 +285,7 @@ async function main() {
 
     for (let round = 1; round <= ROUNDS; round++) {
       for (const rate of RATES) {
+        const phaseRedisCpu = await Promise.all(sides.map((s) => s.redisCpuSeconds()));
         await Promise.all(sides.map((s) => s.ask({ cmd: 'collect' })));
         // which release's copy is first in each produce request alternates with the round
         const achievedRate = await load(
@@ -255,7 +296,21 @@ async function main() {
         const [mine, base] = (await Promise.all(
           sides.map((s) => s.ask({ cmd: 'report', events: rate * STEADY_SECONDS })),
         )) as unknown as [PhaseFigures, PhaseFigures];
-        phases.push({ round, rate, achievedRate, this: withoutProgress(mine), base: withoutProgress(base) });
+        // the phase's events and whatever background work (changelog, sweeps) ran beside them
+        const phaseRedisMicros = await Promise.all(
+          sides.map(async (s, i) =>
+            round2((((await s.redisCpuSeconds()) - phaseRedisCpu[i]!) / (rate * STEADY_SECONDS)) * 1e6),
+          ),
+        );
+        phases.push({
+          round,
+          rate,
+          achievedRate,
+          thisRedisMicrosPerEvent: phaseRedisMicros[0]!,
+          baseRedisMicrosPerEvent: phaseRedisMicros[1]!,
+          this: withoutProgress(mine),
+          base: withoutProgress(base),
+        });
         log(
           `round ${round}, ${achievedRate}/s each: p99 this ${mine.p99Ms} ms, base ${base.p99Ms} ms ` +
             `(${round2(mine.p99Ms / Math.max(1, base.p99Ms))}x); p50 ${mine.p50Ms} vs ${base.p50Ms} ms`,
@@ -264,6 +319,7 @@ async function main() {
       }
       if (BURST_EVENTS > 0) {
         const redisCpu = await Promise.all(sides.map((s) => s.redisCpuSeconds()));
+        const statsBefore = await Promise.all(sides.map((s) => s.commandStats()));
         await Promise.all(sides.map((s) => s.ask({ cmd: 'collect' })));
         await load(round % 2 ? sides : [...sides].reverse(), BURST_EVENTS, 0);
         const [mine, base] = (await Promise.all(
@@ -274,6 +330,8 @@ async function main() {
             round2((((await s.redisCpuSeconds()) - redisCpu[i]!) / BURST_EVENTS) * 1e6),
           ),
         );
+        const statsAfter = await Promise.all(sides.map((s) => s.commandStats()));
+        sides.forEach((_, i) => addCommandStats(burstCommands[i]!, statsBefore[i]!, statsAfter[i]!));
         const burst = {
           ...compareBurst(mine, base),
           thisRedisMicrosPerEvent: redisMicros[0]!,
@@ -289,6 +347,10 @@ async function main() {
         await sleep(BETWEEN_PHASES_MS);
       }
     }
+    redisAtEnd = Object.fromEntries(
+      await Promise.all(sides.map(async (s) => [s.name, await s.redisState()])),
+    );
+    if (OWN_REDIS) console.log('each Redis at the end:', JSON.stringify(redisAtEnd));
   } finally {
     await Promise.all(sides.map((s) => s.stop()));
     log(`removed the run's ${await deleteRunKeys(redis, run)} Redis keys`);
@@ -333,6 +395,11 @@ async function main() {
     redisCpuPerEvent: OWN_REDIS
       ? summarize(bursts.map((b) => b.thisRedisMicrosPerEvent / b.baseRedisMicrosPerEvent))
       : null,
+    // every phase, steady ones included: the background work a burst inherits from the phase
+    // before it evens out over the run
+    redisCpuPerEventAllPhases: OWN_REDIS
+      ? summarize([...phases, ...bursts].map((p) => p.thisRedisMicrosPerEvent / p.baseRedisMicrosPerEvent))
+      : null,
   };
   console.log(`\n${ROUNDS} rounds, both releases at once; this checkout / base (${BASE})`);
   if (throughput.eventsWhileBothRan && throughput.nodeCpuPerEvent)
@@ -346,6 +413,11 @@ async function main() {
             `(${throughput.redisCpuPerEvent.interval90.low}-${throughput.redisCpuPerEvent.interval90.high})`
           : ''),
     );
+  if (throughput.redisCpuPerEventAllPhases)
+    console.log(
+      `Redis CPU per event over every phase (steady and burst): ${throughput.redisCpuPerEventAllPhases.geometricMean}x ` +
+        `(90 % interval ${throughput.redisCpuPerEventAllPhases.interval90.low}-${throughput.redisCpuPerEventAllPhases.interval90.high})`,
+    );
   for (const r of byRate)
     console.log(
       `${String(r.ratePerRelease).padStart(6)}/s each: p99 ratio geometric mean ${r.p99RatioGeometricMean}x ` +
@@ -353,6 +425,33 @@ async function main() {
         `ratio of medians ${r.p99RatioOfMedians}x; this lower in ${r.phasesThisLower}/${r.phases}; ` +
         `p50 ratio ${r.p50RatioGeometricMean}x; within 15 %: ${r.withinFifteenPercent ? 'yes' : 'not shown'}`,
     );
+  const burstTotal = bursts.length * BURST_EVENTS;
+  const redisCommands = Object.fromEntries(
+    sides.map((side, i) => [
+      side.name,
+      Object.fromEntries(
+        [...burstCommands[i]!]
+          .filter(([, c]) => c.calls > 0)
+          .sort((a, b) => b[1].usec - a[1].usec)
+          .map(([name, c]) => [
+            name,
+            { callsPerEvent: round2(c.calls / burstTotal), microsPerEvent: round2(c.usec / burstTotal) },
+          ]),
+      ),
+    ]),
+  );
+  if (OWN_REDIS && burstTotal > 0) {
+    console.log(
+      'Redis commands in the bursts (scripts include the commands they run), per event this | base:',
+    );
+    for (const name of Object.keys(redisCommands.this ?? {}).slice(0, 12)) {
+      const [t, b] = [redisCommands.this?.[name], redisCommands.base?.[name]];
+      console.log(
+        `  ${name.padEnd(12)} calls ${t?.callsPerEvent ?? 0} | ${b?.callsPerEvent ?? 0}, ` +
+          `µs ${t?.microsPerEvent ?? 0} | ${b?.microsPerEvent ?? 0}`,
+      );
+    }
+  }
   const file = writeResults('latency-side-by-side', {
     at: new Date().toISOString(),
     command: 'BENCH_BASE=<checkout> node --import tsx bench/latency-side-by-side.ts',
@@ -368,6 +467,8 @@ async function main() {
     },
     byRate,
     throughput,
+    redisCommands,
+    redisAtEnd,
     phases,
     bursts,
     machine: describeMachine(),
