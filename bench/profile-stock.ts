@@ -20,7 +20,7 @@ import { createLogger } from '../runtime/logger.js';
 import { AvroCodec } from '../schemas/codec.js';
 import { migrateClickHouseCommand } from '../scripts/setup.js';
 import { deleteRunKeys, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
-import { sampleCpu } from './cpu-meter.js';
+import { commandStats, sampleCpu } from './cpu-meter.js';
 import { summarizeProfile } from './profile-summary.js';
 import { produce, SKUS } from './workload.js';
 
@@ -103,7 +103,7 @@ async function main() {
   }
   const seconds = (performance.now() - t0) / 1000;
   const to = { ...(await sampleCpu(admin)), process: childCpuSeconds(pid) };
-  const stats = await admin.info('commandstats');
+  const stats = await commandStats(admin);
   child.kill('SIGTERM');
   await exited;
   const events = produced - startCount;
@@ -112,9 +112,7 @@ async function main() {
     `${events} events in ${seconds.toFixed(1)} s (${Math.round(events / seconds)}/s); CPU per event: ` +
       `processor ${per(from.process, to.process)} µs, Redis ${per(from.redis, to.redis)} µs, broker ${per(from.kafka, to.kafka)} µs`,
   );
-  const rows = [...stats.matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)]
-    .map((m) => ({ name: m[1] as string, calls: Number(m[2]), usec: Number(m[3]) }))
-    .sort((a, b) => b.usec - a.usec);
+  const rows = [...stats].map(([name, c]) => ({ name, ...c })).sort((a, b) => b.usec - a.usec);
   console.log('\nRedis commands (inside scripts included)');
   for (const r of rows.slice(0, 15)) {
     console.log(

@@ -18,6 +18,7 @@ import { validateOrderEvent, validateStockEvent } from '../processors/inventory/
 import { StockStore } from '../processors/inventory/store.js';
 import { SECTION_PROFILE_KEY } from '../runtime/lua-scripts.js';
 import { PrivateRedis } from '../scripts/private-redis.js';
+import { commandStats } from './cpu-meter.js';
 import { floorRedisMicros } from './stock-floor.js';
 import { partitionWorkload, seedStock } from './script-workload.js';
 import { sku, SKUS } from './workload.js';
@@ -78,7 +79,7 @@ async function main() {
     const ms = performance.now() - t0;
     const node = process.cpuUsage(node0);
     const redisSeconds = (await redisCpu(redis)) - cpu0;
-    const stats = await redis.info('commandstats');
+    const stats = await commandStats(redis);
     console.log(
       `${n} events in ${calls} calls of ${PARTITIONS} chunks of up to ${CHUNK}: ${Math.round((n / ms) * 1000)} events/s`,
     );
@@ -91,11 +92,10 @@ async function main() {
     console.log(
       `CPU per event: Redis ${((redisSeconds / n) * 1e6).toFixed(1)} µs, Node (store) ${(((node.user + node.system) / n) * 1).toFixed(1)} µs`,
     );
-    for (const m of stats.matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) {
-      const usec = Number(m[3]);
+    for (const [name, { calls, usec }] of stats) {
       if (usec / n < 0.05) continue;
       console.log(
-        `  ${(m[1] as string).padEnd(16)} ${(Number(m[2]) / n).toFixed(2).padStart(6)} per event  ${(usec / n).toFixed(2).padStart(6)} µs/event`,
+        `  ${name.padEnd(16)} ${(calls / n).toFixed(2).padStart(6)} per event  ${(usec / n).toFixed(2).padStart(6)} µs/event`,
       );
     }
     // the same commands through a script that keeps only what must be kept (bench/lua/stock-floor.lua)

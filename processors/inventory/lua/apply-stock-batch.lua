@@ -271,6 +271,7 @@ local function by_preference(a, b)
   return a < b
 end
 local function allocate(lines)
+  if not warehouses_used then return nil end
   local splits, any = {}, false
   for _, line in ipairs(lines) do
     local s = skus[line[3]]
@@ -326,6 +327,7 @@ end
 -- Moves the units a line holds where they are held (its allocation, or all of it in the
 -- default warehouse): d_on and d_rs are -1, 0 or 1 per unit.
 local function move_holds(key, s, line, d_on, d_rs)
+  if not warehouses_used then return end
   local a = line[4]
   if not a then
     warehouse_move(key, line[3], s, DEFAULT_WAREHOUSE, d_on * line[2], d_rs * line[2])
@@ -337,6 +339,7 @@ end
 -- What a result says of where its lines are held: [sku, warehouse, units] for lines held
 -- outside the default warehouse only (the caller fills in the default for the rest).
 local function allocation_output(lines, allocations)
+  if not warehouses_used then return nil end
   local out
   for i, line in ipairs(lines) do
     local a = allocations and allocations[i] or line[4]
@@ -398,11 +401,13 @@ for seg_no, seg in ipairs(segs) do
             -- a count reports the physical truth of one warehouse: a shortage shows as
             -- negative available, never clamped
             local counted = s.on
-            if warehouses_used and (s.split or has_flag(s, SPLIT) or w ~= DEFAULT_WAREHOUSE) then
-              local part = split_of(key, e.sku, s).by[w]
-              counted = part and part.on or 0
+            if warehouses_used then
+              if s.split or has_flag(s, SPLIT) or w ~= DEFAULT_WAREHOUSE then
+                local part = split_of(key, e.sku, s).by[w]
+                counted = part and part.on or 0
+              end
+              warehouse_move(key, e.sku, s, w, e.q - counted, 0)
             end
-            if warehouses_used then warehouse_move(key, e.sku, s, w, e.q - counted, 0) end
             s.on = s.on + e.q - counted
           else
             if warehouses_used then warehouse_move(key, e.sku, s, w, e.q, 0) end
@@ -430,7 +435,7 @@ for seg_no, seg in ipairs(segs) do
             end
           end
           local allocations, unserved
-          if warehouses_used and not unknown and #shortages == 0 then
+          if not unknown and #shortages == 0 then
             allocations, unserved = allocate(e.l)
             if allocations == false then
               -- enough in all, not where it is: per warehouse, nothing can hold this line whole
@@ -489,20 +494,20 @@ for seg_no, seg in ipairs(segs) do
             local s = sku_state(line[1], line[3])
             local key = KEYS[line[1]]
             if action == 'commit' or action == 'ship' then
-              if warehouses_used then move_holds(key, s, line, -1, -1) end
+              move_holds(key, s, line, -1, -1)
               s.rs = s.rs - line[2]
               s.on = s.on - line[2]
               count_demand(s, 'sv', line[2], at)
             elseif action == 'ship-unheld' then
               -- nothing held: the goods left from where the order was once held, if it was
-              if warehouses_used then move_holds(key, s, line, -1, 0) end
+              move_holds(key, s, line, -1, 0)
               s.on = s.on - line[2]
               count_demand(s, 'sv', line[2], at)
             elseif action == 'release' then
-              if warehouses_used then move_holds(key, s, line, 0, -1) end
+              move_holds(key, s, line, 0, -1)
               s.rs = s.rs - line[2]
             elseif action == 'restock' then
-              if warehouses_used then move_holds(key, s, line, 1, 0) end
+              move_holds(key, s, line, 1, 0)
               s.on = s.on + line[2]
             end
             if action ~= 'ship-committed' then
@@ -530,7 +535,7 @@ for seg_no, seg in ipairs(segs) do
           hold_gone(e.oid)
           if outcome then
             table.insert(out, 1, { k = 'result', outcome = outcome, oid = e.oid, l = lines, r = why,
-              al = warehouses_used and allocation_output(lines, nil) or nil })
+              al = allocation_output(lines, nil) })
           end
         end
 
@@ -547,7 +552,7 @@ for seg_no, seg in ipairs(segs) do
             for _, line in ipairs(stored_lines(string.sub(rec, 3))) do
               local s = sku_state(line[1], line[3])
               if t ~= 'CONFIRM' then
-                if warehouses_used then move_holds(KEYS[line[1]], s, line, 0, -1) end
+                move_holds(KEYS[line[1]], s, line, 0, -1)
                 s.rs = s.rs - line[2]
                 changed(line[1], s, line[3], e.id, src)
               else
