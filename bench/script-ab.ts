@@ -16,117 +16,12 @@
  * Environment: BENCH_BASE (required), BENCH_EVENTS (200000), BENCH_SKUS (5000), BENCH_CHUNK
  * (1000 events per chunk), BENCH_PARTITIONS (6 chunks per call), BENCH_AOF=no.
  */
-import { resolve } from 'node:path';
-import { Redis } from 'ioredis';
-import type { StockCommand } from '../processors/inventory/commands.js';
-import type { StockStore } from '../processors/inventory/store.js';
-import { PrivateRedis } from '../scripts/private-redis.js';
-import type { OrderEvent, StockEvent } from '../schemas/types.js';
 import { describeMachine, writeResults } from './machine.js';
-import { partitionWorkload, seedStock, type ScriptPart } from './script-workload.js';
+import { aofSize, CHUNK, openSide, PARTITIONS, step, type Side } from './script-sides.js';
 import { SKUS } from './workload.js';
 
 const BASE = process.env.BENCH_BASE;
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
-const CHUNK = Number(process.env.BENCH_CHUNK ?? 1_000);
-const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 6);
-
-type Validate<E> = (e: E, now: number) => { ok: boolean; command?: StockCommand | null };
-interface Side {
-  name: string;
-  dir: string;
-  server: PrivateRedis;
-  redis: Redis;
-  store: StockStore;
-  parts: ScriptPart[];
-  offsets: number[];
-  redisSeconds: number;
-  nodeMicros: number;
-  ms: number;
-  events: number;
-  /** Redis CPU µs per event of each round */
-  rounds: number[];
-  /** the AOF's size once seeded: what the events add to it drives how often Redis rewrites it */
-  aofAtStart: number;
-}
-
-async function redisCpu(r: Redis): Promise<number> {
-  const info = await r.info('cpu');
-  const f = (n: string) => Number(new RegExp(`${n}:([\\d.]+)`).exec(info)?.[1]);
-  return f('used_cpu_user') + f('used_cpu_sys');
-}
-
-/** One side: its own modules, a Redis of its own, its catalogue and opening stock loaded. */
-async function openSide(name: string, dir: string, port: number): Promise<Side> {
-  const storeModule = (await import(resolve(dir, 'processors/inventory/store.ts'))) as {
-    StockStore: new (redis: Redis, options: Record<string, unknown>) => StockStore;
-  };
-  const commands = (await import(resolve(dir, 'processors/inventory/commands.ts'))) as {
-    validateStockEvent: Validate<StockEvent>;
-    validateOrderEvent: Validate<OrderEvent>;
-  };
-  // no automatic AOF rewrites: one would land in one side's turn, and the AOF's growth is a figure
-  const server = await PrivateRedis.start(
-    port,
-    process.env.BENCH_AOF === 'no' ? ['--appendonly', 'no'] : ['--auto-aof-rewrite-percentage', '0'],
-  );
-  const redis = new Redis({ port });
-  const store = new storeModule.StockStore(redis, { keyTag: 'ab', durability: { kind: 'none' } });
-  await seedStock(store);
-  const aofAtStart = await aofSize(redis);
-  const { parts, count: events } = partitionWorkload(
-    EVENTS,
-    PARTITIONS,
-    commands.validateStockEvent,
-    commands.validateOrderEvent,
-  );
-  return {
-    name,
-    dir,
-    server,
-    redis,
-    store,
-    parts,
-    offsets: parts.map(() => 0),
-    redisSeconds: 0,
-    nodeMicros: 0,
-    ms: 0,
-    events,
-    rounds: [],
-    aofAtStart,
-  };
-}
-
-async function aofSize(r: Redis): Promise<number> {
-  return Number(/aof_current_size:(\d+)/.exec(await r.info('persistence'))?.[1] ?? 0);
-}
-
-/** The side's next call (a chunk of every partition) and the acknowledgement of its levels; false when done. */
-async function step(side: Side): Promise<boolean> {
-  const segments = [];
-  let events = 0;
-  for (const [i, p] of side.parts.entries()) {
-    const from = side.offsets[i] as number;
-    const items = p.items.slice(from, from + CHUNK);
-    if (!items.length) continue;
-    side.offsets[i] = from + items.length;
-    events += items.length;
-    segments.push({ topic: p.topic, partition: p.partition, items, trimUpTo: from - 1 });
-  }
-  if (!segments.length) return false;
-  const cpu0 = await redisCpu(side.redis);
-  const node0 = process.cpuUsage();
-  const t0 = performance.now();
-  const results = await side.store.applyBatches(segments);
-  await side.store.changelog.ackPublishedLevels(results.flatMap((r) => r.levels));
-  side.ms += performance.now() - t0;
-  const node = process.cpuUsage(node0);
-  side.nodeMicros += node.user + node.system;
-  const seconds = (await redisCpu(side.redis)) - cpu0;
-  side.redisSeconds += seconds;
-  side.rounds.push((seconds / events) * 1e6);
-  return true;
-}
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
@@ -142,7 +37,10 @@ async function figures(side: Side) {
 
 async function main() {
   if (!BASE) throw new Error('BENCH_BASE: the path of the checkout to compare with (see the header)');
-  const sides = [await openSide('base', BASE, 26401), await openSide('this', process.cwd(), 26402)];
+  const sides = [
+    await openSide('base', BASE, 26401, EVENTS),
+    await openSide('this', process.cwd(), 26402, EVENTS),
+  ];
   try {
     // in turn, the order swapped every round: neither side always runs right after the other
     let round = 0;

@@ -42,23 +42,39 @@ export class PrivateRedis {
   private child: ChildProcess | null = null;
   readonly dir = mkdtempSync(join(tmpdir(), 'private-redis-'));
 
+  /**
+   * `wrapper`: a command the server runs under (its argv before `redis-server`), e.g. valgrind to
+   * count the instructions a workload costs whatever the host's speed.
+   */
   constructor(
     readonly port: number,
     private readonly extra: readonly string[] = [],
+    private readonly wrapper: readonly string[] = [],
   ) {}
 
-  static async start(port: number, extra: readonly string[] = []): Promise<PrivateRedis> {
-    const r = new PrivateRedis(port, extra);
+  static async start(
+    port: number,
+    extra: readonly string[] = [],
+    wrapper: readonly string[] = [],
+  ): Promise<PrivateRedis> {
+    const r = new PrivateRedis(port, extra, wrapper);
     await r.restart();
     return r;
+  }
+
+  /** The server's process id while it runs (under a wrapper, the wrapped server's). */
+  get pid(): number | undefined {
+    return this.child && this.child.exitCode === null ? this.child.pid : undefined;
   }
 
   async restart(): Promise<void> {
     if (this.child && this.child.exitCode === null)
       throw new Error(`redis-server on ${this.port} still runs`);
+    const [command, ...prefix] = [...this.wrapper, 'redis-server'];
     this.child = spawn(
-      'redis-server',
+      command as string,
       [
+        ...prefix,
         '--port',
         String(this.port),
         '--bind',
