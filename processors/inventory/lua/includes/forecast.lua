@@ -34,10 +34,19 @@ local function velocity_at(s, t)
   end
 end
 
--- q units reserved ('rv') or sold ('sv') at t.
+-- q units reserved ('rv') or sold ('sv') at t. This and follow_forecast run for every line an
+-- event changes: velocity_at is written out in both, as a Lua call costs more than its body.
 local function count_demand(s, field, q, t)
-  velocity_at(s, t)
-  if t > s.vt then s.vt = t end
+  local vt = s.vt
+  if t > vt then
+    local rv, sv = s.rv, s.sv
+    if rv > 0 or sv > 0 then
+      local f = 2 ^ (-(t - vt) / FORECAST.half_life)
+      s.rv = floor(rv * f + 0.5)
+      s.sv = floor(sv * f + 0.5)
+    end
+    s.vt = t
+  end
   s[field] = s[field] + floor(q * VELOCITY_UNIT * 3600 * LN2 / FORECAST.half_life + 0.5)
 end
 
@@ -84,36 +93,48 @@ end
 -- A suggestion goes out when the SKU crosses its reorder point, or when a figure moved
 -- materially and the last one is FORECAST.resuggest_after seconds old (s.rt: its time).
 local function follow_forecast(s, sku, t, outputs)
-  local v, available, cover, horizon = forecast_figures(s, t)
-  if not has_flag(s, PREDICTED) then
+  -- forecast_figures, velocity_at and the flag tests written out: see count_demand
+  local rv, sv = s.rv, s.sv
+  if t > s.vt and (rv > 0 or sv > 0) then
+    local f = 2 ^ (-(t - s.vt) / FORECAST.half_life)
+    rv = floor(rv * f + 0.5)
+    sv = floor(sv * f + 0.5)
+    s.rv, s.sv, s.vt = rv, sv, t
+  end
+  local v = (rv > sv and rv or sv) / VELOCITY_UNIT
+  local on, rs, lt = s.on, s.rs, s.lt
+  local available = on - rs
+  local horizon = lt + FORECAST.margin_hours
+  if s.fc % (2 * PREDICTED) < PREDICTED then
     -- already out: the OUT_OF_STOCK alert says it; nothing to predict
-    if cover and available > 0 and cover < horizon then
+    if v > 0 and available > 0 and available / v < horizon then
+      local cover = available / v
       set_flag(s, PREDICTED, true)
       local at = floor((t + cover * 3600) * 1000)
       s.risk = at
-      outputs[#outputs + 1] = { k = 'alert', sku = sku, kind = 'STOCKOUT_PREDICTED', on = s.on, rs = s.rs,
-        th = s.th, at = at, vel = v, lt = s.lt }
+      outputs[#outputs + 1] = { k = 'alert', sku = sku, kind = 'STOCKOUT_PREDICTED', on = on, rs = rs,
+        th = s.th, at = at, vel = v, lt = lt }
     end
-  elseif available > 0 and (not cover or cover >= horizon * CLEAR_FACTOR) then
+  elseif available > 0 and (v <= 0 or available / v >= horizon * CLEAR_FACTOR) then
     set_flag(s, PREDICTED, false)
     s.risk = false
-    outputs[#outputs + 1] = { k = 'alert', sku = sku, kind = 'STOCKOUT_CLEARED', on = s.on, rs = s.rs,
-      th = s.th, vel = v, lt = s.lt }
+    outputs[#outputs + 1] = { k = 'alert', sku = sku, kind = 'STOCKOUT_CLEARED', on = on, rs = rs,
+      th = s.th, vel = v, lt = lt }
   end
 
   -- no sales ever and nothing suggested: nothing to say
   if v == 0 and s.ro == 0 and s.rq == 0 then return end
-  -- this runs after every change of a selling SKU: the crossing is decided by the reorder point
-  -- alone, and the square root is only worth taking once a re-suggestion is allowed
-  local point = reorder_point(s, v)
+  -- the crossing is decided by the reorder point alone, and the square root is only worth
+  -- taking once a re-suggestion is allowed
+  local point = ceil(v * lt + s.sf)
   local due = v > 0 and available <= point
-  local was_due = has_flag(s, REORDER_DUE)
+  local was_due = s.fc % (2 * REORDER_DUE) >= REORDER_DUE
   if due == was_due and t - s.rt < FORECAST.resuggest_after then return end
   local quantity = order_quantity(s, v)
   if due ~= was_due or moved(point, s.ro) or moved(quantity, s.rq) then
     s.ro, s.rq, s.rt = point, quantity, t
     set_flag(s, REORDER_DUE, due)
     outputs[#outputs + 1] = { k = 'repl', sku = sku, ro = point, rq = quantity, due = due,
-      on = s.on, rs = s.rs, sf = s.sf, vel = v, lt = s.lt, oc = s.oc, hc = s.hc }
+      on = on, rs = rs, sf = s.sf, vel = v, lt = lt, oc = s.oc, hc = s.hc }
   end
 end
