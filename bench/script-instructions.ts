@@ -19,8 +19,11 @@
  * Without BENCH_BASE it counts this checkout alone (trying a change: the count of one side is
  * steady from run to run) and writes no results file.
  *
- * Environment: BENCH_BASE, BENCH_EVENTS (20000, counted), BENCH_WARMUP_EVENTS (50000, applied before), BENCH_SKUS (5000), BENCH_CHUNK,
- * BENCH_PARTITIONS, BENCH_AOF=no (as script-ab.ts).
+ * Environment: BENCH_BASE, BENCH_EVENTS (30000 generated after the warm-up's, about 25,000 of
+ * them valid and counted), BENCH_WARMUP_EVENTS (50000, applied first), BENCH_SKUS (5000),
+ * BENCH_EVENT_RATE (5000: event times spread as at that rate; 0: all now), BENCH_CHUNK, BENCH_PARTITIONS, BENCH_AOF=no (as script-ab.ts), BENCH_CACHE_SIM=1 (callgrind
+ * also simulates caches and branch prediction: its output file holds the misses; about twice as
+ * slow), BENCH_KEEP=1 (leaves callgrind's output files in /tmp for callgrind_annotate).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -30,12 +33,17 @@ import { aofSize, CHUNK, openSide, PARTITIONS, step } from './script-sides.js';
 import { SKUS } from './workload.js';
 
 const BASE = process.env.BENCH_BASE;
-const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 30_000);
 /**
  * Applied before counting starts: a SKU's first sale brings its first replenishment suggestion,
  * which a longer run (and a running shop) meets once per SKU, not on a fifth of all events.
  */
 const WARMUP_EVENTS = Number(process.env.BENCH_WARMUP_EVENTS ?? 50_000);
+/**
+ * Event times as a stream at this rate would have them: a SKU's velocities decay between its
+ * events as they do in a running shop (with every event at one instant they never would).
+ */
+const EVENT_RATE = Number(process.env.BENCH_EVENT_RATE ?? 5_000);
 /** functions listed per side: enough to see where a difference lies */
 const TOP_FUNCTIONS = 25;
 
@@ -54,13 +62,20 @@ function callgrindControl(option: string, pid: number): void {
 
 async function count(name: string, dir: string, port: number): Promise<Count> {
   const outFile = join('/tmp', `script-instructions-${port}-${process.pid}.out`);
-  const side = await openSide(name, dir, port, WARMUP_EVENTS + EVENTS, [
-    'valgrind',
-    '--tool=callgrind',
-    '--instr-atstart=no',
-    `--callgrind-out-file=${outFile}`,
-    ...(process.env.BENCH_CACHE_SIM === '1' ? ['--cache-sim=yes', '--branch-sim=yes'] : []),
-  ]);
+  const side = await openSide(
+    name,
+    dir,
+    port,
+    WARMUP_EVENTS + EVENTS,
+    [
+      'valgrind',
+      '--tool=callgrind',
+      '--instr-atstart=no',
+      `--callgrind-out-file=${outFile}`,
+      ...(process.env.BENCH_CACHE_SIM === '1' ? ['--cache-sim=yes', '--branch-sim=yes'] : []),
+    ],
+    EVENT_RATE,
+  );
   try {
     const pid = side.server.pid;
     if (!pid) throw new Error(`${name}: Redis is not running`);
@@ -143,6 +158,7 @@ async function main() {
     settings: {
       events: base.events,
       warmupEvents: WARMUP_EVENTS,
+      eventsPerSecond: EVENT_RATE,
       skus: SKUS,
       chunk: CHUNK,
       partitions: PARTITIONS,

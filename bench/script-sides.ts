@@ -47,6 +47,7 @@ export async function openSide(
   port: number,
   events: number,
   wrapper: readonly string[] = [],
+  eventsPerSecond = 0,
 ): Promise<Side> {
   const storeModule = (await import(resolve(dir, 'processors/inventory/store.ts'))) as {
     StockStore: new (redis: Redis, options: Record<string, unknown>) => StockStore;
@@ -70,6 +71,7 @@ export async function openSide(
     PARTITIONS,
     commands.validateStockEvent,
     commands.validateOrderEvent,
+    eventsPerSecond,
   );
   return {
     name,

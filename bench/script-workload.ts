@@ -58,15 +58,19 @@ type Validate<E> = (e: E, now: number) => { ok: boolean; command?: StockCommand 
 
 /**
  * `events` of the workload as commands (validated by the given release's rules), stock by SKU
- * and orders by order id over `partitions` partitions (half of each topic).
+ * and orders by order id over `partitions` partitions (half of each topic). With `eventsPerSecond`,
+ * event times are spread as a stream at that rate would have them, ending now (velocities decay
+ * between a SKU's events as in a running shop); without, every event happens now.
  */
 export function partitionWorkload(
   events: number,
   partitions: number,
   validateStock: Validate<StockEvent>,
   validateOrder: Validate<OrderEvent>,
+  eventsPerSecond = 0,
 ): { parts: ScriptPart[]; count: number } {
   const now = Date.now();
+  let n = 0;
   const parts: ScriptPart[] = Array.from({ length: partitions }, (_, p) => ({
     topic: p % 2 ? 'orders' : 'stock',
     partition: p,
@@ -74,6 +78,11 @@ export function partitionWorkload(
   }));
   let count = 0;
   for (const e of workload(events, 1)) {
+    if (eventsPerSecond > 0) {
+      (e.value as { occurredAt: number }).occurredAt =
+        now - Math.round(((events - n) * 1000) / eventsPerSecond);
+    }
+    n += 1;
     const v =
       e.topic === 'stock'
         ? validateStock(e.value as StockEvent, now)
