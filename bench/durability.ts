@@ -20,7 +20,7 @@ import { PrivateRedis } from '../scripts/private-redis.js';
 import { AvroCodec } from '../schemas/codec.js';
 import { CollectingSink, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
 import { microsPerEvent, sampleCpu } from './cpu-meter.js';
-import { describeMachine, writeResults } from './machine.js';
+import { describeMachine, writeResults, runMain } from './machine.js';
 import { produce, SKUS } from './workload.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
@@ -138,10 +138,4 @@ async function main() {
   admin.disconnect();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

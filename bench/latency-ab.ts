@@ -20,7 +20,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { describeMachine, writeResults } from './machine.js';
+import { describeMachine, writeResults, runMain } from './machine.js';
 import { median, round2 } from './stats.js';
 
 const BASE = process.env.BENCH_BASE;
@@ -171,10 +171,4 @@ async function main() {
   console.log(`results: ${file}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

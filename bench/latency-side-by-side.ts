@@ -42,7 +42,7 @@ import type { AvroCodec } from '../schemas/codec.js';
 import { PrivateRedis } from '../scripts/private-redis.js';
 import { deleteRunKeys } from './bench-kit.js';
 import { addCommandStats, commandStats, sampleCpu } from './cpu-meter.js';
-import { describeMachine, writeResults } from './machine.js';
+import { describeMachine, writeResults, runMain } from './machine.js';
 import { bootstrapGeometricMean, geometricMean, median, round2 } from './stats.js';
 import { SKUS } from './workload.js';
 
@@ -476,10 +476,4 @@ async function main() {
   console.log(`results: ${file}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

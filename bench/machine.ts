@@ -39,3 +39,14 @@ export function writeResults(name: string, results: Record<string, unknown>): st
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   return file;
 }
+
+/** Runs a benchmark's main and exits: 0 when it finished, 1 with the error printed when not. */
+export function runMain(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

@@ -16,7 +16,7 @@
  * Environment: BENCH_BASE (required), BENCH_EVENTS (200000), BENCH_SKUS (5000), BENCH_CHUNK
  * (1000 events per chunk), BENCH_PARTITIONS (6 chunks per call), BENCH_AOF=no.
  */
-import { describeMachine, writeResults } from './machine.js';
+import { describeMachine, writeResults, runMain } from './machine.js';
 import { aofSize, CHUNK, openSide, PARTITIONS, step, type Side } from './script-sides.js';
 import { SKUS } from './workload.js';
 
@@ -96,10 +96,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

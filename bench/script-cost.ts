@@ -22,6 +22,7 @@ import { commandStats } from './cpu-meter.js';
 import { floorRedisMicros } from './stock-floor.js';
 import { partitionWorkload, seedStock } from './script-workload.js';
 import { sku, SKUS } from './workload.js';
+import { runMain } from './machine.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const CHUNK = Number(process.env.BENCH_CHUNK ?? 1_000);
@@ -129,10 +130,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

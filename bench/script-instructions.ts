@@ -28,7 +28,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeMachine, writeResults } from './machine.js';
+import { describeMachine, writeResults, runMain } from './machine.js';
 import { aofSize, CHUNK, openSide, PARTITIONS, step } from './script-sides.js';
 import { SKUS } from './workload.js';
 
@@ -88,6 +88,7 @@ async function count(name: string, dir: string, port: number): Promise<Count> {
     while (await step(side)) calls += 1;
     callgrindControl('--instr=off', pid);
     const events = applied() - warm;
+    if (events === 0) throw new Error(`${name}: the warm-up took every event; raise BENCH_EVENTS`);
     const aofBytesPerEvent = Math.round(((await aofSize(side.redis)) - aof0) / events);
     side.redis.disconnect();
     // callgrind writes its counts as the server exits
@@ -171,10 +172,4 @@ async function main() {
   console.log(`results: ${file}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

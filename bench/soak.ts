@@ -22,7 +22,7 @@ import type { SchemaTopic } from '../schemas/types.js';
 import { DemoTraffic } from '../scripts/demo-traffic.js';
 import { PrivateRedis } from '../scripts/private-redis.js';
 import { setupTopics } from './bench-kit.js';
-import { describeMachine, writeResults } from './machine.js';
+import { describeMachine, writeResults, runMain } from './machine.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 12);
 const RATE = Number(process.env.SOAK_RATE ?? 400);
@@ -179,10 +179,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -22,7 +22,7 @@ import { createRedis } from '../runtime/redis.js';
 import { AvroCodec } from '../schemas/codec.js';
 import { committedLag } from '../runtime/group-lag.js';
 import { CollectingSink, deleteRunKeys, seedCatalogueAndStock, setupTopics } from './bench-kit.js';
-import { describeMachine, writeResults } from './machine.js';
+import { describeMachine, writeResults, runMain } from './machine.js';
 import { produce, SKUS, workload } from './workload.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
@@ -145,10 +145,4 @@ async function main() {
   await redis.quit();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);
