@@ -35,16 +35,11 @@ local function velocity_at(s, t)
 end
 
 -- q units reserved ('rv') or sold ('sv') at t. This and follow_forecast run for every line an
--- event changes: velocity_at is written out in both, as a Lua call costs more than its body.
+-- event changes, and a Lua call costs more than most of what they do: velocity_at is called
+-- only when time moved on, so a line pays for it once.
 local function count_demand(s, field, q, t)
-  local vt = s.vt
-  if t > vt then
-    local rv, sv = s.rv, s.sv
-    if rv > 0 or sv > 0 then
-      local f = 2 ^ (-(t - vt) / FORECAST.half_life)
-      s.rv = floor(rv * f + 0.5)
-      s.sv = floor(sv * f + 0.5)
-    end
+  if t > s.vt then
+    velocity_at(s, t)
     s.vt = t
   end
   s[field] = s[field] + floor(q * VELOCITY_UNIT * 3600 * LN2 / FORECAST.half_life + 0.5)
@@ -93,14 +88,10 @@ end
 -- A suggestion goes out when the SKU crosses its reorder point, or when a figure moved
 -- materially and the last one is FORECAST.resuggest_after seconds old (s.rt: its time).
 local function follow_forecast(s, sku, t, outputs)
-  -- forecast_figures, velocity_at and the flag tests written out: see count_demand
+  -- forecast_figures and has_flag written out (see count_demand); after count_demand the
+  -- velocities are already at t
+  if t > s.vt then velocity_at(s, t) end
   local rv, sv = s.rv, s.sv
-  if t > s.vt and (rv > 0 or sv > 0) then
-    local f = 2 ^ (-(t - s.vt) / FORECAST.half_life)
-    rv = floor(rv * f + 0.5)
-    sv = floor(sv * f + 0.5)
-    s.rv, s.sv, s.vt = rv, sv, t
-  end
   local v = (rv > sv and rv or sv) / VELOCITY_UNIT
   local on, rs, lt = s.on, s.rs, s.lt
   local available = on - rs
@@ -126,7 +117,7 @@ local function follow_forecast(s, sku, t, outputs)
   if v == 0 and s.ro == 0 and s.rq == 0 then return end
   -- the crossing is decided by the reorder point alone, and the square root is only worth
   -- taking once a re-suggestion is allowed
-  local point = ceil(v * lt + s.sf)
+  local point = reorder_point(s, v)
   local due = v > 0 and available <= point
   local was_due = s.fc % (2 * REORDER_DUE) >= REORDER_DUE
   if due == was_due and t - s.rt < FORECAST.resuggest_after then return end
