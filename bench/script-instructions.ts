@@ -1,8 +1,9 @@
 /**
  * The stock scripts of this checkout against those of another one (the previous release), in
  * instructions: each side's Redis runs under valgrind's callgrind, which counts the instructions
- * the server executes while the workload is applied (user space: the scripts, the commands they
- * call, the protocol, the AOF's encoding; not the kernel's write and fsync). A count does not
+ * of command processing while the workload is applied (processCommand: the scripts, the commands
+ * they call, the AOF's encoding; not the event loop, the network, the kernel's write and fsync,
+ * nor the server's timers, whose share grows with the run's wall time). A count does not
  * depend on how fast the host is at the time, so a difference of a few per cent between
  * releases, lost in the scatter of CPU-time benchmarks on a shared host, shows plainly; and it
  * says which functions of the server the difference is spent in.
@@ -72,6 +73,7 @@ async function count(name: string, dir: string, port: number): Promise<Count> {
       '--tool=callgrind',
       '--instr-atstart=no',
       `--callgrind-out-file=${outFile}`,
+      '--toggle-collect=processCommand',
       ...(process.env.BENCH_CACHE_SIM === '1' ? ['--cache-sim=yes', '--branch-sim=yes'] : []),
     ],
     EVENT_RATE,
