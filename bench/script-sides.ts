@@ -64,8 +64,16 @@ export async function openSide(
   );
   const redis = new Redis({ port });
   const store = new storeModule.StockStore(redis, { keyTag: 'ab', durability: { kind: 'none' } });
-  await seedStock(store);
-  const aofAtStart = await aofSize(redis);
+  let aofAtStart: number;
+  try {
+    await seedStock(store);
+    aofAtStart = await aofSize(redis);
+  } catch (err) {
+    // a side whose scripts fail to load or seed leaves no server behind
+    redis.disconnect();
+    await server.remove();
+    throw err;
+  }
   const { parts, count } = partitionWorkload(
     events,
     PARTITIONS,

@@ -91,17 +91,29 @@ export function list<T>(v: unknown): T[] {
 export function toEventResult(raw: RawResult): EventResult {
   const outputs = list<Record<string, unknown>>(raw.out).map((o): ScriptOutput => {
     if (o.k === 'result') {
+      // the lines as the order record holds them (ls); results an earlier release stored in
+      // the outbox, replayed after an upgrade, list them (l) and their warehouses (al)
+      const encoded = typeof o.ls === 'string' ? o.ls : null;
       const result: ScriptOutput = {
         k: 'result',
         outcome: o.outcome as ResultOutcome,
         oid: o.oid as string,
-        lines: list<[number, number, string]>(o.l).map(([, quantity, sku]) => ({ sku, quantity })),
+        lines:
+          encoded !== null
+            ? parseLines(encoded)
+            : list<[number, number, string]>(o.l).map(([, quantity, sku]) => ({ sku, quantity })),
         shortages: list<{ sku: string; requested: number; available: number }>(o.sh),
       };
       if (typeof o.r === 'string') result.reason = o.r;
-      const held = list<[string, string, number]>(o.al);
-      if (held.length)
-        result.allocations = held.map(([sku, warehouseId, quantity]) => ({ sku, warehouseId, quantity }));
+      const held =
+        encoded !== null
+          ? namedHolds(encoded)
+          : list<[string, string, number]>(o.al).map(([sku, warehouseId, quantity]) => ({
+              sku,
+              warehouseId,
+              quantity,
+            }));
+      if (held.length) result.allocations = held;
       return result;
     }
     return o as unknown as ScriptOutput;
@@ -128,19 +140,32 @@ export function parseLines(encoded: string): ScriptLine[] {
 export function parseHeldUnits(encoded: string, defaultWarehouse: string): HeldUnits[] {
   if (!encoded) return [];
   return encoded.split(',').flatMap((part) => {
-    const at = part.indexOf('@');
-    const line = at >= 0 ? part.slice(0, at) : part;
-    const i = line.lastIndexOf(':');
-    const sku = line.slice(0, i);
-    if (at < 0) return [{ sku, warehouseId: defaultWarehouse, quantity: Number(line.slice(i + 1)) }];
-    return part
-      .slice(at + 1)
-      .split('+')
-      .map((h) => {
-        const eq = h.lastIndexOf('=');
-        return { sku, warehouseId: h.slice(0, eq), quantity: Number(h.slice(eq + 1)) };
-      });
+    const named = holdsOfPart(part);
+    if (named) return named;
+    const i = part.lastIndexOf(':');
+    return [{ sku: part.slice(0, i), warehouseId: defaultWarehouse, quantity: Number(part.slice(i + 1)) }];
   });
+}
+
+/** The units of an order record's lines that name their warehouses (most name none). */
+export function namedHolds(encoded: string): HeldUnits[] {
+  if (!encoded.includes('@')) return [];
+  return encoded.split(',').flatMap((part) => holdsOfPart(part) ?? []);
+}
+
+/** "sku:q@<warehouse>=<n>+..." as held units; null for a plain "sku:q" (the default warehouse). */
+function holdsOfPart(part: string): HeldUnits[] | null {
+  const at = part.indexOf('@');
+  if (at < 0) return null;
+  const line = part.slice(0, at);
+  const sku = line.slice(0, line.lastIndexOf(':'));
+  return part
+    .slice(at + 1)
+    .split('+')
+    .map((h) => {
+      const eq = h.lastIndexOf('=');
+      return { sku, warehouseId: h.slice(0, eq), quantity: Number(h.slice(eq + 1)) };
+    });
 }
 
 export const resultOf = (r: EventResult) =>

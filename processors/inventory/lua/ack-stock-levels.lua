@@ -60,7 +60,7 @@ else
     local left = (tonumber(pending[i]) or 0) - owed[sku]
     if left > 0 then
       still[#still + 1] = sku
-      still[#still + 1] = left
+      still[#still + 1] = string.format('%d', left)
     else
       done[#done + 1] = sku
     end

@@ -80,6 +80,11 @@ local input = cjson.decode(ARGV[1])
 local segs = input.segs
 local marker_ttl = tonumber(ARGV[2])
 local order_ttl = tonumber(ARGV[3])
+-- Numbers given to redis.call are turned into text there with a '%.17g' printf, which costs
+-- several times the command they are part of: the ones a call repeats are made text once, the
+-- rest by '%d' (the figures are whole).
+local marker_ttl_text, order_ttl_text = string.format('%d', marker_ttl), string.format('%d', order_ttl)
+local int_text = function(n) return string.format('%d', n) end
 local now = input.now
 local holds_key, dirty_key, pending_key = KEYS[input.hz], KEYS[input.dz], KEYS[input.pz]
 local risk_key = KEYS[input.rz]
@@ -131,11 +136,11 @@ end
 local function lines_string(lines, allocations)
   local parts = {}
   for i, line in ipairs(lines) do
-    local part = line[3] .. ':' .. line[2]
+    local part = line[3] .. ':' .. int_text(line[2])
     local a = allocations and allocations[i]
     if a then
       local held = {}
-      for j, h in ipairs(a) do held[j] = h[1] .. '=' .. h[2] end
+      for j, h in ipairs(a) do held[j] = h[1] .. '=' .. int_text(h[2]) end
       part = part .. '@' .. table.concat(held, '+')
     end
     parts[i] = part
@@ -173,6 +178,7 @@ local function get_order(idx)
   end
   return rec
 end
+-- ttl: seconds as text (a final order expires), or false
 local function set_order(idx, value, ttl)
   orders[idx] = value
   if not order_writes[idx] then order_write_list[#order_write_list + 1] = idx end
@@ -186,6 +192,7 @@ local now_min = math.floor(now / 60000)
 -- event times come as whole seconds from this one (ad; absent: 0)
 local now_second = math.floor(now / 1000)
 local seen_since = now_min - math.floor(marker_ttl / 60)
+local now_min_text = int_text(now_min)
 local id_writes, id_bucket_list = {}, {}
 local function id_seen(idx, id)
   local w = id_writes[idx]
@@ -336,21 +343,6 @@ local function move_holds(key, s, line, d_on, d_rs)
   for _, h in ipairs(a) do warehouse_move(key, line[3], s, h[1], d_on * h[2], d_rs * h[2]) end
 end
 
--- What a result says of where its lines are held: [sku, warehouse, units] for lines held
--- outside the default warehouse only (the caller fills in the default for the rest).
-local function allocation_output(lines, allocations)
-  if not warehouses_used then return nil end
-  local out
-  for i, line in ipairs(lines) do
-    local a = allocations and allocations[i] or line[4]
-    if a then
-      out = out or {}
-      for _, h in ipairs(a) do out[#out + 1] = { line[3], h[1], h[2] } end
-    end
-  end
-  return out
-end
-
 -- on hand or reserved moved: a new version, and the changelog owes the SKU a record, which
 -- goes out with the outputs of the last segment that changed it
 local cur_seg = 0
@@ -383,7 +375,7 @@ for seg_no, seg in ipairs(segs) do
       local out = {}
       local st, why = 'ok', nil
       local t = e.t
-      local src = seg.src .. ':' .. e.o
+      local src = seg.src .. ':' .. int_text(e.o)
       -- event time, whole seconds: what velocities and predictions are measured in
       local at = now_second + (e.ad or 0)
 
@@ -450,9 +442,10 @@ for seg_no, seg in ipairs(segs) do
           if unknown then
             st, why = 'dlq', 'UNKNOWN_SKU'
           elseif #shortages > 0 then
-            set_order(e.ok, 'X|' .. lines_string(e.l), order_ttl)
+            local ls = lines_string(e.l)
+            set_order(e.ok, 'X|' .. ls, order_ttl_text)
             if e.tent then set_owner(e.tk, e.id) end
-            out[#out + 1] = { k = 'result', outcome = 'REJECTED', oid = e.oid, l = e.l, sh = shortages }
+            out[#out + 1] = { k = 'result', outcome = 'REJECTED', oid = e.oid, ls = ls, sh = shortages }
           else
             for i, line in ipairs(e.l) do
               local s = sku_state(line[1], line[3])
@@ -469,11 +462,11 @@ for seg_no, seg in ipairs(segs) do
                 follow_forecast(s, line[3], at, out)
               end
             end
-            set_order(e.ok, (e.tent and 'T|' or 'R|') .. lines_string(e.l, allocations), false)
+            local ls = lines_string(e.l, allocations)
+            set_order(e.ok, (e.tent and 'T|' or 'R|') .. ls, false)
             if e.tent then set_owner(e.tk, e.id) end
             hold_made(e.oid)
-            table.insert(out, 1, { k = 'result', outcome = 'RESERVED', oid = e.oid, l = e.l, tent = e.tent,
-              al = allocations and allocation_output(e.l, allocations) or nil })
+            table.insert(out, 1, { k = 'result', outcome = 'RESERVED', oid = e.oid, ls = ls, tent = e.tent })
           end
         end
 
@@ -531,11 +524,11 @@ for seg_no, seg in ipairs(segs) do
           else
             next_state, outcome, why = 'L', 'RELEASED', 'RESTOCKED'
           end
-          set_order(e.ok, next_state .. '|' .. string.sub(rec, 3), order_ttl)
+          local ls = string.sub(rec, 3)
+          set_order(e.ok, next_state .. '|' .. ls, order_ttl_text)
           hold_gone(e.oid)
           if outcome then
-            table.insert(out, 1, { k = 'result', outcome = outcome, oid = e.oid, l = lines, r = why,
-              al = allocation_output(lines, nil) })
+            table.insert(out, 1, { k = 'result', outcome = outcome, oid = e.oid, ls = ls, r = why })
           end
         end
 
@@ -572,7 +565,7 @@ for seg_no, seg in ipairs(segs) do
           elseif t == 'ABORT' then
             -- rejected, as if rejected at once: it holds nothing anywhere (a shipment that comes
             -- anyway is deducted from the default warehouse, as for any rejected order)
-            set_order(e.ok, 'X|' .. (string.gsub(string.sub(rec, 3), '@[^,]*', '')), order_ttl)
+            set_order(e.ok, 'X|' .. (string.gsub(string.sub(rec, 3), '@[^,]*', '')), order_ttl_text)
             hold_gone(e.oid)
             why = 'ABORTED'
           elseif t == 'DROP' then
@@ -605,7 +598,7 @@ for seg_no, seg in ipairs(segs) do
   local replay = '[]'
   if min_redelivered then
     local stored = {}
-    for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[seg.b], min_redelivered, '+inf')) do
+    for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[seg.b], int_text(min_redelivered), '+inf')) do
       for _, r in ipairs(cjson.decode(member)) do
         -- what the caller confirmed published (trim) is not repeated, though it leaves the
         -- outbox only in the write phase
@@ -616,8 +609,8 @@ for seg_no, seg in ipairs(segs) do
     end
     if #stored > 0 then replay = cjson.encode(stored) end
   end
-  seg_heads[seg_no] = '{"r":' .. encoded .. ',"replay":' .. replay .. ',"ok":' .. n_ok
-    .. ',"redelivered":' .. n_redelivered .. ',"rm":' .. string.format('%d', max_redelivered or -1)
+  seg_heads[seg_no] = '{"r":' .. encoded .. ',"replay":' .. replay .. ',"ok":' .. int_text(n_ok)
+    .. ',"redelivered":' .. int_text(n_redelivered) .. ',"rm":' .. int_text(max_redelivered or -1)
 end
 
 --- @section "decide-events"
@@ -627,14 +620,14 @@ for seg_no in ipairs(segs) do seg_replies[seg_no] = seg_heads[seg_no] .. '}' end
 --- @section "encode-replies"
 -- Write phase: everything was decided without an error.
 for _, seg in ipairs(segs) do
-  if seg.trim >= 0 then redis.call('ZREMRANGEBYSCORE', KEYS[seg.b], '-inf', seg.trim) end
+  if seg.trim >= 0 then redis.call('ZREMRANGEBYSCORE', KEYS[seg.b], '-inf', int_text(seg.trim)) end
 end
 local risk_args, risk_gone, written = {}, {}, {}
 for _, sku in ipairs(touched_order) do
   local s = skus[sku]
   written[sku] = save_sku(KEYS[touched[sku]], sku, s)
   if s.risk then
-    risk_args[#risk_args + 1] = s.risk
+    risk_args[#risk_args + 1] = int_text(s.risk)
     risk_args[#risk_args + 1] = sku
   elseif s.risk == false then
     risk_gone[#risk_gone + 1] = sku
@@ -655,12 +648,12 @@ for _, idx in ipairs(order_write_list) do
 end
 for _, idx in ipairs(owner_write_list) do
   local v = owner_writes[idx]
-  if v then redis.call('SET', KEYS[idx], v, 'EX', order_ttl) else redis.call('DEL', KEYS[idx]) end
+  if v then redis.call('SET', KEYS[idx], v, 'EX', order_ttl_text) else redis.call('DEL', KEYS[idx]) end
 end
 --- @section "write-orders"
 for _, idx in ipairs(id_bucket_list) do
   local key = KEYS[idx]
-  for id in pairs(id_writes[idx]) do redis.call('HSET', key, id, now_min) end
+  for id in pairs(id_writes[idx]) do redis.call('HSET', key, id, now_min_text) end
   -- a bucket grown past a compact listpack sheds the ids out of the window, at most once a day
   -- (the '' field, never an event id, says when it last did)
   if redis.call('HLEN', key) > 128 and (tonumber(redis.call('HGET', key, '') or '0') or 0) < now_min - 1440 then
@@ -668,17 +661,18 @@ for _, idx in ipairs(id_bucket_list) do
     for i = 1, #flat, 2 do
       if flat[i] ~= '' and (tonumber(flat[i + 1]) or 0) < seen_since then redis.call('HDEL', key, flat[i]) end
     end
-    redis.call('HSET', key, '', now_min)
+    redis.call('HSET', key, '', now_min_text)
   end
   -- a bucket nobody added to for a whole window goes at once
-  redis.call('EXPIRE', key, marker_ttl)
+  redis.call('EXPIRE', key, marker_ttl_text)
 end
 --- @section "write-event-ids"
 -- The small per-item writes go out as one multi-member command per key, not one per item: a
 -- command called from a script costs far more than the work it does.
 local hold_args, released = {}, {}
+local now_text = int_text(now)
 for oid in pairs(hold_adds) do
-  hold_args[#hold_args + 1] = now
+  hold_args[#hold_args + 1] = now_text
   hold_args[#hold_args + 1] = oid
 end
 for oid in pairs(hold_removes) do released[#released + 1] = oid end
@@ -689,26 +683,26 @@ call_in_groups('ZREM', holds_key, released)
 -- Each such chunk counts as a publisher with a record on its way: until every one has
 -- acknowledged, no acknowledgement clears the mark (a stale record may still land last).
 if #level_order > 0 then
-  local stamp = '@' .. string.format('%d', now) .. '|'
+  local stamp = '@' .. int_text(now) .. '|'
   local pending = read_in_groups('HMGET', pending_key, level_order)
   local dirty_args, pending_args = {}, {}
   for i, sku in ipairs(level_order) do
     dirty_args[#dirty_args + 1] = sku
     dirty_args[#dirty_args + 1] = stamp .. dirty[sku]
     pending_args[#pending_args + 1] = sku
-    pending_args[#pending_args + 1] = (tonumber(pending[i]) or 0) + 1
+    pending_args[#pending_args + 1] = int_text((tonumber(pending[i]) or 0) + 1)
   end
   call_in_groups('HSET', dirty_key, dirty_args)
   call_in_groups('HSET', pending_key, pending_args)
 end
 --- @section "write-dirty"
 for _, w in ipairs(outbox_writes) do
-  redis.call('ZADD', KEYS[w[1]], w[2], w[3])
-  redis.call('EXPIRE', KEYS[w[1]], order_ttl)
+  redis.call('ZADD', KEYS[w[1]], int_text(w[2]), w[3])
+  redis.call('EXPIRE', KEYS[w[1]], order_ttl_text)
 end
 for _, seg in ipairs(segs) do
   if seg.w > 0 and seg.new_wm > seg.wm then
-    redis.call('SET', KEYS[seg.w], string.format('%d', seg.new_wm))
+    redis.call('SET', KEYS[seg.w], int_text(seg.new_wm))
   end
 end
 --- @section "write-outbox"
