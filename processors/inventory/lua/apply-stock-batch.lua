@@ -83,9 +83,10 @@ local order_ttl = tonumber(ARGV[3])
 -- Numbers given to redis.call are turned into text there with a '%.17g' printf, which costs
 -- several times the command they are part of: the ones a call repeats are made text once, the
 -- rest by '%d' (the figures are whole).
-local marker_ttl_text, order_ttl_text = string.format('%d', marker_ttl), string.format('%d', order_ttl)
 local int_text = function(n) return string.format('%d', n) end
+local marker_ttl_text, order_ttl_text = int_text(marker_ttl), int_text(order_ttl)
 local now = input.now
+local now_text = int_text(now)
 local holds_key, dirty_key, pending_key = KEYS[input.hz], KEYS[input.dz], KEYS[input.pz]
 local risk_key = KEYS[input.rz]
 forecast_settings(input.fx)
@@ -670,7 +671,6 @@ end
 -- The small per-item writes go out as one multi-member command per key, not one per item: a
 -- command called from a script costs far more than the work it does.
 local hold_args, released = {}, {}
-local now_text = int_text(now)
 for oid in pairs(hold_adds) do
   hold_args[#hold_args + 1] = now_text
   hold_args[#hold_args + 1] = oid
@@ -683,7 +683,7 @@ call_in_groups('ZREM', holds_key, released)
 -- Each such chunk counts as a publisher with a record on its way: until every one has
 -- acknowledged, no acknowledgement clears the mark (a stale record may still land last).
 if #level_order > 0 then
-  local stamp = '@' .. int_text(now) .. '|'
+  local stamp = '@' .. now_text .. '|'
   local pending = read_in_groups('HMGET', pending_key, level_order)
   local dirty_args, pending_args = {}, {}
   for i, sku in ipairs(level_order) do
