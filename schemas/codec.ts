@@ -51,8 +51,15 @@ export class EncodeError extends Error {
 
 const MAGIC_BYTE = 0;
 const HEADER_LENGTH = 5;
-/** Where encodeWithId writes a record before copying it out; grows to the largest record seen. */
-let encodeScratch = Buffer.allocUnsafe(16 * 1024);
+/**
+ * encodeWithId writes each record straight into the free end of a shared slab and hands out
+ * that part of it, the way Node pools small buffers: no allocation and no copy per record. A
+ * slab stays in memory while any record in it does (until its send is done); one that a
+ * record does not fit in is left to those and a new one begun.
+ */
+const SLAB_BYTES = 64 * 1024;
+let slab = Buffer.allocUnsafe(SLAB_BYTES);
+let slabUsed = 0;
 
 function httpStatus(err: unknown): number | undefined {
   if (err && typeof err === 'object' && 'status' in err && typeof err.status === 'number') return err.status;
@@ -140,19 +147,23 @@ export class AvroCodec {
 
   /**
    * Synchronous encode once `writerId(topic)` has been awaited: the hot path of producers. The
-   * record is written after the header into a scratch buffer kept between calls and copied out
-   * once into a pooled buffer: one allocation and one copy per record, where `toBuffer` and a
-   * framing copy cost two of each (a zero-filled one among them).
+   * record is written after the header into the slab's free end (see SLAB_BYTES), and the
+   * framed record is that part of the slab: no allocation and no copy per record, where
+   * `toBuffer` and a framing copy cost two of each (a zero-filled one among them).
    */
   encodeWithId<T extends SchemaTopic>(topic: T, id: number, value: TopicValues[T]): Buffer {
     const { type } = schemaFor(topic);
+    let start = slabUsed;
     let end: number;
     try {
-      end = type.encode(value, encodeScratch, HEADER_LENGTH);
+      end = type.encode(value, slab, start + HEADER_LENGTH);
       if (end < 0) {
-        // too small: avsc says by how much (negative); grow and write again
-        encodeScratch = Buffer.allocUnsafe(Math.max(2 * encodeScratch.length, encodeScratch.length - end));
-        end = type.encode(value, encodeScratch, HEADER_LENGTH);
+        // does not fit: avsc says how many bytes are missing (negated); a new slab, large
+        // enough for this record if it is larger than a slab
+        const length = slab.length - end - start;
+        slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, length));
+        start = 0;
+        end = type.encode(value, slab, HEADER_LENGTH);
       }
     } catch {
       // the validating walk is only paid for on failure, to say which fields are wrong
@@ -163,8 +174,8 @@ export class AvroCodec {
         paths,
       );
     }
-    const out = Buffer.allocUnsafe(end);
-    encodeScratch.copy(out, HEADER_LENGTH, HEADER_LENGTH, end);
+    slabUsed = end;
+    const out = slab.subarray(start, end);
     out[0] = MAGIC_BYTE;
     out.writeInt32BE(id, 1);
     return out;

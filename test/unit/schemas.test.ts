@@ -74,13 +74,32 @@ describe('encodeWithId (the producers hot path)', () => {
     raisedAt: 1_795_000_000_000,
   });
 
-  it('frames records exactly as magic byte + writer id + Avro body, small and larger than its scratch buffer', () => {
-    for (const message of ['short', 'x'.repeat(40_000), 'after the growth', 'y'.repeat(60_000)]) {
+  it('frames records exactly as magic byte + writer id + Avro body, small and larger than a slab', () => {
+    for (const message of [
+      'short',
+      'x'.repeat(40_000),
+      'after the growth',
+      'y'.repeat(60_000),
+      'z'.repeat(200_000),
+    ]) {
       const value = alert(message);
       const bytes = codec.encodeWithId('alerts', 258, value as never);
       expect(bytes.equals(frame('alerts', 258, value))).toBe(true);
-      expect(readFrame(bytes).schemaId).toBe(258);
-      expect(schemaFor('alerts').type.fromBuffer(readFrame(bytes).payload)).toEqual(value);
+      expect(bytes.readInt32BE(1)).toBe(258);
+      // (the largest is over what a consumer accepts: readFrame would refuse it)
+      expect(schemaFor('alerts').type.fromBuffer(bytes.subarray(5))).toEqual(value);
+    }
+  });
+
+  it('records handed out earlier stay as they were while later ones fill and replace slabs', () => {
+    const sent = [];
+    for (let i = 0; i < 3000; i++) {
+      // sizes from a few bytes to several kilobytes: slabs end at every kind of boundary
+      const value = alert(`m${i}:${'#'.repeat((i * 7919) % 5000)}`);
+      sent.push({ value, bytes: codec.encodeWithId('alerts', i, value as never) });
+    }
+    for (const [i, { value, bytes }] of sent.entries()) {
+      expect(bytes.equals(frame('alerts', i, value))).toBe(true);
     }
   });
 
